@@ -1,0 +1,512 @@
+"""`Fiber`: the run loop that interprets `Effect` nodes with an explicit continuation stack.
+
+A fiber is driven by callbacks on its runtime's event loop, not by an asyncio Task of its
+own: a fiber that never suspends costs no Task. It suspends only on an awaitable (run as a
+Task of the backend), a callback primitive (sleep, join, ...), or a yield.
+
+Life of a fiber::
+
+    READY --loop--> RUNNING --awaitable/callback--> SUSPENDED --wake--> READY ...
+                       |                                          (interrupt: cancel the op)
+                       +--stack empty--> FINISHING (interrupt children, await them,
+                                         close the fiber's own scope) --> DONE
+
+Interruption is a request (`_interruptor`); it is delivered at the next step while the fiber
+is interruptible, or at once to a suspended interruptible operation (via its canceller).
+Once delivered (`_interrupting`), failure handlers are skipped while the fiber is
+interruptible, so only finalizers (which run uninterruptibly) see the interruption.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+
+from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
+from ._effect import (
+    ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, PROVIDE,
+    RESTORE_CONTEXT, RESTORE_SCOPE, RESTORE_STATUS, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER,
+    YIELD, Effect, _ForkOptions, _is_awaitable, _make, cause_of, lift,
+)
+
+if TYPE_CHECKING:
+    from ._context import Context
+    from ._runtime import Runtime
+    from ._scope import Scope
+
+__all__ = ["Fiber"]
+
+E = TypeVar("E")
+A = TypeVar("A")
+
+# How many steps a fiber runs before it lets the event loop run others.
+STEP_BUDGET: Final = 2048
+
+NEW: Final = 0
+READY: Final = 1
+RUNNING: Final = 2
+SUSPENDING: Final = 3
+SUSPENDED: Final = 4
+FINISHING: Final = 5
+DONE: Final = 6
+
+_STATE_NAMES: Final = ("new", "ready", "running", "suspending", "suspended", "finishing", "done")
+
+# Fiber ids are unique in the process; traces renumber them from 1.
+_FIBER_IDS: Final = itertools.count(1)
+
+_log = logging.getLogger("effectpy")
+
+
+class Fiber(Generic[E, A]):
+    """A running (or finished) effect. Created by `Effect.fork`, never directly.
+
+    Its methods return effects: `join()` (the value, or the failure), `await_()` (the
+    `Exit`), `interrupt()` (the `Exit`, once the fiber's finalizers have run).
+    """
+
+    __slots__ = (
+        "id", "name", "parent", "daemon", "_runtime", "_ctx", "_stack", "_interruptible",
+        "_interruptor", "_interrupting", "_exit", "_observers", "_children", "_scope",
+        "_own_scope", "_state", "_token", "_canceller", "_sync_wake", "_final", "_refs",
+        "__weakref__",
+    )
+
+    def __init__(self) -> None:
+        raise TypeError("Fiber objects are made by effect.fork(), not constructed directly")
+
+    @classmethod
+    def _new(cls, runtime: Runtime, ctx: Context, parent: Fiber[Any, Any] | None,
+             name: str | None, daemon: bool) -> Fiber[Any, Any]:
+        f: Fiber[Any, Any] = object.__new__(cls)
+        f.id = next(_FIBER_IDS)
+        f.name = name
+        f.parent = parent
+        f.daemon = daemon
+        f._runtime = runtime
+        f._ctx = ctx
+        # Continuation frames (FLAT_MAP, MAP, FOLD nodes and RESTORE_* frames), innermost last.
+        f._stack = []
+        # Invariant: False exactly inside an uninterruptible region (and while finishing).
+        f._interruptible = True
+        # Who asked to interrupt (fiber id or HOST); None until someone does. Set once.
+        f._interruptor = None
+        # True once the interruption was delivered and the stack is unwinding because of it.
+        f._interrupting = False
+        # Invariant: not None exactly when _state == DONE.
+        f._exit = None
+        # Callbacks called once with the Exit; they must only schedule work, never run a loop.
+        f._observers = []
+        # Live supervised children (forked, not daemon); a child removes itself on exit.
+        f._children = None
+        # The scope acquire_release registers in (set by scoped/IN_SCOPE); None: own scope.
+        f._scope = None
+        # Made on first use; closed with the fiber's exit when the fiber finishes.
+        f._own_scope = None
+        f._state = NEW
+        # Bumped at each suspension and wake, so a stale wake-up is ignored.
+        f._token = 0
+        # Cancels the operation the fiber is suspended on; None when not suspended.
+        f._canceller = None
+        f._sync_wake = None
+        f._final = None
+        f._refs = None if parent is None else parent._refs
+        return f
+
+    # --- public, effect-returning API --------------------------------------------------
+
+    def join(self) -> Effect[Any, E, A]:
+        """Wait for the fiber; succeed with its value or fail with its cause."""
+        return _make(FLAT_MAP, self.await_(), _exit_to_effect)
+
+    def await_(self) -> Effect[Any, Any, Exit[A]]:
+        """Wait for the fiber and succeed with its `Exit` (never fails)."""
+        return _make(CALLBACK, self._register_observer)
+
+    def interrupt(self) -> Effect[Any, Any, Exit[A]]:
+        """Interrupt the fiber and succeed with its `Exit` once its finalizers have run.
+
+        Interrupting a finished fiber returns its exit; interrupting twice is harmless."""
+        def go(caller: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+            self.interrupt_as(caller.id)
+            return _make(STATUS, self.await_(), False)
+        return _make(WITH_FIBER, go)
+
+    def poll(self) -> Exit[A] | None:
+        """The fiber's `Exit` if it has ended, else None."""
+        return self._exit
+
+    def is_done(self) -> bool:
+        return self._exit is not None
+
+    @property
+    def state(self) -> str:
+        return _STATE_NAMES[self._state]
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"<Fiber #{self.id}{label} {self.state}>"
+
+    def _register_observer(self, caller: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
+        if self._exit is not None:
+            resume(True, self._exit)
+            return None
+        cb: Callable[[Exit[Any]], None] = lambda ex: resume(True, ex)
+        self._observers.append(cb)
+
+        def cancel() -> None:
+            try:
+                self._observers.remove(cb)
+            except ValueError:
+                pass
+            resume(False, EMPTY)
+        return cancel
+
+    # --- interruption ------------------------------------------------------------------
+
+    def interrupt_as(self, by: object) -> None:
+        """Request interruption (synchronous; see `interrupt()` for the effect)."""
+        if self._exit is not None or self._interruptor is not None:
+            return
+        self._interruptor = by
+        inst = self._runtime.instrument
+        if inst is not None:
+            inst.emit("fiber_interrupted", self, by)
+        if self._state == SUSPENDED and self._interruptible:
+            c = self._canceller
+            self._canceller = None
+            if c is None:
+                self._wake(self._token, None, False, EMPTY)
+            else:
+                c()
+        elif self._state == NEW:
+            pass  # delivered at the first step
+
+    def _deliver(self, extra: Any) -> Cause:
+        self._interrupting = True
+        cause: Cause = Interrupt(self._interruptor)
+        if isinstance(extra, Cause) and not extra.is_empty() and not extra.is_interrupted_only():
+            cause = cause.then(extra)
+        return cause
+
+    # --- scheduling --------------------------------------------------------------------
+
+    def _start(self, eff: Effect[Any, Any, Any]) -> None:
+        self._state = READY
+        self._runtime.call_soon(self._loop, eff, True, None)
+
+    def _wake(self, token: int, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
+        if token != self._token:
+            return  # a wake-up for an operation the fiber no longer waits on
+        self._token = token + 1
+        self._canceller = None
+        if self._state == SUSPENDING:
+            self._sync_wake = (eff, ok, val)
+        else:
+            self._state = READY
+            self._runtime.call_soon(self._loop, eff, ok, val)
+
+    def _on_awaited(self, token: int, ok: bool, val: Any) -> None:
+        """An awaitable the fiber waited on has finished (called from a loop callback)."""
+        if ok and isinstance(val, Effect):
+            self._wake(token, val, True, None)
+        else:
+            self._wake(token, None, ok, val)
+
+    def current_scope(self) -> Scope:
+        """The scope that `acquire_release` registers in: the innermost `scoped`, or the
+        fiber's own scope (closed when the fiber ends)."""
+        if self._scope is not None:
+            return self._scope
+        if self._own_scope is None:
+            from ._scope import Scope
+            self._own_scope = Scope()
+        return self._own_scope
+
+    def _fork(self, eff: Effect[Any, Any, Any], opts: _ForkOptions, name: str | None = None) -> Fiber[Any, Any]:
+        label = opts.name
+        if label is None:
+            label = eff._b if eff._tag == NAMED else name
+        child = Fiber._new(self._runtime, self._ctx, self, label, opts.daemon)
+        if not opts.daemon:
+            if self._children is None:
+                self._children = set()
+            self._children.add(child)
+        elif opts.scope is not None:
+            opts.scope.add_finalizer(lambda _exit: child.interrupt())
+        inst = self._runtime.instrument
+        if inst is not None:
+            inst.emit("fiber_started", child, self)
+        child._state = READY
+        return child
+
+    def _child_done(self, child: Fiber[Any, Any]) -> None:
+        children = self._children
+        if children is not None:
+            children.discard(child)
+            if not children and self._state == FINISHING:
+                self._state = READY
+                final = self._final
+                assert final is not None
+                self._runtime.call_soon(self._loop, None, final[0], final[1])
+
+    # --- the run loop ------------------------------------------------------------------
+
+    def _loop(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
+        self._state = RUNNING
+        stack = self._stack
+        budget = STEP_BUDGET
+        if self._interruptor is not None and self._interruptible and not self._interrupting:
+            val = self._deliver(None if ok else val)
+            eff = None
+            ok = False
+        while True:
+            if eff is not None:
+                if self._interruptor is not None and self._interruptible and not self._interrupting:
+                    eff = None
+                    ok = False
+                    val = self._deliver(None)
+                    continue
+                budget -= 1
+                if budget == 0:
+                    self._state = READY
+                    self._runtime.call_soon(self._loop, eff, True, None)
+                    return
+                tag = eff._tag
+                if tag == FLAT_MAP or tag == MAP or tag == FOLD:
+                    stack.append(eff)
+                    eff = eff._a
+                elif tag == SUCCEED:
+                    ok = True
+                    val = eff._a
+                    eff = None
+                elif tag == SYNC:
+                    try:
+                        val = eff._a()
+                        ok = True
+                    except BaseException as exc:  # noqa: BLE001 - every escape is a defect
+                        ok = False
+                        val = cause_of(exc)
+                    eff = None
+                elif tag == FAIL:
+                    ok = False
+                    val = eff._a
+                    eff = None
+                elif tag == CALLBACK:
+                    token = self._token = self._token + 1
+                    self._state = SUSPENDING
+                    self._sync_wake = None
+
+                    def resume(ok: bool, val: Any, _token: int = token) -> None:
+                        self._wake(_token, None, ok, val)
+
+                    try:
+                        canceller = eff._a(self, resume)
+                    except BaseException as exc:  # noqa: BLE001
+                        self._token += 1
+                        self._state = RUNNING
+                        ok = False
+                        val = cause_of(exc)
+                        eff = None
+                        continue
+                    woke = self._sync_wake
+                    if woke is not None:
+                        self._sync_wake = None
+                        self._state = RUNNING
+                        eff, ok, val = woke
+                        continue
+                    self._state = SUSPENDED
+                    self._canceller = canceller
+                    return
+                elif tag == ASYNC or tag == AWAIT:
+                    try:
+                        if tag == AWAIT:
+                            aw = eff._a.take()
+                        else:
+                            aw = eff._a(self._ctx) if eff._b else eff._a()
+                    except BaseException as exc:  # noqa: BLE001
+                        ok = False
+                        val = cause_of(exc)
+                        eff = None
+                        continue
+                    if isinstance(aw, Effect):
+                        eff = aw
+                        continue
+                    if not _is_awaitable(aw):
+                        ok = False
+                        val = Die(TypeError(
+                            f"the function given to {'Effect' if eff._b else 'from_async'} must "
+                            f"return an awaitable (or an Effect), got {type(aw).__name__} {aw!r}"
+                        ))
+                        eff = None
+                        continue
+                    token = self._token = self._token + 1
+                    self._state = SUSPENDED
+                    self._canceller = self._runtime.spawn(aw, self._on_awaited, token)
+                    return
+                elif tag == SUSPEND:
+                    try:
+                        eff = _coerce(eff._a())
+                    except BaseException as exc:  # noqa: BLE001
+                        ok = False
+                        val = cause_of(exc)
+                        eff = None
+                elif tag == ATTEMPT:
+                    try:
+                        val = eff._a()
+                        ok = True
+                    except Exception as exc:
+                        ok = False
+                        val = exc.cause if isinstance(exc, Failure) else Fail(exc)
+                    except BaseException as exc:  # noqa: BLE001
+                        ok = False
+                        val = Die(exc)
+                    eff = None
+                elif tag == STATUS:
+                    want = eff._b
+                    if want != self._interruptible:
+                        stack.append(_make(RESTORE_STATUS, self._interruptible))
+                        self._interruptible = want
+                    eff = eff._a
+                elif tag == WITH_FIBER:
+                    try:
+                        eff = _coerce(eff._a(self))
+                    except BaseException as exc:  # noqa: BLE001
+                        ok = False
+                        val = cause_of(exc)
+                        eff = None
+                elif tag == PROVIDE:
+                    stack.append(_make(RESTORE_CONTEXT, self._ctx))
+                    self._ctx = eff._b
+                    eff = eff._a
+                elif tag == IN_SCOPE:
+                    stack.append(_make(RESTORE_SCOPE, self._scope))
+                    self._scope = eff._b
+                    eff = eff._a
+                elif tag == FORK:
+                    child = self._fork(eff._a, eff._b)
+                    child._start(eff._a)
+                    ok = True
+                    val = child
+                    eff = None
+                elif tag == YIELD:
+                    self._state = READY
+                    self._runtime.call_soon(self._loop, None, True, None)
+                    return
+                elif tag == NAMED:
+                    eff = eff._a
+                else:
+                    ok = False
+                    val = Die(RuntimeError(f"unknown effect node {tag!r}"))
+                    eff = None
+            else:
+                if not stack:
+                    eff = self._finish(ok, val)
+                    if eff is None:
+                        return
+                    ok = True
+                    val = None
+                    continue
+                frame = stack.pop()
+                tag = frame._tag
+                if ok:
+                    if tag == FLAT_MAP:
+                        try:
+                            eff = _coerce(frame._b(val))
+                        except BaseException as exc:  # noqa: BLE001
+                            ok = False
+                            val = cause_of(exc)
+                    elif tag == MAP:
+                        try:
+                            val = frame._b(val)
+                        except BaseException as exc:  # noqa: BLE001
+                            ok = False
+                            val = cause_of(exc)
+                    elif tag == FOLD:
+                        handler = frame._c
+                        if handler is not None:
+                            try:
+                                eff = _coerce(handler(val))
+                            except BaseException as exc:  # noqa: BLE001
+                                ok = False
+                                val = cause_of(exc)
+                    elif tag == RESTORE_STATUS:
+                        self._interruptible = frame._a
+                        if frame._a and self._interruptor is not None and not self._interrupting:
+                            ok = False
+                            val = self._deliver(None)
+                    elif tag == RESTORE_CONTEXT:
+                        self._ctx = frame._a
+                    elif tag == RESTORE_SCOPE:
+                        self._scope = frame._a
+                else:
+                    if tag == FOLD:
+                        if self._interrupting and self._interruptible:
+                            continue  # interruption is not recoverable
+                        try:
+                            eff = _coerce(frame._b(val))
+                        except BaseException as exc:  # noqa: BLE001
+                            val = val.then(cause_of(exc))
+                    elif tag == RESTORE_STATUS:
+                        self._interruptible = frame._a
+                        if frame._a and self._interruptor is not None and not self._interrupting:
+                            self._interrupting = True
+                            val = val.both(Interrupt(self._interruptor))
+                    elif tag == RESTORE_CONTEXT:
+                        self._ctx = frame._a
+                    elif tag == RESTORE_SCOPE:
+                        self._scope = frame._a
+
+    def _finish(self, ok: bool, val: Any) -> Effect[Any, Any, Any] | None:
+        """The stack is empty: interrupt and await children, close the own scope, end.
+
+        Returns an effect to run first (closing the fiber's scope), or None once the fiber
+        is done or waits for its children."""
+        self._interruptible = False
+        if self._children:
+            self._state = FINISHING
+            self._final = (ok, val)
+            for child in list(self._children):
+                child.interrupt_as(self.id)
+            return None
+        scope = self._own_scope
+        if scope is not None:
+            self._own_scope = None
+            exit_: Exit[Any] = Exit(True, val, EMPTY) if ok else Exit(False, None, val)
+            closing = scope.close(exit_)
+            if ok:
+                return _make(FOLD, closing, _make_fail, lambda _: _make(SUCCEED, val))
+            return _make(FOLD, closing, lambda c2: _make(FAIL, val.then(c2)), lambda _: _make(FAIL, val))
+        exit_ = Exit(True, val, EMPTY) if ok else Exit(False, None, val)
+        self._exit = exit_
+        self._state = DONE
+        self._stack = []
+        self._canceller = None
+        inst = self._runtime.instrument
+        if inst is not None:
+            inst.emit("fiber_ended", self, exit_)
+        parent = self.parent
+        if parent is not None and not self.daemon:
+            parent._child_done(self)
+        observers = self._observers
+        self._observers = []
+        for cb in observers:
+            cb(exit_)
+        return None
+
+
+def _make_fail(cause: Cause) -> Effect[Any, Any, Any]:
+    return _make(FAIL, cause)
+
+
+def _exit_to_effect(exit_: Exit[Any]) -> Effect[Any, Any, Any]:
+    return _make(SUCCEED, exit_._value) if exit_._ok else _make(FAIL, exit_._cause)
+
+
+def _coerce(x: object) -> Effect[Any, Any, Any]:
+    if x.__class__ is Effect:
+        return x  # type: ignore[return-value]
+    return lift(x, "the function")
+

@@ -1,0 +1,153 @@
+"""Child-fiber groups: the one mechanism behind `zip_par`, `race`, `race_success`,
+`for_each_par` and `timeout`.
+
+The parent fiber suspends while the group forks its children (each a supervised child
+fiber with its own scope), at most ``parallelism`` at a time. A child is started inline
+(its loop runs at once until it first suspends), so a child that never suspends costs no
+event-loop round trip. When the group's policy decides, it interrupts the children still
+running, and resumes the parent only after every one of them has ended (finalizers run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Final
+
+from ._cause import EMPTY, Cause, Exit
+from ._effect import CALLBACK, Effect, _ForkOptions, _make, cause_of, lift
+from ._fiber import Fiber
+
+__all__ = ["ALL", "FIRST", "FIRST_SUCCESS", "group"]
+
+ALL: Final = 0  # succeed with every value (in order); the first failure stops the rest
+FIRST: Final = 1  # the first child to end decides, success or failure
+FIRST_SUCCESS: Final = 2  # the first success wins; fail only when every child failed
+
+# How many children one pump starts inline before letting the event loop run.
+INLINE_STARTS: Final = 256
+
+_SUPERVISED: Final = _ForkOptions(False, None, None)
+
+
+class _Group:
+    __slots__ = (
+        "parent", "resume", "make", "n", "par", "mode", "label", "next", "running",
+        "results", "causes", "winner", "stopping", "cancelled", "pumping", "finished",
+    )
+
+    def __init__(self, parent: Fiber[Any, Any], resume: Callable[[bool, Any], None],
+                 make: Callable[[int], object], n: int, par: int, mode: int, label: str) -> None:
+        self.parent = parent
+        self.resume = resume
+        self.make = make
+        self.n = n
+        self.par = par
+        self.mode = mode
+        self.label = label
+        self.next = 0  # index of the next child to start
+        self.running: dict[int, Fiber[Any, Any]] = {}
+        self.results: list[Any] = [None] * n if mode == ALL else []
+        self.causes: list[Cause] = []  # failures to report, in order of arrival
+        self.winner: Exit[Any] | None = None
+        self.stopping = False  # decided: start nothing more, interrupt what runs
+        self.cancelled = False  # the parent was interrupted
+        self.pumping = False
+        self.finished = False
+
+    def pump(self) -> None:
+        if self.pumping or self.finished:
+            return
+        self.pumping = True
+        try:
+            started = 0
+            while not self.stopping and self.next < self.n and len(self.running) < self.par:
+                if started == INLINE_STARTS:
+                    self.parent._runtime.call_soon(self.pump)
+                    return
+                i = self.next
+                self.next += 1
+                try:
+                    eff = lift(self.make(i), f"{self.label}'s effect #{i}")
+                except BaseException as exc:  # noqa: BLE001 - a failing item fails the group
+                    self.causes.append(cause_of(exc))
+                    self.stop()
+                    break
+                child = self.parent._fork(eff, _SUPERVISED, f"{self.label}[{i}]")
+                self.running[i] = child
+                child._observers.append(partial(self.child_ended, i))
+                started += 1
+                child._loop(eff, True, None)
+        finally:
+            self.pumping = False
+        self.maybe_finish()
+
+    def child_ended(self, i: int, exit_: Exit[Any]) -> None:
+        del self.running[i]
+        mode = self.mode
+        if exit_._ok:
+            if mode == ALL:
+                self.results[i] = exit_._value
+            elif not self.stopping:
+                self.winner = exit_
+                self.stop()
+        else:
+            cause = exit_._cause
+            if mode == FIRST:
+                if not self.stopping:
+                    self.winner = exit_
+                    self.stop()
+            elif not (self.stopping and cause.is_interrupted_only()):
+                self.causes.append(cause)
+                if mode == ALL:
+                    self.stop()
+        if not self.pumping:
+            self.pump()
+
+    def stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        by = self.parent.id
+        for child in list(self.running.values()):
+            child.interrupt_as(by)
+
+    def cancel(self) -> None:
+        """The parent was interrupted: stop, and resume it once every child has ended."""
+        self.cancelled = True
+        self.stop()
+        self.maybe_finish()
+
+    def maybe_finish(self) -> None:
+        if self.finished or self.running or (not self.stopping and self.next < self.n):
+            return
+        self.finished = True
+        if self.cancelled:
+            cause: Cause = EMPTY
+            for c in self.causes:
+                cause = cause.both(c)
+            self.resume(False, cause)
+        elif self.winner is not None:
+            self.resume(self.winner._ok, self.winner._value if self.winner._ok else self.winner._cause)
+        elif self.causes:
+            cause = EMPTY
+            for c in self.causes:
+                cause = cause.both(c)
+            self.resume(False, cause)
+        else:
+            self.resume(True, self.results)
+
+
+def group(make: Callable[[int], object], n: int, parallelism: int | None, mode: int, label: str) -> Effect[Any, Any, Any]:
+    """An effect that runs ``make(0) .. make(n-1)`` as child fibers under ``mode``.
+
+    With ALL it succeeds with the list of values; with FIRST / FIRST_SUCCESS, with the
+    deciding child's value."""
+    par = n if parallelism is None else parallelism
+
+    def register(parent: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None]:
+        g = _Group(parent, resume, make, n, max(par, 1), mode, label)
+        g.pump()
+        return g.cancel
+
+    return _make(CALLBACK, register)

@@ -1,0 +1,124 @@
+"""Where fibers run: the event-loop adapter (`Runtime`) and the entry points.
+
+`run_async` is what ``await effect`` and ``effect._run(ctx)`` use: it starts a root fiber on
+the running event loop and waits for it. Cancelling the waiting task interrupts the fiber,
+waits for its finalizers, then re-raises the cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
+
+from ._cause import HOST, Exit, Interrupt, raise_failure
+from ._context import Context
+from ._effect import NAMED, Effect, cause_of, lift
+from ._fiber import Fiber
+from ._hooks import CURRENT_INSTRUMENTS, Instruments
+
+__all__ = ["Runtime", "run", "run_async", "run_exit"]
+
+A = TypeVar("A")
+
+Backend = Literal["asyncio", "trio"]
+
+
+class Runtime:
+    """One run's adapter to the event loop, shared by the root fiber and its descendants."""
+
+    __slots__ = ("loop", "call_soon", "call_later", "instrument")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, instrument: Instruments | None) -> None:
+        self.loop = loop
+        self.call_soon: Callable[..., object] = loop.call_soon
+        self.call_later: Callable[..., asyncio.TimerHandle] = loop.call_later
+        # None when nothing is attached: every event site is a single `is not None` check.
+        self.instrument = instrument
+
+    def spawn(self, aw: Awaitable[Any], done: Callable[[int, bool, Any], None], token: int) -> Callable[[], object]:
+        """Run ``aw`` as a task; call ``done(token, ok, value_or_cause)`` when it ends.
+        Returns the canceller."""
+        task = asyncio.ensure_future(aw, loop=self.loop)
+
+        def finished(t: asyncio.Future[Any]) -> None:
+            if t.cancelled():
+                done(token, False, Interrupt("cancelled"))
+                return
+            exc = t.exception()
+            if exc is None:
+                done(token, True, t.result())
+            else:
+                done(token, False, cause_of(exc))
+
+        task.add_done_callback(finished)
+        return task.cancel
+
+
+def _root(effect: object, ctx: Context | None, where: str) -> tuple[Effect[Any, Any, Any], Context]:
+    eff = lift(effect, where)
+    if ctx is None:
+        ctx = Context()
+    elif not isinstance(ctx, Context):
+        raise TypeError(f"{where} expects a Context, got {type(ctx).__name__} {ctx!r}")
+    return eff, ctx
+
+
+async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> Exit[A]:
+    """Run ``effect`` in a new root fiber on the running loop and return its `Exit`."""
+    eff, ctx = _root(effect, ctx, "run")
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        from ._trio import run_async_trio
+        return await run_async_trio(eff, ctx)
+    items = CURRENT_INSTRUMENTS.get()
+    runtime = Runtime(loop, Instruments(items) if items else None)
+    fiber = Fiber._new(runtime, ctx, None, eff._b if eff._tag == NAMED else None, False)
+    done: asyncio.Future[Exit[A]] = loop.create_future()
+    fiber._observers.append(lambda ex: done.done() or done.set_result(ex))
+    if runtime.instrument is not None:
+        runtime.instrument.emit("fiber_started", fiber, None)
+    fiber._loop(eff, True, None)
+    try:
+        return await done
+    except asyncio.CancelledError:
+        fiber.interrupt_as(HOST)
+        while not done.done():
+            try:
+                await asyncio.shield(done)
+            except asyncio.CancelledError:
+                continue  # keep waiting: the finalizers must finish first
+        raise
+
+
+def run_exit(effect: Effect[Any, Any, A], *, backend: Backend = "asyncio") -> Exit[A]:
+    """Run ``effect`` to completion from synchronous code and return its `Exit`.
+
+    >>> from effectpy import fail
+    >>> run_exit(fail("boom")).cause.failures()
+    ['boom']
+    """
+    eff, ctx = _root(effect, None, "run_exit")
+    if backend == "asyncio":
+        return asyncio.run(run_async(eff, ctx))
+    if backend == "trio":
+        from ._trio import trio_run
+        return trio_run(eff, ctx)
+    raise ValueError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
+
+
+def run(effect: Effect[Any, Any, A], *, backend: Backend = "asyncio") -> A:
+    """Run ``effect`` from synchronous code (like `asyncio.run`) and return its value.
+
+    Raises `Failure` if it fails; a `KeyboardInterrupt` or `SystemExit` raised inside
+    propagates as itself, after the finalizers have run.
+
+    >>> from effectpy import succeed
+    >>> run(succeed(1).map(lambda x: x + 1))
+    2
+    """
+    exit_ = run_exit(effect, backend=backend)
+    if exit_.is_success():
+        return exit_.value
+    raise_failure(exit_.cause)

@@ -1,0 +1,134 @@
+"""Resources: `acquire_release` and `scoped`."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from ._core._cause import Exit
+from ._core._effect import (
+    FOLD, IN_SCOPE, MAP, STATUS, SUCCEED, WITH_FIBER, Effect, _make, lift, uninterruptible_mask,
+)
+from ._core._fiber import Fiber
+from ._core._scope import Scope, _accepts_one_argument
+
+__all__ = ["acquire_release", "scoped"]
+
+A = TypeVar("A")
+B = TypeVar("B")
+E = TypeVar("E")
+
+_RESOURCE_IDS: Final = itertools.count(1)
+
+
+def _release_fn(release: object) -> Callable[[Any, Exit[Any]], Effect[Any, Any, Any]]:
+    if isinstance(release, Effect) or not callable(release):
+        raise TypeError(
+            "acquire_release's release must be a function of the resource (or of the "
+            f"resource and the Exit) returning an Effect, got {type(release).__name__} {release!r}"
+        )
+    fn: Callable[..., Any] = release
+    try:
+        import inspect
+        inspect.signature(fn).bind(None, None)
+        two = True
+    except TypeError:
+        two = False
+    except ValueError:
+        two = False
+
+    def call(resource: Any, exit_: Exit[Any]) -> Effect[Any, Any, Any]:
+        out = fn(resource, exit_) if two else fn(resource)
+        return _make(SUCCEED, None) if out is None else lift(out, "release")
+
+    return call
+
+
+def _tracked_release(fiber: Fiber[Any, Any], rid: int, call: Callable[[Any, Exit[Any]], Effect[Any, Any, Any]], resource: Any) -> Callable[[Exit[Any]], Effect[Any, Any, Any]]:
+    def finalizer(exit_: Exit[Any]) -> Effect[Any, Any, Any]:
+        eff = call(resource, exit_)
+        inst = fiber._runtime.instrument
+        if inst is None:
+            return eff
+        inst.emit("resource_released", fiber, rid, exit_)
+        return eff
+    return finalizer
+
+
+def acquire_release(
+    acquire: Effect[Any, E, A],
+    release: Callable[..., Any],
+    use: Callable[[A], Effect[Any, Any, B]] | None = None,
+) -> Effect[Any, Any, Any]:
+    """Acquire a resource and guarantee its release, exactly once.
+
+    ``acquire`` and ``release`` run uninterruptibly; ``release(resource)`` (or
+    ``release(resource, exit)``) gets the resource and, if it takes two arguments, the
+    `Exit` of the use.
+
+    Without ``use``, the effect succeeds with the resource and the release is registered
+    in the enclosing scope: the innermost `scoped(...)`, or else the current fiber's own
+    scope, closed when that fiber ends (each branch of `zip_par`/`for_each_par` is a fiber).
+    With ``use`` (the bracket form), ``use(resource)`` runs interruptibly and the resource
+    is released as soon as it ends.
+
+    >>> import effectpy
+    >>> log = []
+    >>> res = acquire_release(effectpy.sync(lambda: "conn"), lambda c: effectpy.sync(lambda: log.append("closed " + c)))
+    >>> effectpy.run(res.map(len))
+    4
+    >>> log
+    ['closed conn']
+    """
+    acq = lift(acquire, "acquire_release's acquire")
+    call = _release_fn(release)
+    if use is None:
+        def register(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+            def on_acquired(resource: Any) -> Any:
+                rid = next(_RESOURCE_IDS)
+                inst = fiber._runtime.instrument
+                if inst is not None:
+                    inst.emit("resource_acquired", fiber, rid, resource)
+                fiber.current_scope().add_finalizer(_tracked_release(fiber, rid, call, resource))
+                return resource
+            return _make(MAP, acq, on_acquired)
+        return _make(STATUS, _make(WITH_FIBER, register), False)
+
+    if not callable(use) or isinstance(use, Effect):
+        raise TypeError(f"acquire_release's use must be a function of the resource, got {type(use).__name__} {use!r}")
+    use_fn = use
+
+    def bracket(restore: Callable[[Effect[Any, Any, Any]], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
+        def with_resource(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+            def acquired(resource: Any) -> Effect[Any, Any, Any]:
+                rid = next(_RESOURCE_IDS)
+                inst = fiber._runtime.instrument
+                if inst is not None:
+                    inst.emit("resource_acquired", fiber, rid, resource)
+                fin = _tracked_release(fiber, rid, call, resource)
+                used = restore(_make(WITH_FIBER, lambda _f: lift(use_fn(resource), "acquire_release's use")))
+                return used.on_exit(fin)
+            return acq.flat_map(acquired)
+        return _make(WITH_FIBER, with_resource)
+
+    return uninterruptible_mask(bracket)
+
+
+def scoped(effect: Effect[Any, E, A]) -> Effect[Any, E, A]:
+    """Run ``effect`` with a fresh `Scope`: every resource it acquires with
+    `acquire_release` is released (last first) when it ends, however it ends."""
+    eff = lift(effect, "scoped")
+
+    def body(restore: Callable[[Effect[Any, Any, Any]], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
+        scope = Scope()
+        inner = restore(_make(IN_SCOPE, eff, scope))
+
+        def closing(exit_: Exit[Any]) -> Effect[Any, Any, Any]:
+            return scope.close(exit_)
+        return inner.on_exit(closing)
+
+    return uninterruptible_mask(body)
+
+
+_ = (FOLD, _accepts_one_argument)

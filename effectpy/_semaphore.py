@@ -1,0 +1,112 @@
+"""`Semaphore`: at most N permits held at once, fairly (first come, first served)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ._core._cause import EMPTY
+from ._core._effect import CALLBACK, SUCCEED, SUSPEND, SYNC, Effect, _make, lift, uninterruptible_mask
+from ._core._fiber import Fiber
+
+__all__ = ["Semaphore"]
+
+A = TypeVar("A")
+E = TypeVar("E")
+
+
+class _Waiter:
+    __slots__ = ("n", "resume", "granted")
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.resume: Callable[[bool, Any], None] | None = None
+        self.granted = False
+
+
+class Semaphore:
+    """Permits shared between fibers. Use `with_permits`: an interrupted waiter never
+    leaks a permit, and a holder always gives its permits back.
+
+    >>> import effectpy
+    >>> sem = Semaphore(2)
+    >>> effectpy.run(sem.with_permits(1, effectpy.sync(lambda: sem.available)))
+    1
+    """
+
+    __slots__ = ("_permits", "_available", "_waiters")
+
+    def __init__(self, permits: int) -> None:
+        if isinstance(permits, bool) or not isinstance(permits, int) or permits < 1:
+            raise ValueError(f"Semaphore expects a number of permits >= 1, got {permits!r}")
+        self._permits = permits
+        # Invariant: 0 <= _available <= _permits; waiters only while permits are short.
+        self._available = permits
+        self._waiters: deque[_Waiter] = deque()
+
+    @property
+    def available(self) -> int:
+        return self._available
+
+    def _check(self, n: int) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self._permits:
+            raise ValueError(f"permits must be an int from 1 to {self._permits}, got {n!r}")
+
+    def with_permits(self, n: int, effect: Effect[Any, E, A]) -> Effect[Any, E, A]:
+        """Run ``effect`` holding ``n`` permits, waiting (interruptibly) for them first."""
+        self._check(n)
+        eff = lift(effect, "Semaphore.with_permits")
+
+        def body(restore: Callable[[Effect[Any, Any, Any]], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
+            waiter = _Waiter(n)
+            wait = restore(_make(CALLBACK, lambda fiber, resume: self._register(waiter, resume)))
+            # Granted but interrupted before the fiber ran again: give the permits back.
+            acquired = wait.on_exit(lambda ex: self._release_now(n) if not ex.is_success() and waiter.granted else None)
+            return acquired.flat_map(lambda _: restore(eff).ensuring(self.release(n)))
+
+        return uninterruptible_mask(lambda restore: _make(SUSPEND, lambda: body(restore)))
+
+    def with_permit(self, effect: Effect[Any, E, A]) -> Effect[Any, E, A]:
+        return self.with_permits(1, effect)
+
+    def release(self, n: int = 1) -> Effect[Any, Any, None]:
+        self._check(n)
+        return _make(SYNC, lambda: self._release_now(n))
+
+    def _release_now(self, n: int) -> None:
+        self._available += n
+        if self._available > self._permits:
+            self._available -= n
+            raise RuntimeError("Semaphore released more permits than it holds")
+        self._grant()
+
+    def _grant(self) -> None:
+        waiters = self._waiters
+        while waiters and waiters[0].n <= self._available:
+            w = waiters.popleft()
+            self._available -= w.n
+            w.granted = True
+            assert w.resume is not None
+            w.resume(True, None)
+
+    def _register(self, w: _Waiter, resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
+        w.resume = resume
+        if not self._waiters and self._available >= w.n:
+            self._available -= w.n
+            w.granted = True
+            resume(True, None)
+            return None
+        self._waiters.append(w)
+
+        def cancel() -> None:
+            if w in self._waiters:
+                self._waiters.remove(w)
+                self._grant()  # a smaller request behind it may fit now
+            resume(False, EMPTY)
+        return cancel
+
+    def __repr__(self) -> str:
+        return f"<Semaphore {self._available}/{self._permits} available, {len(self._waiters)} waiting>"
+
+

@@ -1,0 +1,182 @@
+"""`TestClock`: virtual time for deterministic tests, and the clock layers."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Generator
+from typing import Any, Final
+
+from ._core._cause import EMPTY
+from ._core._clock import LIVE_CLOCK, Clock
+from ._core._duration import Duration, to_seconds
+from ._core._effect import CALLBACK, Effect, _make
+from ._core._fiber import Fiber
+from ._layer import Layer
+
+__all__ = ["ClockLayer", "TestClock", "TestClockLayer"]
+
+# How many event-loop turns with nothing runnable mean "every fiber has suspended".
+_QUIET_TURNS: Final = 2
+
+
+class TestClock(Clock):
+    """A clock whose time moves only when told to, so timing tests are instant and exact.
+
+    ``advance(seconds)`` can be called without ``await``, even right after starting the
+    effect it drives: time moves once every task and fiber has started and suspended.
+    Sleepers wake in deadline order, each seeing its own deadline as "now". Awaiting what
+    ``advance`` returns waits until the woken fibers have run to their next suspension.
+
+    >>> import asyncio, effectpy
+    >>> async def main():
+    ...     clock = TestClock()
+    ...     env = effectpy.Context().with_service(effectpy.Clock, clock)
+    ...     task = asyncio.create_task(effectpy.sleep(60).as_("done")._run(env))
+    ...     clock.advance(60)
+    ...     return await task, clock.now()
+    >>> asyncio.run(main())
+    ('done', 60.0)
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, start: float = 0.0) -> None:
+        if isinstance(start, bool) or not isinstance(start, (int, float)):
+            raise TypeError(f"TestClock's start must be a number, got {type(start).__name__} {start!r}")
+        self._now = float(start)
+        # Heap of (deadline, seq, wake); seq keeps equal deadlines in arrival order.
+        self._sleepers: list[tuple[float, int, Callable[[], None]]] = []
+        # Invariant: the seqs of heap entries still waiting (cancelled ones are dropped
+        # lazily when they reach the top of the heap).
+        self._live: set[int] = set()
+        self._seq = itertools.count()
+        # Where pending advances will take the clock; None when none is pending.
+        self._target: float | None = None
+        self._driver: asyncio.Task[None] | None = None
+
+    def now(self) -> float:
+        return self._now
+
+    @property
+    def pending_sleeps(self) -> int:
+        """How many sleepers wait on this clock."""
+        return len(self._live)
+
+    def _add(self, deadline: float, wake: Callable[[], None]) -> int:
+        seq = next(self._seq)
+        heapq.heappush(self._sleepers, (deadline, seq, wake))
+        self._live.add(seq)
+        return seq
+
+    def _remove(self, seq: int) -> None:
+        self._live.discard(seq)
+
+    def _pop_due(self, limit: float) -> tuple[float, Callable[[], None]] | None:
+        heap = self._sleepers
+        while heap and heap[0][0] <= limit:
+            deadline, seq, wake = heapq.heappop(heap)
+            if seq in self._live:
+                self._live.discard(seq)
+                return deadline, wake
+        return None
+
+    async def sleep(self, seconds: float | Duration) -> None:
+        s = to_seconds(seconds, "TestClock.sleep")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        seq = self._add(self._now + s, lambda: fut.done() or fut.set_result(None))
+        try:
+            await fut
+        finally:
+            if not fut.done():
+                self._remove(seq)
+
+    def _sleep_effect(self, seconds: float) -> Effect[Any, Any, None]:
+        def register(fiber: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None]:
+            seq = self._add(self._now + seconds, lambda: resume(True, None))
+
+            def cancel() -> None:
+                self._remove(seq)
+                resume(False, EMPTY)
+            return cancel
+        return _make(CALLBACK, register)
+
+    def advance(self, seconds: float | Duration) -> Advance:
+        """Move time forward by ``seconds`` once everything running has suspended."""
+        s = to_seconds(seconds, "TestClock.advance")
+        self._target = (self._now if self._target is None else self._target) + s
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._move_now()
+            return Advance(None)
+        if self._driver is None or self._driver.done():
+            self._driver = loop.create_task(self._drive(loop))
+        return Advance(self._driver)
+
+    def _move_now(self) -> None:
+        target = self._target
+        assert target is not None
+        while (due := self._pop_due(target)) is not None:
+            self._now = max(self._now, due[0])
+            due[1]()
+        self._now = max(self._now, target)
+        self._target = None
+
+    async def _drive(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            await _settle(loop)
+            target = self._target
+            assert target is not None
+            due = self._pop_due(target)
+            if due is None:
+                break
+            self._now = max(self._now, due[0])
+            due[1]()
+        self._now = max(self._now, target)
+        self._target = None
+
+    def __repr__(self) -> str:
+        return f"TestClock(now={self._now!r}, sleepers={self.pending_sleeps})"
+
+
+class Advance:
+    """What `TestClock.advance` returns: await it to wait until time has moved and the
+    woken fibers have run to their next suspension (awaiting it is optional)."""
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: asyncio.Task[None] | None) -> None:
+        self._task = task
+
+    def __await__(self) -> Generator[Any, None, None]:
+        if self._task is not None:
+            yield from asyncio.shield(self._task).__await__()
+            yield from _settle(self._task.get_loop()).__await__()
+
+
+async def _settle(loop: asyncio.AbstractEventLoop) -> None:
+    """Return once nothing else is ready to run on ``loop`` (every task and fiber waits
+    on a timer, I/O, or this clock)."""
+    ready = getattr(loop, "_ready", None)  # the loop's run queue (CPython's BaseEventLoop)
+    if ready is None:
+        for _ in range(64):
+            await asyncio.sleep(0)
+        return
+    quiet = 0
+    while quiet < _QUIET_TURNS:
+        await asyncio.sleep(0)
+        quiet = quiet + 1 if not ready else 0
+
+
+ClockLayer: Final = Layer.succeed(LIVE_CLOCK, key=Clock)
+"""The live clock as a layer (the default when no clock is provided)."""
+
+
+def TestClockLayer(test_clock: TestClock) -> Layer:  # noqa: N802 - the guide's name
+    """A layer providing ``test_clock`` as the `Clock`."""
+    if not isinstance(test_clock, TestClock):
+        raise TypeError(f"TestClockLayer expects a TestClock, got {type(test_clock).__name__} {test_clock!r}")
+    return Layer.succeed(test_clock, key=Clock)

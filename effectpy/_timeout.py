@@ -1,0 +1,48 @@
+"""`Effect.timeout` and its variants: a race between the effect and a timer fiber."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from ._core._duration import Duration, to_seconds
+from ._core._effect import SUCCEED, Effect, _make, fail, sleep
+from ._core._group import FIRST, group
+from ._option import NONE, Some
+
+__all__ = ["timeout", "timeout_option", "timeout_to"]
+
+A = TypeVar("A")
+B = TypeVar("B")
+E = TypeVar("E")
+
+
+class _TimedOut:
+    __slots__ = ()
+
+
+_TIMED_OUT = _TimedOut()
+
+
+def _raced(effect: Effect[Any, E, A], seconds: float) -> Effect[Any, E, Any]:
+    """Succeeds with the effect's value, or `_TIMED_OUT` if ``seconds`` passed first."""
+    timer = sleep(seconds).as_(_TIMED_OUT)
+    effs = (effect, timer)
+    return group(effs.__getitem__, 2, None, FIRST, "timeout")
+
+
+def timeout(effect: Effect[Any, E, A], duration: float | Duration) -> Effect[Any, E | TimeoutError, A]:
+    seconds = to_seconds(duration, "timeout")
+    err = f"timed out after {seconds:g}s"
+    return _raced(effect, seconds).flat_map(
+        lambda v: fail(TimeoutError(err)) if v is _TIMED_OUT else _make(SUCCEED, v))
+
+
+def timeout_option(effect: Effect[Any, E, A], duration: float | Duration) -> Effect[Any, E, Any]:
+    seconds = to_seconds(duration, "timeout_option")
+    return _raced(effect, seconds).map(lambda v: NONE if v is _TIMED_OUT else Some(v))
+
+
+def timeout_to(effect: Effect[Any, E, A], duration: float | Duration, default: B) -> Effect[Any, E, A | B]:
+    seconds = to_seconds(duration, "timeout_to")
+    return _raced(effect, seconds).map(lambda v: default if v is _TIMED_OUT else v)
+
