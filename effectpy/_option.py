@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, Generic, NoReturn, TypeVar, final
 
-__all__ = ["NONE", "Nothing", "Option", "Some"]
+__all__ = ["NONE", "Option", "Some"]
 
 A = TypeVar("A")
 B = TypeVar("B")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Final, final
 
-__all__ = ["Duration", "to_seconds"]
+__all__ = ["Duration"]
 
 
 @final

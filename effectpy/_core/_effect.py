@@ -116,9 +116,9 @@ class _ForkOptions:
 
 def _describe(x: object) -> str:
     if inspect.iscoroutine(x):
-        return f"coroutine object {x.__qualname__}()"
+        return f"coroutine object {x.__name__}()"
     if inspect.iscoroutinefunction(x):
-        return f"async function {x.__qualname__}"
+        return f"async function {x.__name__}"
     return f"{type(x).__name__} {x!r}"
 
 
@@ -144,10 +144,10 @@ def lift(value: object, where: str) -> Effect[Any, Any, Any]:
     if inspect.iscoroutinefunction(value):
         raise TypeError(
             f"{where} expected an Effect, got {_describe(value)}; call it to get a coroutine, "
-            f"or wrap it: from_async({value.__qualname__})"  # type: ignore[attr-defined]
+            f"or wrap it: from_async({value.__name__})"  # type: ignore[attr-defined]
         )
     if callable(value) and not isinstance(value, type):
-        name = getattr(value, "__qualname__", repr(value))
+        name = getattr(value, "__name__", repr(value))
         raise TypeError(
             f"{where} expected an Effect, got function {name}; "
             f"did you mean suspend({name}) or sync({name})?"
@@ -477,12 +477,12 @@ def _check_name(name: str | None) -> str | None:
 
 
 def _check_callable(f: object, where: str) -> None:
-    if not callable(f):
-        raise TypeError(f"{where} expects a function, got {type(f).__name__} {f!r}")
     if isinstance(f, Effect):
         raise TypeError(
             f"{where} expects a function, got an Effect; wrap it: {where}(lambda _: effect)"
         )
+    if not callable(f):
+        raise TypeError(f"{where} expects a function, got {type(f).__name__} {f!r}")
 
 
 def _to_none(_: object) -> None:

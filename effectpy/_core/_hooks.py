@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
 
-__all__ = ["Instrument", "Instruments", "CURRENT_INSTRUMENTS", "instrument"]
+__all__ = ["HOOKS", "Instrument", "instrument"]
 
 HOOKS: Final = (
     "fiber_started",      # (fiber, parent | None)

@@ -80,8 +80,11 @@ async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> 
     if runtime.instrument is not None:
         runtime.instrument.emit("fiber_started", fiber, None)
     fiber._loop(eff, True, None)
+    if done.done():
+        return done.result()
     try:
-        return await done
+        # shield: cancelling this task must not cancel `done`, which the fiber completes
+        return await asyncio.shield(done)
     except asyncio.CancelledError:
         fiber.interrupt_as(HOST)
         while not done.done():

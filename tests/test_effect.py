@@ -1,0 +1,237 @@
+"""Effect values: constructors, combinators, laziness, lifting, typed errors vs defects."""
+
+import asyncio
+
+import pytest
+
+from effectpy import (
+    NONE, Context, Die, Effect, Exit, Fail, Failure, Left, Right, Some, attempt, die, fail,
+    from_async, run, run_exit, succeed, suspend, sync, unit,
+)
+
+
+def test_building_runs_nothing_and_running_twice_repeats_effects():
+    calls = []
+    eff = sync(lambda: calls.append(1)).flat_map(lambda _: sync(lambda: calls.append(2)))
+    assert calls == []
+    run(eff)
+    run(eff)
+    assert calls == [1, 2, 1, 2]
+
+
+def test_map_flat_map_zip():
+    assert run(succeed(2).map(lambda x: x + 1)) == 3
+    assert run(succeed(2).flat_map(lambda x: succeed(x * 10))) == 20
+    assert run(succeed(1).zip(succeed("a"))) == (1, "a")
+    assert run(succeed(2).zip_with(succeed(3), lambda a, b: a * b)) == 6
+    assert run(succeed(1).as_("x")) == "x"
+    assert run(succeed(1).unit()) is None
+
+
+def test_tap_keeps_value_and_runs_effect():
+    seen = []
+    assert run(succeed(5).tap(lambda x: sync(lambda: seen.append(x)))) == 5
+    assert run(succeed(6).tap(lambda x: seen.append(x))) == 6
+    assert seen == [5, 6]
+
+
+def test_fail_is_typed_and_catch_all_recovers():
+    exit_ = run_exit(fail("boom"))
+    assert exit_.cause == Fail("boom")
+    assert run(fail("boom").catch_all(lambda e: succeed(e + "!"))) == "boom!"
+    with pytest.raises(Failure) as info:
+        run(fail("boom"))
+    assert info.value.error == "boom"
+    assert info.value.cause == Fail("boom")
+
+
+def test_defects_are_not_caught_by_catch_all():
+    def boom():
+        raise ValueError("bad")
+    handled = []
+    exit_ = run_exit(sync(boom).catch_all(lambda e: sync(lambda: handled.append(e))))
+    assert handled == []
+    [defect] = exit_.cause.defects()
+    assert isinstance(defect, ValueError)
+    assert isinstance(run_exit(die(KeyError("k"))).cause, Die)
+
+
+def test_exception_in_map_function_is_a_defect():
+    exit_ = run_exit(succeed(1).map(lambda _: 1 / 0))
+    assert isinstance(exit_.cause.defects()[0], ZeroDivisionError)
+
+
+def test_attempt_turns_exceptions_into_typed_failures():
+    def parse():
+        return int("x")
+    exit_ = run_exit(attempt(parse))
+    [err] = exit_.cause.failures()
+    assert isinstance(err, ValueError)
+    assert run(attempt(parse).catch_all(lambda e: succeed(type(e).__name__))) == "ValueError"
+
+
+def test_catch_some_map_error_or_else_fold():
+    assert run(fail(1).catch_some(lambda e: succeed("one") if e == 1 else None)) == "one"
+    assert run_exit(fail(2).catch_some(lambda e: succeed("one") if e == 1 else None)).cause == Fail(2)
+    assert run_exit(fail(2).map_error(lambda e: e * 10)).cause == Fail(20)
+    assert run(fail(2).or_else(succeed("other"))) == "other"
+    assert run(fail(2).fold(lambda e: f"e{e}", lambda a: f"a{a}")) == "e2"
+    assert run(succeed(3).fold(lambda e: f"e{e}", lambda a: f"a{a}")) == "a3"
+    assert run(fail(2).fold_effect(lambda e: succeed(-e), lambda a: succeed(a))) == -2
+
+
+def test_catch_all_cause_sees_defects():
+    def boom():
+        raise RuntimeError("x")
+    out = run(sync(boom).catch_all_cause(lambda c: succeed(type(c.defects()[0]).__name__)))
+    assert out == "RuntimeError"
+
+
+def test_either_and_exit():
+    assert run(fail("e").either()) == Left("e")
+    assert run(succeed(1).either()) == Right(1)
+    assert run(fail("e").exit()) == Exit.fail("e")
+    assert run(succeed(1).exit()) == Exit.succeed(1)
+
+
+def test_ensuring_runs_on_success_failure_and_defect():
+    for eff, ok in ((succeed(1), True), (fail("x"), False), (die(ValueError()), False)):
+        log = []
+        exit_ = run_exit(eff.ensuring(sync(lambda: log.append("fin"))))
+        assert log == ["fin"]
+        assert exit_.is_success() is ok
+
+
+def test_on_exit_gets_the_exit_and_on_error_only_failures():
+    seen = []
+    run_exit(fail("x").on_exit(lambda ex: sync(lambda: seen.append(ex))))
+    run_exit(succeed(2).on_exit(lambda ex: seen.append(ex)))
+    assert seen == [Exit.fail("x"), Exit.succeed(2)]
+    errors = []
+    run(succeed(1).on_error(lambda c: errors.append(c)))
+    run_exit(fail("y").on_error(lambda c: errors.append(c)))
+    assert errors == [Fail("y")]
+
+
+def test_error_in_finalizer_is_kept_not_swallowed():
+    def bad():
+        raise OSError("cleanup failed")
+    exit_ = run_exit(fail("first").ensuring(sync(bad)))
+    assert exit_.cause.failures() == ["first"]
+    assert isinstance(exit_.cause.defects()[0], OSError)
+    assert type(exit_.cause).__name__ == "Then"
+    # a successful effect whose finalizer fails fails with the finalizer's cause
+    exit2 = run_exit(succeed(1).ensuring(fail("fin")))
+    assert exit2.cause == Fail("fin")
+
+
+def test_suspend_is_lazy_and_allows_recursion():
+    def countdown(n):
+        return succeed(n) if n == 0 else suspend(lambda: countdown(n - 1))
+    assert run(countdown(10_000)) == 0
+
+
+def test_effect_fn_gets_context_and_effect_results_are_run():
+    class Name(str):
+        pass
+
+    async def impl(ctx):
+        await asyncio.sleep(0)
+        return succeed(ctx.get(Name).upper())
+
+    ctx = Context().add(Name("ada"))
+    assert asyncio.run(Effect(impl)._run(ctx)) == "ADA"
+
+
+def test_await_effect_in_async_code():
+    async def main():
+        return await succeed(1).map(lambda x: x + 1)
+    assert asyncio.run(main()) == 2
+
+
+def test_from_async_is_rerunnable():
+    calls = []
+
+    async def work():
+        calls.append(1)
+        return len(calls)
+
+    eff = from_async(work)
+    assert run(eff) == 1
+    assert run(eff) == 2
+
+
+def test_coroutine_is_lifted_one_shot_with_clear_error_on_second_run():
+    async def fetch(x):
+        await asyncio.sleep(0)
+        return succeed(x * 2)
+
+    eff = succeed(1).flat_map(lambda _: fetch(21))
+    assert run(eff) == 42  # a fresh coroutine each time the function runs
+    assert run(eff) == 42
+
+    from effectpy import zip_par
+    once = zip_par(fetch(1))
+    assert run(once) == (2,)
+    exit_ = run_exit(once)
+    [defect] = exit_.cause.defects()
+    assert "can be awaited only once" in str(defect)
+    assert "from_async" in str(defect)
+
+
+def test_bad_input_is_a_clear_type_error_at_construction():
+    async def coro_fn(ctx):
+        return 1
+
+    with pytest.raises(TypeError, match="got coroutine object"):
+        c = coro_fn(None)
+        try:
+            Effect(c)
+        finally:
+            c.close()
+    with pytest.raises(TypeError, match="expects a function"):
+        Effect(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="got an Effect"):
+        succeed(1).flat_map(succeed(2))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="expects a function"):
+        sync(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="from_async"):
+        from_async(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="did you mean succeed"):
+        succeed(1).zip(5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"from_async\(coro_fn\)"):
+        succeed(1).zip(coro_fn)  # type: ignore[arg-type]
+
+
+def test_flat_map_returning_a_plain_value_is_a_defect_with_a_hint():
+    exit_ = run_exit(succeed(1).flat_map(lambda x: x + 1))  # type: ignore[arg-type, return-value]
+    [defect] = exit_.cause.defects()
+    assert isinstance(defect, TypeError)
+    assert "did you mean succeed" in str(defect)
+
+
+def test_effect_fn_returning_a_non_awaitable_is_a_clear_defect():
+    exit_ = run_exit(Effect(lambda ctx: 5))  # type: ignore[arg-type, return-value]
+    assert "must return an awaitable" in str(exit_.cause.defects()[0])
+
+
+def test_failure_raised_inside_async_code_keeps_its_typed_cause():
+    async def inner(ctx):
+        return await fail("nested")._run(ctx)
+    exit_ = run_exit(Effect(inner))
+    assert exit_.cause == Fail("nested")
+
+
+def test_option():
+    assert Some(1).is_some() and not Some(1).is_none()
+    assert NONE.is_none() and NONE.get_or_else(3) == 3
+    assert Some(2).map(lambda x: x * 2) == Some(4)
+    assert NONE.map(lambda x: x) is NONE
+    assert Some(2).get_or_else(0) == 2
+    with pytest.raises(ValueError):
+        NONE.value  # noqa: B018
+
+
+def test_unit_and_run_exit_success():
+    assert run(unit) is None
+    assert run_exit(succeed(1)).value == 1

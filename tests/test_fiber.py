@@ -1,0 +1,315 @@
+"""Fibers: fork, join, interrupt, supervision, interruptibility, host-task cancellation."""
+
+import asyncio
+
+import pytest
+
+from effectpy import (
+    Deferred, Exit, Fail, Failure, FiberRef, Interrupt, Ref, acquire_release, die, fail, never,
+    run, run_exit, sleep, succeed, sync, uninterruptible_mask, unit, yield_now,
+)
+from effectpy.lowlevel import with_fiber
+
+
+def test_fork_join():
+    eff = succeed(20).map(lambda x: x + 1).fork().flat_map(lambda f: f.join())
+    assert run(eff) == 21
+
+
+def test_join_propagates_failure_and_await_gives_exit():
+    assert run_exit(fail("x").fork().flat_map(lambda f: f.join())).cause == Fail("x")
+    assert run(fail("x").fork().flat_map(lambda f: f.await_())) == Exit.fail("x")
+
+
+def test_fiber_has_id_and_name():
+    def check(f):
+        assert isinstance(f.id, int)
+        return f.join().as_(f.name)
+    assert run(succeed(1).fork(name="worker").flat_map(check)) == "worker"
+    assert run(succeed(1).named("labelled").fork().flat_map(check)) == "labelled"
+
+
+def test_interrupt_runs_finalizers_before_returning():
+    log = []
+    started = Deferred()
+
+    body = (started.succeed(None).flat_map(lambda _: never)
+            .ensuring(sync(lambda: log.append("finalized"))))
+
+    def go(fiber):
+        return started.await_().flat_map(lambda _: fiber.interrupt()).map(
+            lambda ex: (list(log), ex))
+
+    seen, ex = run(body.fork().flat_map(go))
+    assert seen == ["finalized"]  # finalizer done before interrupt() returned
+    assert ex.is_interrupted()
+    assert ex.cause.interruptors()  # names who interrupted
+
+
+def test_interrupt_twice_and_after_end_is_harmless():
+    def go(fiber):
+        return fiber.interrupt().zip(fiber.interrupt()).zip(fiber.join().exit())
+    ((a, b), c) = run(never.fork().flat_map(go))
+    assert a.is_interrupted() and b == a and c.is_interrupted()
+
+    def done_first(fiber):
+        return fiber.join().flat_map(lambda _: fiber.interrupt())
+    assert run(succeed(7).fork().flat_map(done_first)) == Exit.succeed(7)
+
+
+def test_join_twice_gives_same_result():
+    assert run(succeed(3).fork().flat_map(lambda f: f.join().zip(f.join()))) == (3, 3)
+
+
+def test_children_are_interrupted_when_parent_ends():
+    log = []
+    started = Deferred()
+    child = started.succeed(None).flat_map(lambda _: never).ensuring(
+        sync(lambda: log.append("child cleaned")))
+    parent = child.fork().flat_map(lambda _: started.await_()).as_("parent done")
+    assert run(parent) == "parent done"
+    assert log == ["child cleaned"]
+
+
+def test_child_interrupted_before_it_started_never_runs():
+    log = []
+    parent = sync(lambda: log.append("child ran")).fork().as_("parent done")
+    assert run(parent) == "parent done"
+    assert log == []
+
+
+def test_parent_waits_for_child_finalizers_even_if_slow():
+    log = []
+    started = Deferred()
+    slow_cleanup = sleep(0.01).flat_map(lambda _: sync(lambda: log.append("slow cleanup")))
+    child = started.succeed(None).flat_map(lambda _: never).ensuring(slow_cleanup)
+    parent = child.fork().flat_map(lambda _: started.await_())
+    run(parent)
+    assert log == ["slow cleanup"]
+
+
+def test_daemon_outlives_parent():
+    gate = Deferred()
+    log = []
+
+    async def main():
+        daemon = gate.await_().flat_map(lambda _: sync(lambda: log.append("daemon ran")))
+        fiber = await daemon.fork_daemon()
+        await gate.succeed(None)
+        await fiber.join()
+        return log
+
+    assert asyncio.run(main()) == ["daemon ran"]
+
+
+def test_fork_in_scope_lives_until_scope_closes():
+    from effectpy import Scope
+    log = []
+
+    async def main():
+        scope = Scope()
+        started = Deferred()
+        body = started.succeed(None).flat_map(lambda _: never).ensuring(
+            sync(lambda: log.append("closed with scope")))
+        fiber = await body.fork_in(scope)
+        await started.await_()
+        assert not fiber.is_done()
+        await scope.close()
+        return fiber.poll()
+
+    ex = asyncio.run(main())
+    assert log == ["closed with scope"] and ex.is_interrupted()
+
+
+def test_uninterruptible_region_completes_then_interrupt_is_delivered():
+    log = []
+    gate = Deferred()
+    entered = Deferred()
+    critical = (entered.succeed(None)
+                .flat_map(lambda _: gate.await_())
+                .flat_map(lambda _: sync(lambda: log.append("critical done")))
+                .uninterruptible())
+    after = sync(lambda: log.append("after region (must not run)"))
+    body = critical.flat_map(lambda _: after)
+
+    def go(fiber):
+        interrupting = fiber.interrupt().fork()
+        return (entered.await_()
+                .flat_map(lambda _: interrupting)
+                .flat_map(lambda i: yield_now.flat_map(lambda _: gate.succeed(None)).flat_map(lambda _: i.join())))
+
+    ex = run(body.fork().flat_map(go))
+    assert log == ["critical done"]
+    assert ex.is_interrupted()
+
+
+def test_uninterruptible_mask_restore_is_interruptible():
+    log = []
+    started = Deferred()
+
+    def body(restore):
+        return restore(started.succeed(None).flat_map(lambda _: never)).ensuring(
+            sync(lambda: log.append("masked cleanup")))
+
+    def go(fiber):
+        return started.await_().flat_map(lambda _: fiber.interrupt())
+
+    ex = run(uninterruptible_mask(body).fork().flat_map(go))
+    assert ex.is_interrupted() and log == ["masked cleanup"]
+
+
+def test_catch_all_cannot_catch_interruption():
+    started = Deferred()
+    caught = []
+    body = started.succeed(None).flat_map(lambda _: never).catch_all_cause(
+        lambda c: sync(lambda: caught.append(c)))
+    ex = run(body.fork().flat_map(lambda f: started.await_().flat_map(lambda _: f.interrupt())))
+    assert ex.is_interrupted() and caught == []
+
+
+def test_acquire_and_release_are_uninterruptible_and_release_gets_exit():
+    log = []
+    acquiring = Deferred()
+    gate = Deferred()
+    acquire = acquiring.succeed(None).flat_map(lambda _: gate.await_()).as_("res")
+    resource = acquire_release(acquire, lambda r, ex: sync(lambda: log.append((r, ex.is_interrupted()))))
+    body = resource.flat_map(lambda r: never)
+
+    def go(fiber):
+        return (acquiring.await_()
+                .flat_map(lambda _: fiber.interrupt().fork())
+                .flat_map(lambda i: gate.succeed(None).flat_map(lambda _: i.join())))
+
+    ex = run(body.fork().flat_map(go))
+    assert ex.is_interrupted()
+    assert log == [("res", True)]  # acquired fully, then released exactly once
+
+
+def test_bracket_release_runs_exactly_once_on_every_outcome():
+    for use, kind in ((lambda r: succeed(1), "success"), (lambda r: fail("e"), "failure"),
+                      (lambda r: die(ValueError()), "defect")):
+        log = []
+        run_exit(acquire_release(succeed("r"), lambda r: sync(lambda: log.append(r)), use))
+        assert log == ["r"], kind
+
+
+def test_host_task_cancellation_interrupts_runs_finalizers_and_reraises():
+    log = []
+
+    async def main():
+        started = asyncio.Event()
+        eff = sync(started.set).flat_map(lambda _: never).ensuring(
+            sleep(0.001).flat_map(lambda _: sync(lambda: log.append("cleanup"))))
+        task = asyncio.create_task(eff._run())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return task.cancelled()
+
+    assert asyncio.run(main()) is True
+    assert log == ["cleanup"]
+
+
+def test_cancellation_inside_task_group_keeps_cancelling_bookkeeping():
+    async def main():
+        gate = asyncio.Event()
+        eff = sync(gate.set).flat_map(lambda _: never)
+        async with asyncio.timeout(10):  # an outer scope that must not be confused
+            task = asyncio.create_task(eff._run())
+            await gate.wait()
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        current = asyncio.current_task()
+        assert current is not None
+        return current.cancelling()
+
+    assert asyncio.run(main()) == 0
+
+
+def test_timeout_of_asyncio_wait_for_cancels_effect_cleanly():
+    log = []
+
+    async def main():
+        eff = never.ensuring(sync(lambda: log.append("cleaned")))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(eff._run(), 0.01)
+
+    asyncio.run(main())
+    assert log == ["cleaned"]
+
+
+def test_keyboard_interrupt_propagates_after_finalizers():
+    log = []
+
+    def boom():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(sync(boom).ensuring(sync(lambda: log.append("finalized"))))
+    assert log == ["finalized"]
+
+
+def test_fiber_ref_is_inherited_on_fork_and_local_to_each_fiber():
+    ref = FiberRef("root")
+
+    def child_sees():
+        return ref.get().flat_map(lambda seen: ref.set("child").as_(seen))
+
+    eff = ref.set("parent").flat_map(
+        lambda _: child_sees().fork().flat_map(lambda f: f.join())).flat_map(
+        lambda seen: ref.get().map(lambda mine: (seen, mine)))
+    assert run(eff) == ("parent", "parent")
+    assert run(ref.get()) == "root"
+
+
+def test_ref_updates():
+    r = Ref(1)
+    assert run(r.update_and_get(lambda x: x + 1)) == 2
+    assert run(r.modify(lambda x: (x * 10, x + 1))) == 20
+    assert run(r.get_and_set(0)) == 3
+    assert run(r.get()) == 0
+
+
+def test_interrupt_effect_of_a_sleeping_fiber_returns_quickly():
+    def go(fiber):
+        return yield_now.flat_map(lambda _: fiber.interrupt())
+    ex = run(sleep(3600).fork().flat_map(go))
+    assert ex.is_interrupted()
+
+
+def test_interrupting_waiting_async_task_cancels_it():
+    log = []
+
+    async def slow():
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            log.append("task cancelled")
+
+    from effectpy import from_async
+    ex = run(from_async(slow).fork().flat_map(
+        lambda f: yield_now.flat_map(lambda _: yield_now).flat_map(lambda _: f.interrupt())))
+    assert ex.is_interrupted() and log == ["task cancelled"]
+
+
+def test_self_describing_fiber_access():
+    assert run(with_fiber(lambda f: succeed(f.state))) == "running"
+
+
+def test_interrupt_cause_names_the_interruptor():
+    def go(fiber):
+        return with_fiber(lambda me: yield_now.flat_map(lambda _: fiber.interrupt()).map(
+            lambda ex: (ex.cause.interruptors(), me.id)))
+    who, me = run(never.fork().flat_map(go))
+    assert who == [me]
+    assert isinstance(Interrupt(me), Interrupt)
+
+
+def test_failure_message_is_pretty():
+    with pytest.raises(Failure, match="Fail: 'nope'"):
+        run(fail("nope"))
+    assert run_exit(unit).is_success()
