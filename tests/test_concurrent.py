@@ -1,0 +1,215 @@
+"""zip_par, race, race_success, for_each_par, timeout: structured and leak-free."""
+
+import asyncio
+
+import pytest
+
+from effectpy import (
+    NONE, Both, Context, Deferred, Fail, Ref, Some, TestClock, acquire_release, die, fail,
+    for_each_par, never, race, race_success, run, run_exit, sleep, succeed, sync, yield_now,
+    zip_par,
+)
+
+
+def clock_env():
+    from effectpy import Clock
+    clock = TestClock()
+    return clock, Context().with_service(Clock, clock)
+
+
+def run_on_clock(eff, advance_by):
+    """Run `eff` on a TestClock, advancing it by `advance_by` seconds."""
+    clock, env = clock_env()
+
+    async def main():
+        task = asyncio.create_task(eff._run_exit(env))
+        await clock.advance(advance_by)
+        return await task, clock.now()
+
+    return asyncio.run(main())
+
+
+def test_zip_par_returns_values_in_order_and_runs_concurrently():
+    # each branch waits for the next one's signal: only possible if they run concurrently
+    a, b = Deferred(), Deferred()
+    left = a.await_().flat_map(lambda _: b.succeed(None)).as_("left")
+    right = a.succeed(None).flat_map(lambda _: b.await_()).as_("right")
+    assert run(zip_par(left, right)) == ("left", "right")
+
+
+def test_zip_par_fail_fast_interrupts_siblings_and_waits_for_finalizers():
+    log = []
+    started = Deferred()
+    slow = started.succeed(None).flat_map(lambda _: never).ensuring(
+        sleep(0.01).flat_map(lambda _: sync(lambda: log.append("sibling cleaned"))))
+    failing = started.await_().flat_map(lambda _: fail("boom"))
+    exit_ = run_exit(zip_par(slow, failing).ensuring(sync(lambda: log.append("after zip_par"))))
+    assert exit_.cause == Fail("boom")
+    assert log == ["sibling cleaned", "after zip_par"]
+
+
+def test_zip_par_simultaneous_failures_are_all_kept():
+    # the second branch is uninterruptible: it fails too while the first failure is handled
+    gate = Deferred()
+    both = run_exit(zip_par(gate.await_().flat_map(lambda _: fail("x")),
+                            gate.await_().flat_map(lambda _: die(ValueError("y"))).uninterruptible(),
+                            gate.succeed(None)))
+    assert both.cause.failures() == ["x"]
+    assert isinstance(both.cause.defects()[0], ValueError)
+    assert isinstance(both.cause, Both)
+
+
+def test_zip_par_failure_of_an_interrupted_sibling_finalizer_is_kept():
+    started = Deferred()
+    sibling = started.succeed(None).flat_map(lambda _: never).ensuring(fail("cleanup failed"))
+    exit_ = run_exit(zip_par(sibling, started.await_().flat_map(lambda _: fail("first"))))
+    assert exit_.cause.failures() == ["first", "cleanup failed"]
+
+
+def test_race_first_to_complete_wins_and_losers_are_cleaned_up():
+    log = []
+
+    def branch(name, delay):
+        return sleep(delay).as_(name).ensuring(sync(lambda: log.append(f"{name} done")))
+
+    (exit_, now) = run_on_clock(race(branch("slow", 2), branch("fast", 1), branch("slower", 3)), 5)
+    assert exit_.value == "fast"
+    assert sorted(log) == ["fast done", "slow done", "slower done"]
+
+
+def test_race_first_completion_decides_even_if_it_is_a_failure():
+    timer = sleep(0.5).flat_map(lambda _: fail("timeout"))
+    exit_, now = run_on_clock(race(sleep(2).as_("primary"), timer), 10)
+    assert exit_.cause == Fail("timeout")
+    assert exit_.cause.failures() == ["timeout"]
+
+
+def test_race_success_ignores_failures_until_all_fail():
+    exit_, _ = run_on_clock(race_success(sleep(1).flat_map(lambda _: fail("a")), sleep(2).as_("b")), 5)
+    assert exit_.value == "b"
+    exit2, _ = run_on_clock(race_success(sleep(1).flat_map(lambda _: fail("a")),
+                                         sleep(2).flat_map(lambda _: fail("b"))), 5)
+    assert sorted(exit2.cause.failures()) == ["a", "b"]
+
+
+def test_race_losers_finalizers_finish_before_race_returns():
+    log = []
+    loser = never.ensuring(sleep(0.01).flat_map(lambda _: sync(lambda: log.append("loser cleaned"))))
+    winner = yield_now.flat_map(lambda _: yield_now).as_("win")
+    assert run(race(loser, winner).tap(lambda _: sync(lambda: log.append("race returned")))) == "win"
+    assert log == ["loser cleaned", "race returned"]
+
+
+def test_for_each_par_bounds_parallelism_and_keeps_order():
+    in_flight = Ref(0)
+    peak = []
+
+    def work(i):
+        enter = in_flight.update_and_get(lambda n: n + 1).tap(lambda n: peak.append(n))
+        leave = in_flight.update(lambda n: n - 1)
+        return enter.flat_map(lambda _: yield_now).flat_map(lambda _: leave).as_(None if i == 3 else i * 2)
+
+    result = run(for_each_par(range(20), work, parallelism=3))
+    assert result == [None if i == 3 else i * 2 for i in range(20)]
+    assert max(peak) == 3
+
+
+def test_for_each_par_first_failure_stops_started_and_unstarted_items():
+    started = []
+    cleaned = []
+
+    def work(i):
+        body = sync(lambda: started.append(i)).flat_map(
+            lambda _: fail(f"item {i}") if i == 2 else never)
+        return body.ensuring(sync(lambda: cleaned.append(i)))
+
+    exit_ = run_exit(for_each_par(range(100), work, parallelism=4))
+    assert exit_.cause == Fail("item 2")
+    assert sorted(started) == [0, 1, 2]  # item 3 would start next: it never does
+    assert sorted(cleaned) == [0, 1, 2]  # 0 and 1 were interrupted and cleaned up
+
+
+def test_for_each_par_handles_100k_items():
+    assert run(for_each_par(range(100_000), lambda x: succeed(x * 2), parallelism=100))[-1] == 199_998
+
+
+def test_for_each_par_empty():
+    assert run(for_each_par([], lambda x: succeed(x))) == []
+
+
+def test_each_item_has_its_own_scope():
+    log = []
+
+    def item(i):
+        res = acquire_release(sync(lambda: log.append(f"acquire {i}")).as_(i),
+                              lambda r: sync(lambda: log.append(f"release {r}")))
+        return res.flat_map(lambda r: yield_now.as_(r))
+
+    assert run(for_each_par([1, 2], item, parallelism=1)) == [1, 2]
+    assert log == ["acquire 1", "release 1", "acquire 2", "release 2"]
+
+
+def test_timeout_fails_and_interrupts_the_effect():
+    log = []
+    eff = never.ensuring(sync(lambda: log.append("interrupted"))).timeout(5)
+    exit_, now = run_on_clock(eff, 6)
+    [err] = exit_.cause.failures()
+    assert isinstance(err, TimeoutError) and "5s" in str(err)
+    assert log == ["interrupted"] and now == 6
+
+
+def test_timeout_leaves_no_timer_when_effect_wins():
+    clock, env = clock_env()
+
+    async def main():
+        task = asyncio.create_task(sleep(1).as_("ok").timeout(5)._run(env))
+        await clock.advance(1)
+        result = await task
+        return result, clock.pending_sleeps
+
+    assert asyncio.run(main()) == ("ok", 0)
+
+
+def test_timeout_option_and_timeout_to():
+    assert run_on_clock(sleep(10).timeout_option(1), 2)[0].value == NONE
+    assert run_on_clock(sleep(1).as_(3).timeout_option(2), 2)[0].value == Some(3)
+    assert run_on_clock(sleep(10).timeout_to(1, "default"), 2)[0].value == "default"
+
+
+def test_bad_arguments_fail_at_construction():
+    with pytest.raises(TypeError, match="at least one effect"):
+        zip_par()
+    with pytest.raises(TypeError, match="at least one effect"):
+        race()
+    with pytest.raises(TypeError, match="unpack it"):
+        zip_par([succeed(1), succeed(2)])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="parallelism"):
+        for_each_par([1], succeed, parallelism=0)
+    with pytest.raises(ValueError, match="non-negative"):
+        sleep(-1)
+    with pytest.raises(ValueError, match="non-negative"):
+        succeed(1).timeout(-0.5)
+    with pytest.raises(TypeError, match="expected an Effect"):
+        zip_par(succeed(1), 5)  # type: ignore[arg-type]
+
+
+def test_item_function_raising_fails_the_group_with_a_defect():
+    def bad(i):
+        raise KeyError(i)
+    exit_ = run_exit(for_each_par([1, 2], bad))
+    assert isinstance(exit_.cause.defects()[0], KeyError)
+
+
+def test_interrupting_the_parent_interrupts_every_branch():
+    log = []
+    started = Deferred()
+
+    def branch(i):
+        return started.succeed(None).flat_map(lambda _: never).ensuring(sync(lambda: log.append(i)))
+
+    def go(fiber):
+        return started.await_().flat_map(lambda _: fiber.interrupt())
+
+    ex = run(zip_par(branch(0), branch(1), branch(2)).fork().flat_map(go))
+    assert ex.is_interrupted()
+    assert sorted(log) == [0, 1, 2]
