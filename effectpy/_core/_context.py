@@ -75,11 +75,13 @@ class Context:
             pass
         except TypeError:
             raise TypeError(f"Context.get expects a type, got {type(key).__name__} {key!r}") from None
+        if not isinstance(key, type):
+            raise TypeError(f"Context.get expects a type, got {type(key).__name__} {key!r}")
         factory = DEFAULT_SERVICES.get(key)
         if factory is not None:
             return cast(T, factory())
-        held = ", ".join(sorted(k.__qualname__ for k in self._services)) or "nothing"
-        name = getattr(key, "__qualname__", repr(key))
+        held = ", ".join(sorted(k.__name__ for k in self._services)) or "nothing"
+        name = key.__name__
         raise MissingServiceError(
             f"no service {name} in this context (it holds: {held}); "
             f"provide it with ctx.add(...), Context.with_service({name}, ...) or effect.provide(layer)"
@@ -105,5 +107,5 @@ class Context:
         return hash(tuple(sorted(map(id, self._services.values()))))
 
     def __repr__(self) -> str:
-        return "Context(" + ", ".join(k.__qualname__ for k in self._services) + ")"
+        return "Context(" + ", ".join(k.__name__ for k in self._services) + ")"
 

@@ -1,0 +1,170 @@
+"""Deferred, Semaphore, Queue: coordination between fibers that loses nothing."""
+
+import asyncio
+
+import pytest
+
+from effectpy import (
+    Deferred, Exit, Fail, Queue, QueueShutdown, Ref, Semaphore, for_each_par, never, run,
+    run_exit, succeed, sync, yield_now, zip_par,
+)
+
+
+def test_deferred_wakes_every_waiter_once():
+    d = Deferred()
+    waiters = [d.await_() for _ in range(3)]
+    assert run(zip_par(*waiters, d.succeed("v"))) == ("v", "v", "v", True)
+    assert run(d.succeed("again")) is False
+    assert d.poll() == Exit.succeed("v")
+
+
+def test_deferred_failure_propagates():
+    d = Deferred()
+    assert run_exit(zip_par(d.await_(), d.fail("nope"))).cause == Fail("nope")
+
+
+def test_interrupted_deferred_waiter_is_removed():
+    d = Deferred()
+
+    def go(fiber):
+        return yield_now.flat_map(lambda _: fiber.interrupt())
+
+    ex = run(d.await_().fork().flat_map(go))
+    assert ex.is_interrupted()
+    assert d._waiters == []
+
+
+def test_semaphore_bounds_concurrency():
+    sem = Semaphore(2)
+    inside = Ref(0)
+    peak = []
+
+    def work(i):
+        body = inside.update_and_get(lambda n: n + 1).tap(lambda n: peak.append(n)).flat_map(
+            lambda _: yield_now).flat_map(lambda _: inside.update(lambda n: n - 1))
+        return sem.with_permit(body)
+
+    run(for_each_par(range(10), work))
+    assert max(peak) == 2
+    assert sem.available == 2
+
+
+def test_interrupted_semaphore_waiter_never_leaks_a_permit():
+    sem = Semaphore(1)
+    waiter = sem.with_permit(never)
+
+    def settle(w):
+        return yield_now.flat_map(lambda _: yield_now).as_(w)
+
+    # hold the permit while the waiter queues up; when with_permit releases it, the waiter
+    # is granted the permit and interrupted in the same step, before it could run again
+    eff = sem.with_permit(waiter.fork().flat_map(settle)).flat_map(lambda w: w.interrupt())
+    assert run(eff).is_interrupted()
+    assert sem.available == 1
+
+
+def test_interrupted_semaphore_waiter_before_grant():
+    sem = Semaphore(1)
+    eff = sem.with_permit(sem.with_permit(never).fork().flat_map(
+        lambda w: yield_now.flat_map(lambda _: w.interrupt())))
+    assert run(eff).is_interrupted()
+    assert sem.available == 1
+
+
+def test_semaphore_bad_input():
+    with pytest.raises(ValueError):
+        Semaphore(0)
+    with pytest.raises(ValueError):
+        Semaphore(2).with_permits(3, succeed(1))
+
+
+def test_queue_fifo_and_asyncio_style_methods():
+    q = Queue(maxsize=3)
+    q.put_nowait(1)
+    q.put_nowait(2)
+    assert run(q.offer(3)) is True
+    with pytest.raises(asyncio.QueueFull):
+        q.put_nowait(4)
+    assert run(zip_par(q.take(), q.take(), q.take())) == (1, 2, 3)
+    with pytest.raises(asyncio.QueueEmpty):
+        q.get_nowait()
+
+    async def main():
+        await q.put("a")
+        return await q.get()
+
+    assert asyncio.run(main()) == "a"
+
+
+def test_queue_many_producers_and_consumers_lose_nothing():
+    q = Queue(maxsize=4)
+    n = 500
+    producers = [for_each_par(range(i, n, 4), q.offer, parallelism=1) for i in range(4)]
+    consumers = [for_each_par(range(n // 4), lambda _: q.take(), parallelism=1) for _ in range(4)]
+    result = run(zip_par(*producers, *consumers))
+    taken = sorted(x for batch in result[4:] for x in batch)
+    assert taken == list(range(n))
+
+
+def test_interrupted_take_loses_no_item():
+    q = Queue()
+
+    def scenario(taker):
+        return (yield_now.flat_map(lambda _: q.offer("item"))
+                .flat_map(lambda _: taker.interrupt())
+                .flat_map(lambda _: q.take()))
+
+    assert run(q.take().fork().flat_map(scenario)) == "item"
+
+
+def test_woken_taker_interrupted_before_running_hands_the_item_on():
+    q = Queue()
+
+    def scenario(takers):
+        first, second = takers
+        return (yield_now.flat_map(lambda _: yield_now)
+                .flat_map(lambda _: q.offer("item"))  # wakes the first taker...
+                .flat_map(lambda _: first.interrupt())  # ...which is interrupted before it runs
+                .flat_map(lambda _: second.join().timeout(5)))
+
+    takers = q.take().fork().zip(q.take().fork())
+    assert run(takers.flat_map(scenario)) == "item"
+
+
+def test_dropping_and_sliding_strategies():
+    d = Queue(maxsize=1, strategy="dropping")
+    assert run(d.offer(1).zip(d.offer(2))) == (True, False)
+    assert d.get_nowait() == 1
+    s = Queue(maxsize=1, strategy="sliding")
+    run(s.offer(1).zip(s.offer(2)))
+    assert s.get_nowait() == 2
+
+
+def test_shutdown_wakes_waiting_takers():
+    q = Queue()
+    exit_ = run_exit(zip_par(q.take(), yield_now.flat_map(lambda _: q.shutdown())))
+    assert isinstance(exit_.cause.failures()[0], QueueShutdown)
+    assert isinstance(run_exit(q.offer(1)).cause.failures()[0], QueueShutdown)
+
+
+def test_queue_bad_input():
+    with pytest.raises(ValueError):
+        Queue(maxsize=-1)
+    with pytest.raises(ValueError):
+        Queue(strategy="lifo")  # type: ignore[arg-type]
+
+
+def test_blocking_runs_in_a_thread_without_stalling_fibers():
+    import threading
+
+    from effectpy import blocking
+    release = threading.Event()
+    log = []
+
+    def blocking_work():
+        release.wait(5)
+        return "done"
+
+    other = sync(lambda: log.append("other fiber ran")).flat_map(lambda _: sync(release.set))
+    assert run(zip_par(blocking(blocking_work), other)) == ("done", None)
+    assert log == ["other fiber ran"]
