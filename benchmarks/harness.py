@@ -291,11 +291,12 @@ def fmt_value(kind: str, v: float) -> str:
     return fmt_time(v) if kind == "time" else fmt_bytes(v)
 
 
-def table(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
+def table(header: list[str], rows: list[list[str]], align: str, indent: str = "  ") -> list[str]:
+    """A plain-text table; ``align`` has one letter per column, "l" or "r"."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        parts = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)]
         return (indent + "  ".join(parts)).rstrip()
 
     return [line(header), indent + "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
@@ -314,10 +315,11 @@ def format_section(sec: Section) -> str:
         elif not r.samples:
             body.append([r.label, "n/a", "", "", "no samples"])
         else:
-            per = f"{fmt_value(r.kind, r.best / r.count)}/{r.unit}" if r.count > 1 else ""
+            per = (f"{fmt_value(r.kind, r.best / r.count)}/{r.unit}" if r.count > 1
+                   else f"per {r.unit}")
             body.append([r.label, fmt_value(r.kind, r.best), fmt_value(r.kind, r.median), per,
-                         f"n={len(r.samples)}"])
-    out += table(["measurement", "best", "median", "best per unit", ""], body)
+                         str(len(r.samples))])
+    out += table(["measurement", "best", "median", "best per unit", "runs"], body, "lrrrl")
     if sec.ratios:
         rbody = []
         for ratio in sec.ratios:
@@ -329,7 +331,8 @@ def format_section(sec: Section) -> str:
                 rbody.append([ratio.text(), f"{values[0]:.2f}x", f"{values[1]:.2f}x", target,
                               sec.verdict(ratio)])
         out.append("")
-        out += table(["ratio (effectpy / baseline, per unit)", "best", "median", "target", "verdict"], rbody)
+        out += table(["ratio (effectpy / baseline, per unit)", "best", "median", "target",
+                      "verdict"], rbody, "lrrrl")
     for note in sec.notes:
         out.append(f"  note: {note}")
     return "\n".join(out)
@@ -345,5 +348,6 @@ def format_summary(sections: list[Section]) -> str:
             median = "n/a" if values is None else f"{values[1]:.2f}x"
             body.append([sec.name, ratio.text(), best, median, target, sec.verdict(ratio)])
     lines = ["SUMMARY: effectpy / baseline per unit of work (below 1x: effectpy is faster or smaller)"]
-    lines += table(["benchmark", "comparison", "best", "median", "target", "verdict"], body, indent="")
+    lines += table(["benchmark", "comparison", "best", "median", "target", "verdict"], body,
+                   "llrrrl", indent="")
     return "\n".join(lines)

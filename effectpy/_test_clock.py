@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Final
 
 from ._core._cause import EMPTY
@@ -54,7 +54,7 @@ class TestClock(Clock):
         self._seq = itertools.count()
         # Where pending advances will take the clock; None when none is pending.
         self._target: float | None = None
-        self._driver: asyncio.Task[None] | None = None
+        self._driver: _AsyncioDriver | _TrioDriver | None = None
 
     def now(self) -> float:
         return self._now
@@ -84,14 +84,21 @@ class TestClock(Clock):
 
     async def sleep(self, seconds: float | Duration) -> None:
         s = to_seconds(seconds, "TestClock.sleep")
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        seq = self._add(self._now + s, lambda: fut.done() or fut.set_result(None))
-        try:
-            await fut
-        finally:
-            if not fut.done():
+        if _on_asyncio():
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            seq = self._add(self._now + s, lambda: fut.done() or fut.set_result(None))
+            try:
+                await fut
+            finally:
                 self._remove(seq)
+            return
+        import trio
+        event = trio.Event()
+        seq = self._add(self._now + s, event.set)
+        try:
+            await event.wait()
+        finally:
+            self._remove(seq)
 
     def _sleep_effect(self, seconds: float) -> Effect[Any, Any, None]:
         def register(fiber: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None]:
@@ -104,17 +111,32 @@ class TestClock(Clock):
         return _make(CALLBACK, register)
 
     def advance(self, seconds: float | Duration) -> Advance:
-        """Move time forward by ``seconds`` once everything running has suspended."""
+        """Move time forward by ``seconds`` once everything running has suspended.
+
+        Callable without ``await``; awaiting the result waits until time has moved and the
+        woken fibers have run to their next suspension."""
         s = to_seconds(seconds, "TestClock.advance")
         self._target = (self._now if self._target is None else self._target) + s
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self._move_now()
-            return Advance(None)
-        if self._driver is None or self._driver.done():
-            self._driver = loop.create_task(self._drive(loop))
+        if self._driver is None:
+            if _on_asyncio():
+                self._driver = _AsyncioDriver(self)
+            elif _on_trio():
+                self._driver = _TrioDriver(self)
+            else:
+                self._move_now()
+                return Advance(None)
         return Advance(self._driver)
+
+    def adjust(self, seconds: float | Duration) -> Effect[Any, Any, None]:
+        """An effect that advances this clock and waits for the woken fibers (ZIO's
+        ``TestClock.adjust``): ``zip_par(program, clock.adjust(10))``."""
+        s = to_seconds(seconds, "TestClock.adjust")
+
+        async def go() -> None:
+            await self.advance(s)
+
+        from ._core._effect import from_async
+        return from_async(go)
 
     def _move_now(self) -> None:
         target = self._target
@@ -125,39 +147,96 @@ class TestClock(Clock):
         self._now = max(self._now, target)
         self._target = None
 
-    async def _drive(self, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
-            await _settle(loop)
-            target = self._target
-            assert target is not None
-            due = self._pop_due(target)
-            if due is None:
-                break
-            self._now = max(self._now, due[0])
-            due[1]()
-        self._now = max(self._now, target)
-        self._target = None
+    async def _drive(self, settle: Callable[[], Awaitable[None]]) -> None:
+        """Wake due sleepers one deadline at a time, letting everything settle between."""
+        try:
+            while True:
+                await settle()
+                target = self._target
+                assert target is not None
+                due = self._pop_due(target)
+                if due is None:
+                    break
+                self._now = max(self._now, due[0])
+                due[1]()
+            self._now = max(self._now, target)
+            self._target = None
+        finally:
+            self._driver = None
 
     def __repr__(self) -> str:
         return f"TestClock(now={self._now!r}, sleepers={self.pending_sleeps})"
+
+
+class _AsyncioDriver:
+    __slots__ = ("task",)
+
+    def __init__(self, clock: TestClock) -> None:
+        loop = asyncio.get_running_loop()
+        self.task = loop.create_task(clock._drive(lambda: _settle_asyncio(loop)))
+
+    async def wait(self) -> None:
+        await asyncio.shield(self.task)
+        await _settle_asyncio(self.task.get_loop())
+
+
+class _TrioDriver:
+    __slots__ = ("done",)
+
+    def __init__(self, clock: TestClock) -> None:
+        import trio
+        import trio.testing
+        self.done = trio.Event()
+
+        async def drive() -> None:
+            try:
+                await clock._drive(trio.testing.wait_all_tasks_blocked)
+            finally:
+                self.done.set()
+
+        trio.lowlevel.spawn_system_task(drive)
+
+    async def wait(self) -> None:
+        import trio.testing
+        await self.done.wait()
+        await trio.testing.wait_all_tasks_blocked()
 
 
 class Advance:
     """What `TestClock.advance` returns: await it to wait until time has moved and the
     woken fibers have run to their next suspension (awaiting it is optional)."""
 
-    __slots__ = ("_task",)
+    __slots__ = ("_driver",)
 
-    def __init__(self, task: asyncio.Task[None] | None) -> None:
-        self._task = task
+    def __init__(self, driver: _AsyncioDriver | _TrioDriver | None) -> None:
+        self._driver = driver
 
     def __await__(self) -> Generator[Any, None, None]:
-        if self._task is not None:
-            yield from asyncio.shield(self._task).__await__()
-            yield from _settle(self._task.get_loop()).__await__()
+        if self._driver is not None:
+            yield from self._driver.wait().__await__()
 
 
-async def _settle(loop: asyncio.AbstractEventLoop) -> None:
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _on_trio() -> bool:
+    import sys
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def _settle_asyncio(loop: asyncio.AbstractEventLoop) -> None:
     """Return once nothing else is ready to run on ``loop`` (every task and fiber waits
     on a timer, I/O, or this clock)."""
     ready = getattr(loop, "_ready", None)  # the loop's run queue (CPython's BaseEventLoop)

@@ -695,6 +695,8 @@ def test_time_dependent_operation_with_test_clock(capsys: pytest.CaptureFixture[
 
 
 def test_race_conditions_with_test_clock(capsys: pytest.CaptureFixture[str]) -> None:
+    recorder = FiberRecorder()
+
     async def test_race_conditions():
         test_clock = TestClock()
         scope = Scope()
@@ -720,14 +722,45 @@ def test_race_conditions_with_test_clock(capsys: pytest.CaptureFixture[str]) -> 
         test_clock.advance(1.0)  # Fast effect completes
         result = await race_fiber
         assert result == "Fast completed"
-        assert test_clock.pending_sleeps == 0  # added: Slow was cancelled, not left waiting
+        assert recorder.ended["race[1]"].is_interrupted()  # added: Slow was cancelled, and ended
         print(f"Race result: {result}")
         await scope.close()
 
     start = time.perf_counter()
-    asyncio.run(test_race_conditions())
+    with instrument(recorder):
+        asyncio.run(test_race_conditions())
     assert capsys.readouterr().out == "Race result: Fast completed\n"
+    assert recorder.ended["race[0]"].is_success()
     assert time.perf_counter() - start < 0.5
+
+
+def test_race_conditions_with_test_clock_leaves_no_sleeper() -> None:
+    # The guide's race under TestClock: once Slow has lost (and been cancelled), nothing
+    # should wait on the clock any more. (Regression: at commit 8b324f5 a cancelled
+    # `await TestClock.sleep(...)` stayed counted in pending_sleeps, because its `finally`
+    # removed the sleeper only if the awaited future was not done, and cancelling the
+    # task had already cancelled that future.)
+    async def main() -> int:
+        test_clock = TestClock()
+        scope = Scope()
+        env = await TestClockLayer(test_clock).build_scoped(Context(), scope)
+
+        def timed_effect(name: str, delay: float) -> Effect[Clock, str, str]:
+            async def impl(ctx: Context):
+                clock = ctx.get(Clock)
+                await clock.sleep(delay)
+                return f"{name} completed"
+            return Effect(impl)
+
+        race_fiber = asyncio.create_task(
+            race(timed_effect("Fast", 1.0), timed_effect("Slow", 2.0))._run(env))
+        await asyncio.sleep(0.01)
+        test_clock.advance(1.0)
+        assert await race_fiber == "Fast completed"
+        await scope.close()
+        return test_clock.pending_sleeps
+
+    assert asyncio.run(main()) == 0
 
 
 # --- Performance Patterns: Batching Operations ----------------------------------------------
@@ -918,6 +951,7 @@ def test_best_practice_1_structured_concurrency() -> None:
     # On an error, the structured version has cancelled and finished the other
     # operation when it fails; the raw tasks version leaves it running.
     log.clear()
+    # (Both functions above look fetch_data up when called: from now on service1 fails.)
     fetch_data = make_intro_fetch_data(log, failing=frozenset({"service1"}), delay=5.0)
 
     async def main() -> None:
