@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
-from ._core._effect import MAP, Effect, _check_callable, _make, lift
+from ._core._effect import AWAIT, MAP, Effect, _check_callable, _make, lift
 from ._core._group import ALL, FIRST, FIRST_SUCCESS, group
 
 __all__ = ["for_each_par", "race", "race_success", "zip_par"]
@@ -34,6 +34,14 @@ def _effects(effects: tuple[object, ...], where: str) -> list[Effect[Any, Any, A
     return [lift(e, f"{where}'s argument #{i}") for i, e in enumerate(effects)]
 
 
+def _branches(effs: list[Effect[Any, Any, Any]], mode: int, label: str) -> Effect[Any, Any, Any]:
+    def unstarted(i: int) -> None:
+        # a lifted coroutine that will never run is closed (no "never awaited" warning)
+        if effs[i]._tag == AWAIT:
+            effs[i]._a.discard()
+    return group(effs.__getitem__, len(effs), None, mode, label, unstarted)
+
+
 @overload
 def zip_par(e1: Effect[Any, E, A], /) -> Effect[Any, E, tuple[A]]: ...
 @overload
@@ -55,7 +63,7 @@ def zip_par(*effects: Any) -> Effect[Any, Any, tuple[Any, ...]]:
     (1, 2)
     """
     effs = _effects(effects, "zip_par")
-    return _make(MAP, group(effs.__getitem__, len(effs), None, ALL, "zip_par"), tuple)
+    return _make(MAP, _branches(effs, ALL, "zip_par"), tuple)
 
 
 def race(*effects: Effect[Any, E, A]) -> Effect[Any, E, A]:
@@ -67,7 +75,7 @@ def race(*effects: Effect[Any, E, A]) -> Effect[Any, E, A]:
     `race_success`.
     """
     effs = _effects(effects, "race")
-    return group(effs.__getitem__, len(effs), None, FIRST, "race")
+    return _branches(effs, FIRST, "race")
 
 
 def race_success(*effects: Effect[Any, E, A]) -> Effect[Any, E, A]:
@@ -77,7 +85,7 @@ def race_success(*effects: Effect[Any, E, A]) -> Effect[Any, E, A]:
     causes (``Both``). This is ``race`` in ZIO and Effect-TS.
     """
     effs = _effects(effects, "race_success")
-    return group(effs.__getitem__, len(effs), None, FIRST_SUCCESS, "race_success")
+    return _branches(effs, FIRST_SUCCESS, "race_success")
 
 
 def for_each_par(

@@ -6,9 +6,10 @@ import pytest
 
 from effectpy import (
     NONE, Both, Context, Deferred, Fail, Ref, Some, TestClock, acquire_release, die, fail,
-    for_each_par, never, race, race_success, run, run_exit, sleep, succeed, sync, yield_now,
+    for_each_par, never, race, race_success, sleep, succeed, sync, yield_now,
     zip_par,
 )
+from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
 
 
 def clock_env():
@@ -18,15 +19,10 @@ def clock_env():
 
 
 def run_on_clock(eff, advance_by):
-    """Run `eff` on a TestClock, advancing it by `advance_by` seconds."""
+    """Run `eff` on a TestClock advanced by `advance_by` seconds; its exit and the time."""
     clock, env = clock_env()
-
-    async def main():
-        task = asyncio.create_task(eff._run_exit(env))
-        await clock.advance(advance_by)
-        return await task, clock.now()
-
-    return asyncio.run(main())
+    exit_, _ = run(zip_par(eff.exit(), clock.adjust(advance_by)).provide(env))
+    return exit_, clock.now()
 
 
 def test_zip_par_returns_values_in_order_and_runs_concurrently():
@@ -158,6 +154,7 @@ def test_timeout_fails_and_interrupts_the_effect():
     assert log == ["interrupted"] and now == 6
 
 
+@pytest.mark.asyncio_only
 def test_timeout_leaves_no_timer_when_effect_wins():
     clock, env = clock_env()
 
@@ -213,3 +210,18 @@ def test_interrupting_the_parent_interrupts_every_branch():
     ex = run(zip_par(branch(0), branch(1), branch(2)).fork().flat_map(go))
     assert ex.is_interrupted()
     assert sorted(log) == [0, 1, 2]
+
+
+def test_unstarted_coroutine_branches_are_closed_not_leaked_as_warnings():
+    import gc
+    import warnings
+
+    async def fetch(n):
+        await asyncio.sleep(0)
+        return succeed(n)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert run_exit(zip_par(fail("boom"), fetch("A"))).cause == Fail("boom")
+        assert run(race(succeed(1), fetch("B"))) == 1
+        gc.collect()

@@ -6,8 +6,9 @@ import pytest
 
 from effectpy import (
     Deferred, Exit, Fail, Failure, FiberRef, Interrupt, Ref, acquire_release, die, fail, never,
-    run, run_exit, sleep, succeed, sync, uninterruptible_mask, unit, yield_now,
+    sleep, succeed, sync, uninterruptible_mask, unit, yield_now,
 )
+from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
 from effectpy.lowlevel import with_fiber
 
 
@@ -88,6 +89,7 @@ def test_parent_waits_for_child_finalizers_even_if_slow():
     assert log == ["slow cleanup"]
 
 
+@pytest.mark.asyncio_only
 def test_daemon_outlives_parent():
     gate = Deferred()
     log = []
@@ -102,6 +104,7 @@ def test_daemon_outlives_parent():
     assert asyncio.run(main()) == ["daemon ran"]
 
 
+@pytest.mark.asyncio_only
 def test_fork_in_scope_lives_until_scope_closes():
     from effectpy import Scope
     log = []
@@ -193,6 +196,7 @@ def test_bracket_release_runs_exactly_once_on_every_outcome():
         assert log == ["r"], kind
 
 
+@pytest.mark.asyncio_only
 def test_host_task_cancellation_interrupts_runs_finalizers_and_reraises():
     log = []
 
@@ -211,6 +215,7 @@ def test_host_task_cancellation_interrupts_runs_finalizers_and_reraises():
     assert log == ["cleanup"]
 
 
+@pytest.mark.asyncio_only
 def test_cancellation_inside_task_group_keeps_cancelling_bookkeeping():
     async def main():
         gate = asyncio.Event()
@@ -230,6 +235,7 @@ def test_cancellation_inside_task_group_keeps_cancelling_bookkeeping():
     assert asyncio.run(main()) == 0
 
 
+@pytest.mark.asyncio_only
 def test_timeout_of_asyncio_wait_for_cancels_effect_cleanly():
     log = []
 
@@ -285,8 +291,9 @@ def test_interrupting_waiting_async_task_cancels_it():
     log = []
 
     async def slow():
+        import anyio
         try:
-            await asyncio.sleep(3600)
+            await anyio.sleep(3600)
         finally:
             log.append("task cancelled")
 
@@ -313,3 +320,22 @@ def test_failure_message_is_pretty():
     with pytest.raises(Failure, match="Fail: 'nope'"):
         run(fail("nope"))
     assert run_exit(unit).is_success()
+
+
+def test_trio_cancellation_interrupts_runs_finalizers_and_reraises():
+    import trio
+    log = []
+
+    async def main():
+        started = trio.Event()
+        eff = sync(started.set).flat_map(lambda _: never).ensuring(
+            sleep(0.001).flat_map(lambda _: sync(lambda: log.append("cleanup"))))
+        with trio.CancelScope() as cs:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(eff._run)
+                await started.wait()
+                cs.cancel()
+        return cs.cancelled_caught
+
+    assert trio.run(main) is True
+    assert log == ["cleanup"]

@@ -6,8 +6,9 @@ import pytest
 
 from effectpy import (
     Context, Exit, Fail, Layer, MissingServiceError, Scope, acquire_release, fail, for_each_par,
-    never, run, run_exit, scoped, service, succeed, sync, yield_now, zip_par,
+    never, scoped, service, succeed, sync, yield_now, zip_par,
 )
+from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
 
 
 def resource(log, name):
@@ -59,6 +60,7 @@ def test_child_scope_closes_with_parent():
     assert log == [("child", False)]
 
 
+@pytest.mark.asyncio_only
 def test_scope_close_is_awaitable():
     log = []
 
@@ -108,6 +110,7 @@ def test_layers_compose_memoise_and_tear_down_in_reverse():
     assert log == ["config", "db open", "db close"]
 
 
+@pytest.mark.asyncio_only
 def test_build_scoped_and_scope_close():
     log = []
 

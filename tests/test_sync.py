@@ -5,9 +5,10 @@ import asyncio
 import pytest
 
 from effectpy import (
-    Deferred, Exit, Fail, Queue, QueueShutdown, Ref, Semaphore, for_each_par, never, run,
-    run_exit, succeed, sync, yield_now, zip_par,
+    Deferred, Exit, Fail, Queue, QueueShutdown, Ref, Semaphore, for_each_par, never,
+    succeed, sync, yield_now, zip_par,
 )
+from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
 
 
 def test_deferred_wakes_every_waiter_once():
@@ -78,6 +79,7 @@ def test_semaphore_bad_input():
         Semaphore(2).with_permits(3, succeed(1))
 
 
+@pytest.mark.asyncio_only
 def test_queue_fifo_and_asyncio_style_methods():
     q = Queue(maxsize=3)
     q.put_nowait(1)

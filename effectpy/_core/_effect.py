@@ -104,6 +104,13 @@ class _OneShot:
         self.awaitable = None
         return aw
 
+    def discard(self) -> None:
+        """Close an unstarted coroutine that will never run."""
+        aw = self.awaitable
+        if aw is not None and inspect.iscoroutine(aw):
+            self.awaitable = None
+            aw.close()
+
 
 class _ForkOptions:
     __slots__ = ("daemon", "scope", "name")

@@ -34,10 +34,12 @@ class _Group:
     __slots__ = (
         "parent", "resume", "make", "n", "par", "mode", "label", "next", "running",
         "results", "causes", "winner", "stopping", "cancelled", "pumping", "finished",
+        "unstarted",
     )
 
     def __init__(self, parent: Fiber[Any, Any], resume: Callable[[bool, Any], None],
-                 make: Callable[[int], object], n: int, par: int, mode: int, label: str) -> None:
+                 make: Callable[[int], object], n: int, par: int, mode: int, label: str,
+                 unstarted: Callable[[int], None] | None) -> None:
         self.parent = parent
         self.resume = resume
         self.make = make
@@ -54,6 +56,8 @@ class _Group:
         self.cancelled = False  # the parent was interrupted
         self.pumping = False
         self.finished = False
+        # Called for each item that never started, once the group has finished.
+        self.unstarted = unstarted
 
     def pump(self) -> None:
         if self.pumping or self.finished:
@@ -122,6 +126,9 @@ class _Group:
         if self.finished or self.running or (not self.stopping and self.next < self.n):
             return
         self.finished = True
+        if self.unstarted is not None:
+            for i in range(self.next, self.n):
+                self.unstarted(i)
         if self.cancelled:
             cause: Cause = EMPTY
             for c in self.causes:
@@ -138,7 +145,8 @@ class _Group:
             self.resume(True, self.results)
 
 
-def group(make: Callable[[int], object], n: int, parallelism: int | None, mode: int, label: str) -> Effect[Any, Any, Any]:
+def group(make: Callable[[int], object], n: int, parallelism: int | None, mode: int, label: str,
+          unstarted: Callable[[int], None] | None = None) -> Effect[Any, Any, Any]:
     """An effect that runs ``make(0) .. make(n-1)`` as child fibers under ``mode``.
 
     With ALL it succeeds with the list of values; with FIRST / FIRST_SUCCESS, with the
@@ -146,7 +154,7 @@ def group(make: Callable[[int], object], n: int, parallelism: int | None, mode: 
     par = n if parallelism is None else parallelism
 
     def register(parent: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None]:
-        g = _Group(parent, resume, make, n, max(par, 1), mode, label)
+        g = _Group(parent, resume, make, n, max(par, 1), mode, label, unstarted)
         g.pump()
         return g.cancel
 
