@@ -51,7 +51,8 @@ def zip_par(e1: Effect[Any, E, A], e2: Effect[Any, E, B], e3: Effect[Any, E, C],
 @overload
 def zip_par(e1: Effect[Any, E, A], e2: Effect[Any, E, B], e3: Effect[Any, E, C], e4: Effect[Any, E, D], /) -> Effect[Any, E, tuple[A, B, C, D]]: ...
 @overload
-def zip_par(*effects: Effect[Any, E, A]) -> Effect[Any, E, tuple[A, ...]]: ...
+def zip_par(e1: Effect[Any, E, A], e2: Effect[Any, E, A], e3: Effect[Any, E, A], e4: Effect[Any, E, A],
+            e5: Effect[Any, E, A], /, *more: Effect[Any, E, A]) -> Effect[Any, E, tuple[A, ...]]: ...
 def zip_par(*effects: Any) -> Effect[Any, Any, tuple[Any, ...]]:
     """Run every effect concurrently; succeed with their values as a tuple, in order.
 

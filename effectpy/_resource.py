@@ -8,10 +8,10 @@ from typing import Any, Final, TypeVar
 
 from ._core._cause import Exit
 from ._core._effect import (
-    FOLD, IN_SCOPE, MAP, STATUS, SUCCEED, WITH_FIBER, Effect, _make, lift, uninterruptible_mask,
+    IN_SCOPE, MAP, STATUS, SUCCEED, SUSPEND, WITH_FIBER, Effect, _make, lift, uninterruptible_mask,
 )
 from ._core._fiber import Fiber
-from ._core._scope import Scope, _accepts_one_argument
+from ._core._scope import Scope, accepts_arguments
 
 __all__ = ["acquire_release", "scoped"]
 
@@ -29,14 +29,7 @@ def _release_fn(release: object) -> Callable[[Any, Exit[Any]], Effect[Any, Any, 
             f"resource and the Exit) returning an Effect, got {type(release).__name__} {release!r}"
         )
     fn: Callable[..., Any] = release
-    try:
-        import inspect
-        inspect.signature(fn).bind(None, None)
-        two = True
-    except TypeError:
-        two = False
-    except ValueError:
-        two = False
+    two = accepts_arguments(fn, 2)
 
     def call(resource: Any, exit_: Exit[Any]) -> Effect[Any, Any, Any]:
         out = fn(resource, exit_) if two else fn(resource)
@@ -107,7 +100,7 @@ def acquire_release(
                 if inst is not None:
                     inst.emit("resource_acquired", fiber, rid, resource)
                 fin = _tracked_release(fiber, rid, call, resource)
-                used = restore(_make(WITH_FIBER, lambda _f: lift(use_fn(resource), "acquire_release's use")))
+                used = restore(_make(SUSPEND, lambda: lift(use_fn(resource), "acquire_release's use")))
                 return used.on_exit(fin)
             return acq.flat_map(acquired)
         return _make(WITH_FIBER, with_resource)
@@ -130,5 +123,3 @@ def scoped(effect: Effect[Any, E, A]) -> Effect[Any, E, A]:
 
     return uninterruptible_mask(body)
 
-
-_ = (FOLD, _accepts_one_argument)

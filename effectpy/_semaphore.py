@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._core._cause import EMPTY
-from ._core._effect import CALLBACK, SUCCEED, SUSPEND, SYNC, Effect, _make, lift, uninterruptible_mask
-from ._core._fiber import Fiber
+from ._core._effect import CALLBACK, SUSPEND, SYNC, Effect, _make, lift, uninterruptible_mask
 
 __all__ = ["Semaphore"]
 

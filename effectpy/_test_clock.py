@@ -86,7 +86,11 @@ class TestClock(Clock):
         s = to_seconds(seconds, "TestClock.sleep")
         if _on_asyncio():
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            seq = self._add(self._now + s, lambda: fut.done() or fut.set_result(None))
+
+            def wake() -> None:
+                if not fut.done():
+                    fut.set_result(None)
+            seq = self._add(self._now + s, wake)
             try:
                 await fut
             finally:

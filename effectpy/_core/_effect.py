@@ -151,7 +151,7 @@ def lift(value: object, where: str) -> Effect[Any, Any, Any]:
     if inspect.iscoroutinefunction(value):
         raise TypeError(
             f"{where} expected an Effect, got {_describe(value)}; call it to get a coroutine, "
-            f"or wrap it: from_async({value.__name__})"  # type: ignore[attr-defined]
+            f"or wrap it: from_async({value.__name__})"
         )
     if callable(value) and not isinstance(value, type):
         name = getattr(value, "__name__", repr(value))
@@ -296,7 +296,10 @@ class Effect(Generic[R_co, E_co, A_co]):
     def or_else(self, that: Effect[Any, E2, B]) -> Effect[R_co, E2, A_co | B]:
         """On a typed failure, run ``that`` instead."""
         other = lift(that, "or_else")
-        return self.catch_all(lambda _: other)
+
+        def handler(_: Any) -> Effect[Any, Any, Any]:
+            return other
+        return self.catch_all(handler)
 
     def map_error(self, f: Callable[[E_co], E2]) -> Effect[R_co, E2, A_co]:
         _check_callable(f, "map_error")
@@ -312,8 +315,13 @@ class Effect(Generic[R_co, E_co, A_co]):
         """Turn a typed failure or a success into a success value."""
         _check_callable(on_failure, "fold")
         _check_callable(on_success, "fold")
-        return self.fold_effect(lambda e: _make(SUCCEED, on_failure(e)),
-                                lambda a: _make(SUCCEED, on_success(a)))
+
+        def failure(e: Any) -> Effect[Any, Any, Any]:
+            return _make(SUCCEED, on_failure(e))
+
+        def success(a: Any) -> Effect[Any, Any, Any]:
+            return _make(SUCCEED, on_success(a))
+        return self.fold_effect(failure, success)
 
     def fold_effect(
         self,

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
 from ._effect import (
@@ -33,7 +33,7 @@ from ._effect import (
 
 if TYPE_CHECKING:
     from ._context import Context
-    from ._runtime import Runtime
+    from ._hooks import Instruments
     from ._scope import Scope
 
 __all__ = ["Fiber"]
@@ -60,6 +60,16 @@ _FIBER_IDS: Final = itertools.count(1)
 _log = logging.getLogger("effectpy")
 
 
+class Scheduler(Protocol):
+    """What a fiber needs from its backend (`_runtime.Runtime`, `_trio.TrioRuntime`)."""
+
+    instrument: Instruments | None
+
+    def call_soon(self, fn: Callable[..., object], *args: Any) -> object: ...
+    def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> Any: ...
+    def spawn(self, aw: Awaitable[Any], done: Callable[[int, bool, Any], None], token: int) -> Callable[[], object]: ...
+
+
 class Fiber(Generic[E, A]):
     """A running (or finished) effect. Created by `Effect.fork`, never directly.
 
@@ -74,11 +84,33 @@ class Fiber(Generic[E, A]):
         "__weakref__",
     )
 
+    id: int
+    name: str | None
+    parent: Fiber[Any, Any] | None
+    daemon: bool
+    _runtime: Scheduler
+    _ctx: Context
+    _stack: list[Effect[Any, Any, Any]]
+    _interruptible: bool
+    _interruptor: object
+    _interrupting: bool
+    _exit: Exit[A] | None
+    _observers: list[Callable[[Exit[A]], None]]
+    _children: set[Fiber[Any, Any]] | None
+    _scope: Scope | None
+    _own_scope: Scope | None
+    _state: int
+    _token: int
+    _canceller: Callable[[], object] | None
+    _sync_wake: tuple[Effect[Any, Any, Any] | None, bool, Any] | None
+    _final: tuple[bool, Any] | None
+    _refs: dict[Any, Any] | None
+
     def __init__(self) -> None:
         raise TypeError("Fiber objects are made by effect.fork(), not constructed directly")
 
     @classmethod
-    def _new(cls, runtime: Runtime, ctx: Context, parent: Fiber[Any, Any] | None,
+    def _new(cls, runtime: Scheduler, ctx: Context, parent: Fiber[Any, Any] | None,
              name: str | None, daemon: bool) -> Fiber[Any, Any]:
         f: Fiber[Any, Any] = object.__new__(cls)
         f.id = next(_FIBER_IDS)
@@ -507,6 +539,6 @@ def _exit_to_effect(exit_: Exit[Any]) -> Effect[Any, Any, Any]:
 
 def _coerce(x: object) -> Effect[Any, Any, Any]:
     if x.__class__ is Effect:
-        return x  # type: ignore[return-value]
+        return x
     return lift(x, "the function")
 

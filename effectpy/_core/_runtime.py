@@ -76,7 +76,11 @@ async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> 
     runtime = Runtime(loop, Instruments(items) if items else None)
     fiber = Fiber._new(runtime, ctx, None, eff._b if eff._tag == NAMED else None, False)
     done: asyncio.Future[Exit[A]] = loop.create_future()
-    fiber._observers.append(lambda ex: done.done() or done.set_result(ex))
+    def on_exit(ex: Exit[A]) -> None:
+        if not done.done():
+            done.set_result(ex)
+
+    fiber._observers.append(on_exit)
     if runtime.instrument is not None:
         runtime.instrument.emit("fiber_started", fiber, None)
     fiber._loop(eff, True, None)

@@ -111,7 +111,7 @@ def _as_finalizer(finalizer: object, where: str) -> Finalizer:
             f"got {type(finalizer).__name__} {finalizer!r}"
         )
     fn: Callable[..., Any] = finalizer
-    takes_exit = _accepts_one_argument(fn)
+    takes_exit = accepts_arguments(fn, 1)
 
     def call(exit_: Exit[Any]) -> Effect[Any, Any, Any]:
         out = fn(exit_) if takes_exit else fn()
@@ -120,13 +120,14 @@ def _as_finalizer(finalizer: object, where: str) -> Finalizer:
     return call
 
 
-def _accepts_one_argument(fn: Callable[..., Any]) -> bool:
+def accepts_arguments(fn: Callable[..., Any], n: int) -> bool:
+    """Whether ``fn`` can be called with ``n`` positional arguments (True if unknowable)."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return True
     try:
-        sig.bind(None)
+        sig.bind(*([None] * n))
         return True
     except TypeError:
         return False

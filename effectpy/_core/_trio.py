@@ -125,7 +125,7 @@ async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context) -> Exit[Any]:
     async with trio.open_nursery() as nursery:
         runtime = TrioRuntime(nursery, Instruments(items) if items else None)
         nursery.start_soon(runtime.drive)
-        fiber = Fiber._new(runtime, ctx, None, eff._b if eff._tag == NAMED else None, False)  # type: ignore[arg-type]
+        fiber = Fiber._new(runtime, ctx, None, eff._b if eff._tag == NAMED else None, False)
 
         def on_exit(ex: Exit[Any]) -> None:
             box.append(ex)
