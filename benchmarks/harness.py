@@ -280,7 +280,7 @@ def fmt_time(seconds: float) -> str:
 
 
 def fmt_bytes(n: float) -> str:
-    if abs(n) >= 10 * 1024 * 1024:
+    if abs(n) >= 1024 * 1024:
         return f"{n / (1024 * 1024):.1f} MiB"
     if abs(n) >= 10 * 1024:
         return f"{n / 1024:.1f} KiB"
