@@ -133,6 +133,9 @@ def _is_awaitable(x: object) -> bool:
     return inspect.isawaitable(x)
 
 
+_new_effect: Final = object.__new__
+
+
 def _make(tag: int, a: object = None, b: object = None, c: object = None) -> Effect[Any, Any, Any]:
     eff: Effect[Any, Any, Any] = object.__new__(Effect)
     eff._tag = tag
@@ -221,13 +224,23 @@ class Effect(Generic[R_co, E_co, A_co]):
 
     def map(self, f: Callable[[A_co], B]) -> Effect[R_co, E_co, B]:
         """Transform the success value with a plain function."""
-        _check_callable(f, "map")
-        return _make(MAP, self, f)
+        if f.__class__ is Effect or not callable(f):
+            _check_callable(f, "map")
+        eff: Effect[R_co, E_co, B] = _new_effect(Effect)
+        eff._tag = MAP
+        eff._a = self
+        eff._b = f
+        return eff
 
     def flat_map(self, f: Callable[[A_co], Effect[Any, E2, B]]) -> Effect[R_co, E_co | E2, B]:
         """Run ``f(value)``, an effect, after this one. ``f`` may also return a coroutine."""
-        _check_callable(f, "flat_map")
-        return _make(FLAT_MAP, self, f)
+        if f.__class__ is Effect or not callable(f):
+            _check_callable(f, "flat_map")
+        eff: Effect[R_co, E_co | E2, B] = _new_effect(Effect)
+        eff._tag = FLAT_MAP
+        eff._a = self
+        eff._b = f
+        return eff
 
     def zip(self, other: Effect[Any, E2, B]) -> Effect[R_co, E_co | E2, tuple[A_co, B]]:
         """Run this, then ``other``; succeed with both values as a tuple."""
@@ -578,7 +591,10 @@ def succeed(value: A) -> Effect[Any, NoReturn, A]:
     >>> effectpy.run(succeed(3))
     3
     """
-    return _make(SUCCEED, value)
+    eff: Effect[Any, NoReturn, A] = _new_effect(Effect)
+    eff._tag = SUCCEED
+    eff._a = value
+    return eff
 
 
 def fail(error: E) -> Effect[Any, E, NoReturn]:

@@ -289,6 +289,8 @@ class Fiber(Generic[E, A]):
     def _loop(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
         self._state = RUNNING
         stack = self._stack
+        push = stack.append
+        pop = stack.pop
         budget = STEP_BUDGET
         if self._interruptor is not None and self._interruptible and not self._interrupting:
             val = self._deliver(None if ok else val)
@@ -307,8 +309,23 @@ class Fiber(Generic[E, A]):
                     self._runtime.call_soon(self._loop, eff, True, None)
                     return
                 tag = eff._tag
-                if tag == FLAT_MAP or tag == MAP or tag == FOLD:
-                    stack.append(eff)
+                if tag == FLAT_MAP:
+                    inner = eff._a
+                    if inner._tag == SUCCEED:
+                        # fast path: succeed(x).flat_map(f) calls f(x) without a frame
+                        try:
+                            eff = eff._b(inner._a)
+                            if eff.__class__ is not Effect:
+                                eff = lift(eff, "flat_map's function")
+                        except BaseException as exc:  # noqa: BLE001
+                            ok = False
+                            val = cause_of(exc)
+                            eff = None
+                    else:
+                        push(eff)
+                        eff = inner
+                elif tag == MAP or tag == FOLD:
+                    push(eff)
                     eff = eff._a
                 elif tag == SUCCEED:
                     ok = True
@@ -441,15 +458,21 @@ class Fiber(Generic[E, A]):
                     ok = True
                     val = None
                     continue
-                frame = stack.pop()
+                frame = pop()
                 tag = frame._tag
                 if ok:
                     if tag == FLAT_MAP:
                         try:
-                            eff = _coerce(frame._b(val))
+                            eff = frame._b(val)
+                            if eff.__class__ is not Effect:
+                                eff = lift(eff, "flat_map's function")
+                            elif eff._tag == SUCCEED:  # fast path: keep unwinding
+                                val = eff._a
+                                eff = None
                         except BaseException as exc:  # noqa: BLE001
                             ok = False
                             val = cause_of(exc)
+                            eff = None
                     elif tag == MAP:
                         try:
                             val = frame._b(val)
