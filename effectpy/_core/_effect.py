@@ -224,7 +224,7 @@ class Effect(Generic[R_co, E_co, A_co]):
 
     def map(self, f: Callable[[A_co], B]) -> Effect[R_co, E_co, B]:
         """Transform the success value with a plain function."""
-        if f.__class__ is Effect or not callable(f):
+        if not callable(f):
             _check_callable(f, "map")
         eff: Effect[R_co, E_co, B] = _new_effect(Effect)
         eff._tag = MAP
@@ -234,7 +234,7 @@ class Effect(Generic[R_co, E_co, A_co]):
 
     def flat_map(self, f: Callable[[A_co], Effect[Any, E2, B]]) -> Effect[R_co, E_co | E2, B]:
         """Run ``f(value)``, an effect, after this one. ``f`` may also return a coroutine."""
-        if f.__class__ is Effect or not callable(f):
+        if not callable(f):
             _check_callable(f, "flat_map")
         eff: Effect[R_co, E_co | E2, B] = _new_effect(Effect)
         eff._tag = FLAT_MAP

@@ -8,6 +8,7 @@ waits for its finalizers, then re-raises the cancellation.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
@@ -25,16 +26,40 @@ Backend = Literal["asyncio", "trio"]
 
 
 class Runtime:
-    """One run's adapter to the event loop, shared by the root fiber and its descendants."""
+    """One run's adapter to the event loop, shared by the root fiber and its descendants.
 
-    __slots__ = ("loop", "call_soon", "call_later", "instrument")
+    Fiber wake-ups are queued and run in batches: one loop callback drains what was queued
+    when it started (later wake-ups wait for the next turn, so tasks are not starved).
+    """
+
+    __slots__ = ("loop", "call_later", "instrument", "_queue", "_draining")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, instrument: Instruments | None) -> None:
         self.loop = loop
-        self.call_soon: Callable[..., object] = loop.call_soon
         self.call_later: Callable[..., asyncio.TimerHandle] = loop.call_later
         # None when nothing is attached: every event site is a single `is not None` check.
         self.instrument = instrument
+        self._queue: deque[tuple[Callable[..., object], tuple[Any, ...]]] = deque()
+        # Invariant: True exactly while a _drain callback is scheduled on the loop.
+        self._draining = False
+
+    def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
+        self._queue.append((fn, args))
+        if not self._draining:
+            self._draining = True
+            self.loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        queue = self._queue
+        try:
+            for _ in range(len(queue)):
+                fn, args = queue.popleft()
+                fn(*args)
+        finally:
+            if queue:
+                self.loop.call_soon(self._drain)
+            else:
+                self._draining = False
 
     def spawn(self, aw: Awaitable[Any], done: Callable[[int, bool, Any], None], token: int) -> Callable[[], object]:
         """Run ``aw`` as a task; call ``done(token, ok, value_or_cause)`` when it ends.
