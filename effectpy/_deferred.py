@@ -48,7 +48,7 @@ class Deferred(Generic[E, A]):
 
     def await_(self) -> Effect[Any, E, A]:
         """Wait for completion; succeed or fail as it was completed."""
-        return _make(CALLBACK, self._register)
+        return _make(CALLBACK, self._register, "deferred")
 
     def poll(self) -> Exit[A] | None:
         return self._exit

@@ -135,7 +135,7 @@ class Queue(Generic[A]):
                 w.resume = None
                 if not ex.is_success() and w.signalled:
                     self._signal(waiters)  # hand the wake-up on
-            return restore(_make(CALLBACK, register)).on_exit(after)
+            return restore(_make(CALLBACK, register, "queue")).on_exit(after)
 
         return uninterruptible_mask(body)
 

@@ -8,8 +8,10 @@ from typing import Any, Final, TypeVar
 
 from ._core._cause import Exit
 from ._core._effect import (
-    IN_SCOPE, MAP, STATUS, SUCCEED, SUSPEND, WITH_FIBER, Effect, _make, lift, uninterruptible_mask,
+    IN_SCOPE, MAP, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _make, lift,
+    uninterruptible_mask,
 )
+from ._core._group import SCOPE_IDS
 from ._core._fiber import Fiber
 from ._core._scope import Scope, accepts_arguments
 
@@ -44,8 +46,7 @@ def _tracked_release(fiber: Fiber[Any, Any], rid: int, call: Callable[[Any, Exit
         inst = fiber._runtime.instrument
         if inst is None:
             return eff
-        inst.emit("resource_released", fiber, rid, exit_)
-        return eff
+        return eff.ensuring(_make(SYNC, lambda: inst.emit("resource_released", fiber, rid, exit_)))
     return finalizer
 
 
@@ -114,12 +115,19 @@ def scoped(effect: Effect[Any, E, A]) -> Effect[Any, E, A]:
     eff = lift(effect, "scoped")
 
     def body(restore: Callable[[Effect[Any, Any, Any]], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
-        scope = Scope()
-        inner = restore(_make(IN_SCOPE, eff, scope))
+        def with_scope(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+            scope = Scope()
+            sid = next(SCOPE_IDS)
+            inst = fiber._runtime.instrument
+            if inst is not None:
+                inst.emit("scope_opened", fiber, sid, "scoped")
 
-        def closing(exit_: Exit[Any]) -> Effect[Any, Any, Any]:
-            return scope.close(exit_)
-        return inner.on_exit(closing)
+            def closing(exit_: Exit[Any]) -> Effect[Any, Any, Any]:
+                closed = scope.close(exit_)
+                if inst is None:
+                    return closed
+                return closed.ensuring(_make(SYNC, lambda: inst.emit("scope_closed", fiber, sid, "scoped")))
+            return restore(_make(IN_SCOPE, eff, scope)).on_exit(closing)
+        return _make(WITH_FIBER, with_scope)
 
     return uninterruptible_mask(body)
-

@@ -59,7 +59,7 @@ class Semaphore:
 
         def body(restore: Callable[[Effect[Any, Any, Any]], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
             waiter = _Waiter(n)
-            wait = restore(_make(CALLBACK, lambda fiber, resume: self._register(waiter, resume)))
+            wait = restore(_make(CALLBACK, lambda fiber, resume: self._register(waiter, resume), "semaphore"))
             # Granted but interrupted before the fiber ran again: give the permits back.
             acquired = wait.on_exit(lambda ex: self._release_now(n) if not ex.is_success() and waiter.granted else None)
             return acquired.flat_map(lambda _: restore(eff).ensuring(self.release(n)))

@@ -8,10 +8,9 @@ import itertools
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Final
 
-from ._core._cause import EMPTY
-from ._core._clock import LIVE_CLOCK, Clock
+from ._core._clock import LIVE_CLOCK, Clock, sleep_node
 from ._core._duration import Duration, to_seconds
-from ._core._effect import CALLBACK, Effect, _make
+from ._core._effect import Effect
 from ._core._fiber import Fiber
 from ._layer import Layer
 
@@ -105,14 +104,10 @@ class TestClock(Clock):
             self._remove(seq)
 
     def _sleep_effect(self, seconds: float) -> Effect[Any, Any, None]:
-        def register(fiber: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None]:
-            seq = self._add(self._now + seconds, lambda: resume(True, None))
-
-            def cancel() -> None:
-                self._remove(seq)
-                resume(False, EMPTY)
-            return cancel
-        return _make(CALLBACK, register)
+        def arm(fiber: Fiber[Any, Any], wake: Callable[[], None]) -> Callable[[], None]:
+            seq = self._add(self._now + seconds, wake)
+            return lambda: self._remove(seq)
+        return sleep_node(self, seconds, arm)
 
     def advance(self, seconds: float | Duration) -> Advance:
         """Move time forward by ``seconds`` once everything running has suspended.

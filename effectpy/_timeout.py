@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from ._core._duration import Duration, to_seconds
-from ._core._effect import SUCCEED, Effect, _make, fail, sleep
+from ._core._effect import SUCCEED, Effect, _make, fail, sleep, with_fiber
+from ._core._fiber import Fiber
 from ._core._group import FIRST, group
 from ._option import NONE, Some
 
@@ -30,19 +31,31 @@ def _raced(effect: Effect[Any, E, A], seconds: float) -> Effect[Any, E, Any]:
     return group(effs.__getitem__, 2, None, FIRST, "timeout")
 
 
+def _fired(seconds: float, then: Effect[Any, Any, Any]) -> Effect[Any, Any, Any]:
+    """Report the timeout to the instruments, then run ``then``."""
+    def report(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+        inst = fiber._runtime.instrument
+        if inst is not None:
+            inst.emit("timeout_fired", fiber, seconds)
+        return then
+    return with_fiber(report)
+
+
 def timeout(effect: Effect[Any, E, A], duration: float | Duration) -> Effect[Any, E | TimeoutError, A]:
     seconds = to_seconds(duration, "timeout")
     err = f"timed out after {seconds:g}s"
     return _raced(effect, seconds).flat_map(
-        lambda v: fail(TimeoutError(err)) if v is _TIMED_OUT else _make(SUCCEED, v))
+        lambda v: _fired(seconds, fail(TimeoutError(err))) if v is _TIMED_OUT else _make(SUCCEED, v))
 
 
 def timeout_option(effect: Effect[Any, E, A], duration: float | Duration) -> Effect[Any, E, Any]:
     seconds = to_seconds(duration, "timeout_option")
-    return _raced(effect, seconds).map(lambda v: NONE if v is _TIMED_OUT else Some(v))
+    return _raced(effect, seconds).flat_map(
+        lambda v: _fired(seconds, _make(SUCCEED, NONE)) if v is _TIMED_OUT else _make(SUCCEED, Some(v)))
 
 
 def timeout_to(effect: Effect[Any, E, A], duration: float | Duration, default: B) -> Effect[Any, E, A | B]:
     seconds = to_seconds(duration, "timeout_to")
-    return _raced(effect, seconds).map(lambda v: default if v is _TIMED_OUT else v)
+    return _raced(effect, seconds).flat_map(
+        lambda v: _fired(seconds, _make(SUCCEED, default)) if v is _TIMED_OUT else _make(SUCCEED, v))
 

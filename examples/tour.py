@@ -37,7 +37,7 @@ class Narrator(Instrument):
         if parent is not None:
             self._say(f"{self._id(parent)} forks {self._id(fiber)}")
 
-    def fiber_interrupted(self, fiber: Any, by: object) -> None:
+    def fiber_interrupted(self, fiber: Any, by: object, reason: str) -> None:
         who = f"#{self.ids.get(by, by)}" if isinstance(by, int) else str(by)
         self._say(f"{who} interrupts {self._id(fiber)}")
 

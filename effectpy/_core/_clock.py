@@ -15,7 +15,7 @@ from ._effect import CALLBACK, WITH_FIBER, Effect, _make
 if TYPE_CHECKING:
     from ._fiber import Fiber
 
-__all__ = ["Clock", "LIVE_CLOCK", "clock_sleep"]
+__all__ = ["Clock"]
 
 
 class Clock:
@@ -44,20 +44,36 @@ class Clock:
 
     def _sleep_effect(self, seconds: float) -> Effect[Any, Any, None]:
         """The effect `sleep(seconds)` runs when this clock is in the context."""
-        return _make(CALLBACK, lambda fiber, resume: _live_timer(fiber, resume, seconds))
+        def arm(fiber: Fiber[Any, Any], wake: Callable[[], None]) -> Callable[[], object]:
+            return fiber._runtime.call_later(seconds, wake).cancel  # type: ignore[no-any-return]
+        return sleep_node(self, seconds, arm)
 
     def __repr__(self) -> str:
         return "Clock()"
 
 
-def _live_timer(fiber: Fiber[Any, Any], resume: Callable[[bool, Any], None], seconds: float) -> Callable[[], None]:
-    handle = fiber._runtime.call_later(seconds, resume, True, None)
+def sleep_node(clock: Clock, seconds: float,
+               arm: Callable[[Fiber[Any, Any], Callable[[], None]], Callable[[], object]]) -> Effect[Any, Any, None]:
+    """A sleep on ``clock``: ``arm(fiber, wake)`` schedules ``wake`` and returns a disarm."""
+    def register(fiber: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None]:
+        inst = fiber._runtime.instrument
+        if inst is None:
+            def wake() -> None:
+                resume(True, None)
+        else:
+            inst.emit("sleep_started", fiber, clock, clock.now() + seconds)
 
-    def cancel() -> None:
-        handle.cancel()
-        resume(False, EMPTY)
+            def wake() -> None:
+                inst.emit("sleep_ended", fiber, clock)
+                resume(True, None)
+        disarm = arm(fiber, wake)
 
-    return cancel
+        def cancel() -> None:
+            disarm()
+            resume(False, EMPTY)
+        return cancel
+
+    return _make(CALLBACK, register, "sleep")
 
 
 LIVE_CLOCK: Final = Clock()

@@ -723,7 +723,7 @@ def _never_register(fiber: Fiber[Any, Any], resume: Callable[[bool, Any], None])
     return None
 
 
-never: Final[Effect[Any, NoReturn, NoReturn]] = _make(CALLBACK, _never_register)
+never: Final[Effect[Any, NoReturn, NoReturn]] = _make(CALLBACK, _never_register, "never")
 
 
 def exit_effect(exit_: Exit[A]) -> Effect[Any, Any, A]:

@@ -81,7 +81,7 @@ class Fiber(Generic[E, A]):
         "id", "name", "parent", "daemon", "_runtime", "_ctx", "_stack", "_interruptible",
         "_interruptor", "_interrupting", "_exit", "_observers", "_children", "_scope",
         "_own_scope", "_state", "_token", "_canceller", "_sync_wake", "_final", "_refs",
-        "__weakref__",
+        "_reported", "__weakref__",
     )
 
     id: int
@@ -105,6 +105,7 @@ class Fiber(Generic[E, A]):
     _sync_wake: tuple[Effect[Any, Any, Any] | None, bool, Any] | None
     _final: tuple[bool, Any] | None
     _refs: dict[Any, Any] | None
+    _reported: Cause | None
 
     def __init__(self) -> None:
         raise TypeError("Fiber objects are made by effect.fork(), not constructed directly")
@@ -145,6 +146,8 @@ class Fiber(Generic[E, A]):
         f._sync_wake = None
         f._final = None
         f._refs = None if parent is None else parent._refs
+        # The last failure cause reported to the instruments (each is reported once).
+        f._reported = None
         return f
 
     # --- public, effect-returning API --------------------------------------------------
@@ -155,14 +158,14 @@ class Fiber(Generic[E, A]):
 
     def await_(self) -> Effect[Any, Any, Exit[A]]:
         """Wait for the fiber and succeed with its `Exit` (never fails)."""
-        return _make(CALLBACK, self._register_observer)
+        return _make(CALLBACK, self._register_observer, "join")
 
     def interrupt(self) -> Effect[Any, Any, Exit[A]]:
         """Interrupt the fiber and succeed with its `Exit` once its finalizers have run.
 
         Interrupting a finished fiber returns its exit; interrupting twice is harmless."""
         def go(caller: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
-            self.interrupt_as(caller.id)
+            self.interrupt_as(caller.id, "interrupt()")
             return _make(STATUS, self.await_(), False)
         return _make(WITH_FIBER, go)
 
@@ -182,6 +185,9 @@ class Fiber(Generic[E, A]):
         return f"<Fiber #{self.id}{label} {self.state}>"
 
     def _register_observer(self, caller: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
+        inst = caller._runtime.instrument
+        if inst is not None:
+            inst.emit("fiber_joined", caller, self)
         if self._exit is not None:
             resume(True, self._exit)
             return None
@@ -198,14 +204,15 @@ class Fiber(Generic[E, A]):
 
     # --- interruption ------------------------------------------------------------------
 
-    def interrupt_as(self, by: object) -> None:
-        """Request interruption (synchronous; see `interrupt()` for the effect)."""
+    def interrupt_as(self, by: object, reason: str = "interrupted") -> None:
+        """Request interruption (synchronous; see `interrupt()` for the effect). ``by`` is
+        who asks (a fiber id, or "host"); ``reason`` says why, for traces."""
         if self._exit is not None or self._interruptor is not None:
             return
         self._interruptor = by
         inst = self._runtime.instrument
         if inst is not None:
-            inst.emit("fiber_interrupted", self, by)
+            inst.emit("fiber_interrupted", self, by, reason)
         if self._state == SUSPENDED and self._interruptible:
             c = self._canceller
             self._canceller = None
@@ -238,6 +245,9 @@ class Fiber(Generic[E, A]):
             self._sync_wake = (eff, ok, val)
         else:
             self._state = READY
+            inst = self._runtime.instrument
+            if inst is not None:
+                inst.emit("fiber_resumed", self)
             self._runtime.call_soon(self._loop, eff, ok, val)
 
     def _on_awaited(self, token: int, ok: bool, val: Any) -> None:
@@ -368,6 +378,9 @@ class Fiber(Generic[E, A]):
                         continue
                     self._state = SUSPENDED
                     self._canceller = canceller
+                    inst = self._runtime.instrument
+                    if inst is not None:
+                        inst.emit("fiber_suspended", self, eff._b or "callback")
                     return
                 elif tag == ASYNC or tag == AWAIT:
                     try:
@@ -394,6 +407,9 @@ class Fiber(Generic[E, A]):
                     token = self._token = self._token + 1
                     self._state = SUSPENDED
                     self._canceller = self._runtime.spawn(aw, self._on_awaited, token)
+                    inst = self._runtime.instrument
+                    if inst is not None:
+                        inst.emit("fiber_suspended", self, "await")
                     return
                 elif tag == SUSPEND:
                     try:
@@ -497,6 +513,8 @@ class Fiber(Generic[E, A]):
                     elif tag == RESTORE_SCOPE:
                         self._scope = frame._a
                 else:
+                    if val is not self._reported:
+                        self._report_failure(val)
                     if tag == FOLD:
                         if self._interrupting and self._interruptible:
                             continue  # interruption is not recoverable
@@ -514,17 +532,25 @@ class Fiber(Generic[E, A]):
                     elif tag == RESTORE_SCOPE:
                         self._scope = frame._a
 
+    def _report_failure(self, cause: Cause) -> None:
+        self._reported = cause
+        inst = self._runtime.instrument
+        if inst is not None and not cause.is_interrupted_only():
+            inst.emit("fiber_failed", self, cause)
+
     def _finish(self, ok: bool, val: Any) -> Effect[Any, Any, Any] | None:
         """The stack is empty: interrupt and await children, close the own scope, end.
 
         Returns an effect to run first (closing the fiber's scope), or None once the fiber
         is done or waits for its children."""
         self._interruptible = False
+        if not ok and val is not self._reported:
+            self._report_failure(val)
         if self._children:
             self._state = FINISHING
             self._final = (ok, val)
             for child in list(self._children):
-                child.interrupt_as(self.id)
+                child.interrupt_as(self.id, "parent ended")
             return None
         scope = self._own_scope
         if scope is not None:

@@ -10,6 +10,7 @@ running, and resumes the parent only after every one of them has ended (finalize
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Final
@@ -27,6 +28,9 @@ FIRST_SUCCESS: Final = 2  # the first success wins; fail only when every child f
 # How many children one pump starts inline before letting the event loop run.
 INLINE_STARTS: Final = 256
 
+# Scope ids for traces (zip_par, race, scoped, ... regions); traces renumber them.
+SCOPE_IDS: Final = itertools.count(1)
+
 _SUPERVISED: Final = _ForkOptions(False, None, None)
 
 
@@ -34,7 +38,7 @@ class _Group:
     __slots__ = (
         "parent", "resume", "make", "n", "par", "mode", "label", "next", "running",
         "results", "causes", "winner", "stopping", "cancelled", "pumping", "finished",
-        "unstarted",
+        "unstarted", "scope_id",
     )
 
     def __init__(self, parent: Fiber[Any, Any], resume: Callable[[bool, Any], None],
@@ -58,6 +62,10 @@ class _Group:
         self.finished = False
         # Called for each item that never started, once the group has finished.
         self.unstarted = unstarted
+        self.scope_id = next(SCOPE_IDS)
+        inst = parent._runtime.instrument
+        if inst is not None:
+            inst.emit("scope_opened", parent, self.scope_id, label)
 
     def pump(self) -> None:
         if self.pumping or self.finished:
@@ -113,8 +121,9 @@ class _Group:
             return
         self.stopping = True
         by = self.parent.id
+        reason = f"{self.label}: {'cancelled' if self.cancelled else 'decided'}"
         for child in list(self.running.values()):
-            child.interrupt_as(by)
+            child.interrupt_as(by, reason)
 
     def cancel(self) -> None:
         """The parent was interrupted: stop, and resume it once every child has ended."""
@@ -126,6 +135,9 @@ class _Group:
         if self.finished or self.running or (not self.stopping and self.next < self.n):
             return
         self.finished = True
+        inst = self.parent._runtime.instrument
+        if inst is not None:
+            inst.emit("scope_closed", self.parent, self.scope_id, self.label)
         if self.unstarted is not None:
             for i in range(self.next, self.n):
                 self.unstarted(i)
@@ -158,4 +170,4 @@ def group(make: Callable[[int], object], n: int, parallelism: int | None, mode: 
         g.pump()
         return g.cancel
 
-    return _make(CALLBACK, register)
+    return _make(CALLBACK, register, label)

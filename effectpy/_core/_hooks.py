@@ -2,12 +2,13 @@
 
 The runtime holds ``None`` when nothing is attached, so an event site costs one check.
 An instrument whose hook raises is detached with a warning; the program runs on unchanged.
+Hooks receive live runtime objects (fibers, exits); they must not change them.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
@@ -17,9 +18,18 @@ __all__ = ["HOOKS", "Instrument", "instrument"]
 HOOKS: Final = (
     "fiber_started",      # (fiber, parent | None)
     "fiber_ended",        # (fiber, exit)
-    "fiber_interrupted",  # (fiber, by): interruption requested; by = fiber id or "host"
+    "fiber_interrupted",  # (fiber, by, reason): requested; by = fiber id or "host"
+    "fiber_failed",       # (fiber, cause): a failure or defect starts to unwind the fiber
+    "fiber_suspended",    # (fiber, on): waiting ("sleep", "join", "await", "deferred", ...)
+    "fiber_resumed",      # (fiber,): woken up, ready to run again
+    "fiber_joined",       # (fiber, target): fiber waits for target's exit
+    "sleep_started",      # (fiber, clock, deadline)
+    "sleep_ended",        # (fiber, clock)
+    "timeout_fired",      # (fiber, seconds)
+    "scope_opened",       # (fiber, scope_id, kind): kind = zip_par, race, scoped, layer, ...
+    "scope_closed",       # (fiber, scope_id, kind)
     "resource_acquired",  # (fiber, resource_id, resource)
-    "resource_released",  # (fiber, resource_id, exit)
+    "resource_released",  # (fiber, resource_id, exit): after the release ran
 )
 
 
@@ -28,33 +38,56 @@ class Instrument:
 
     def fiber_started(self, fiber: Any, parent: Any) -> None: ...
     def fiber_ended(self, fiber: Any, exit: Any) -> None: ...
-    def fiber_interrupted(self, fiber: Any, by: object) -> None: ...
+    def fiber_interrupted(self, fiber: Any, by: object, reason: str) -> None: ...
+    def fiber_failed(self, fiber: Any, cause: Any) -> None: ...
+    def fiber_suspended(self, fiber: Any, on: str) -> None: ...
+    def fiber_resumed(self, fiber: Any) -> None: ...
+    def fiber_joined(self, fiber: Any, target: Any) -> None: ...
+    def sleep_started(self, fiber: Any, clock: Any, deadline: float) -> None: ...
+    def sleep_ended(self, fiber: Any, clock: Any) -> None: ...
+    def timeout_fired(self, fiber: Any, seconds: float) -> None: ...
+    def scope_opened(self, fiber: Any, scope_id: int, kind: str) -> None: ...
+    def scope_closed(self, fiber: Any, scope_id: int, kind: str) -> None: ...
     def resource_acquired(self, fiber: Any, resource_id: int, resource: object) -> None: ...
     def resource_released(self, fiber: Any, resource_id: int, exit: Any) -> None: ...
 
 
-class Instruments:
-    """The instruments attached to one run; `emit` calls each one that defines a hook."""
+def _overrides(inst: Instrument, hook: str) -> bool:
+    fn = getattr(type(inst), hook, None)
+    return fn is not None and fn is not getattr(Instrument, hook, None)
 
-    __slots__ = ("_items",)
+
+class Instruments:
+    """The instruments attached to one run; `emit` calls each one that overrides a hook."""
+
+    __slots__ = ("_by_hook",)
 
     def __init__(self, items: tuple[Instrument, ...]) -> None:
-        self._items = list(items)
+        # hook name -> bound methods of the instruments that override it
+        self._by_hook: dict[str, list[tuple[Instrument, Callable[..., None]]]] = {}
+        for inst in items:
+            for hook in HOOKS:
+                if _overrides(inst, hook):
+                    self._by_hook.setdefault(hook, []).append((inst, getattr(inst, hook)))
 
     def emit(self, hook: str, *args: Any) -> None:
-        for inst in tuple(self._items):
-            fn = getattr(inst, hook, None)
-            if fn is None:
-                continue
+        targets = self._by_hook.get(hook)
+        if not targets:
+            return
+        for inst, fn in targets:
             try:
                 fn(*args)
             except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
-                self._items.remove(inst)
+                self._detach(inst)
                 warnings.warn(
                     f"effectpy instrument {inst!r} raised {type(exc).__name__}: {exc} in "
                     f"{hook}; it has been detached",
                     RuntimeWarning, stacklevel=2,
                 )
+
+    def _detach(self, inst: Instrument) -> None:
+        for hook, targets in list(self._by_hook.items()):
+            self._by_hook[hook] = [(i, f) for i, f in targets if i is not inst]
 
 
 # The instruments that runs started in this context report to.

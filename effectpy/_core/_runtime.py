@@ -115,7 +115,7 @@ async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> 
         # shield: cancelling this task must not cancel `done`, which the fiber completes
         return await asyncio.shield(done)
     except asyncio.CancelledError:
-        fiber.interrupt_as(HOST)
+        fiber.interrupt_as(HOST, "host task cancelled")
         while not done.done():
             try:
                 await asyncio.shield(done)

@@ -138,7 +138,7 @@ async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context) -> Exit[Any]:
         try:
             await finished.wait()
         except trio.Cancelled:
-            fiber.interrupt_as(HOST)
+            fiber.interrupt_as(HOST, "host task cancelled")
             with trio.CancelScope(shield=True):
                 await finished.wait()
             raise
