@@ -88,24 +88,26 @@ class Cause:
             return self
         return Both(self, other)
 
-    def pretty(self) -> str:
-        """A readable, traceback-style rendering of every failure in the tree."""
+    def pretty(self, who: Callable[[object], str] | None = None) -> str:
+        """A readable, traceback-style rendering of every failure in the tree.
+
+        ``who`` names an interruptor (default: "fiber #<id>", or the text given)."""
         lines: list[str] = []
-        self._pretty(lines, "")
+        self._pretty(lines, "", who or _who)
         return "\n".join(lines)
 
-    def _pretty(self, out: list[str], indent: str) -> None:
+    def _pretty(self, out: list[str], indent: str, who: Callable[[object], str]) -> None:
         # Recursive on Then/Both only, which nest shallowly in practice; leaves are bounded.
         if isinstance(self, Then):
             out.append(indent + "Then:")
-            self.first._pretty(out, indent + "  ")
+            self.first._pretty(out, indent + "  ", who)
             out.append(indent + "  -- then, while handling it --")
-            self.second._pretty(out, indent + "  ")
+            self.second._pretty(out, indent + "  ", who)
         elif isinstance(self, Both):
             out.append(indent + "Both (in parallel):")
-            self.left._pretty(out, indent + "  ")
+            self.left._pretty(out, indent + "  ", who)
             out.append(indent + "  -- and --")
-            self.right._pretty(out, indent + "  ")
+            self.right._pretty(out, indent + "  ", who)
         elif isinstance(self, Fail):
             out.append(f"{indent}Fail: {self.error!r}")
         elif isinstance(self, Die):
@@ -113,7 +115,7 @@ class Cause:
             tb = traceback.format_exception(self.exception)
             out.extend(indent + "  " + ln for chunk in tb[:-1] for ln in chunk.rstrip().splitlines())
         elif isinstance(self, Interrupt):
-            out.append(f"{indent}Interrupt: by {_who(self.fiber_id)}")
+            out.append(f"{indent}Interrupt: by {who(self.fiber_id)}")
         else:
             out.append(f"{indent}Empty")
 

@@ -1,7 +1,14 @@
-"""Recording what the runtime does (fork, cancel, acquire, release, fail, ...).
+"""Recording what the runtime does: fork, cancel, acquire, release, fail, ...
 
-The recorder and its exports arrive with the trace issue; the runtime already calls the
-instrument hooks of `effectpy.lowlevel` at every step of interest.
+``with effectpy.trace.record() as trace:`` records every effect run started inside the
+block. A `Trace` is a plain value: query it (`fibers`, `resources`, `leaks`, `summary`),
+save it (`to_jsonl` / `Trace.load`), or open it in Perfetto (`to_perfetto`).
+
+Data flows one way: runtime -> instrument hooks -> `Recorder` -> `Trace` -> exports.
 """
 
-__all__: list[str] = []
+from ._events import KINDS, TraceEvent, TraceFormatError
+from ._recorder import record
+from ._trace import FiberInfo, Leaks, ResourceInfo, Trace
+
+__all__ = ["KINDS", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent", "TraceFormatError", "record"]

@@ -1,0 +1,195 @@
+"""The recorder: an instrument that turns runtime hooks into `TraceEvent`s.
+
+`record()` attaches one to every run started inside its ``with`` block (through a context
+variable, so unrelated concurrent runs are not mixed in). It only reads what the hooks
+hand it; the `Trace` it fills is a plain value that renderers use without the runtime.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import Any, Final
+
+from .._core._cause import Cause, Exit
+from .._core._clock import LIVE_CLOCK, Clock
+from .._core._hooks import Instrument, instrument
+from ._events import MAX_TEXT, TraceEvent, safe_repr, safe_text
+from ._trace import Trace
+
+__all__ = ["Recorder", "record"]
+
+_NO_DATA: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+def outcome_of(exit_: Exit[Any]) -> str:
+    if exit_.is_success():
+        return "success"
+    cause = exit_.cause
+    if cause.interruptors() and not cause.failures() and not cause.defects():
+        return "interrupted"
+    return "failure"
+
+
+
+
+class Recorder(Instrument):
+    """Records hooks as events. Use `record()` rather than making one directly."""
+
+    def __init__(self, capacity: int | None = None, clock: Clock | None = None) -> None:
+        # A bounded deque keeps the last `capacity` events (a flight recorder).
+        self.events: deque[TraceEvent] | list[TraceEvent] = (
+            deque(maxlen=capacity) if capacity is not None else [])
+        self.total = 0  # events seen; total - len(events) were dropped
+        self._fids: dict[int, int] = {}
+        self._rids: dict[int, int] = {}
+        self._sids: dict[int, int] = {}
+        # The trace's clock: fixed by record(clock=...), or adopted from the first fiber
+        # whose context provides a Clock (e.g. a TestClock); until then the live clock.
+        self._clock: Clock | None = clock
+        # Time zero of the trace: the clock's reading at the first event.
+        self._origin: float | None = None
+        self.trace = Trace._live(self)
+
+    @property
+    def clock_name(self) -> str:
+        return type(self._clock).__name__ if self._clock is not None else "live"
+
+    def _ts(self, fiber: Any) -> float:
+        clock = self._clock
+        if clock is None:
+            provided = fiber._ctx.get_option(Clock)
+            if provided is None or provided is LIVE_CLOCK:
+                now = time.monotonic()
+                if self._origin is None:
+                    self._origin = now
+                return round(now - self._origin, 9)
+            self._adopt(provided)
+            clock = provided
+        now = clock.now()
+        if self._origin is None:
+            self._origin = now
+        return round(now - self._origin, 9)
+
+    def _adopt(self, clock: Clock) -> None:
+        """Switch to ``clock``: the events so far happened at its start."""
+        self._clock = clock
+        self._origin = clock.now()
+        rebased = [e._replace(ts=0.0) for e in self.events]
+        self.events.clear()
+        self.events.extend(rebased)
+
+    def _cause_text(self, cause: Cause) -> str:
+        """The cause, rendered with trace-local fiber ids (so traces are reproducible)."""
+        def who(by: object) -> str:
+            return f"fiber #{self._local(self._fids, by)}" if isinstance(by, int) else str(by)
+        return safe_text(cause.pretty(who), MAX_TEXT * 4)
+
+    def _fid(self, fiber: Any) -> int:
+        return self._local(self._fids, fiber.id)
+
+    @staticmethod
+    def _local(table: dict[int, int], key: int) -> int:
+        """The trace-local id (1, 2, ... in order of appearance) of a runtime id."""
+        local = table.get(key)
+        if local is None:
+            local = table[key] = len(table) + 1
+        return local
+
+    def _add(self, fiber: Any, kind: str, parent: int | None = None, by: int | str | None = None,
+             data: Any = _NO_DATA) -> None:
+        ts = self._ts(fiber)
+        fid = self._fid(fiber)
+        event = tuple.__new__(TraceEvent, (self.total, ts, kind, fid, parent, by, fiber.name, data))
+        self.total += 1
+        self.events.append(event)
+
+    # --- hooks ----------------------------------------------------------------------
+
+    def fiber_started(self, fiber: Any, parent: Any) -> None:
+        pid = None if parent is None else self._fid(parent)
+        self._add(fiber, "fork", pid, None, {"daemon": True} if fiber.daemon else _NO_DATA)
+
+    def fiber_ended(self, fiber: Any, exit: Any) -> None:
+        outcome = outcome_of(exit)
+        data = {"outcome": outcome} if outcome == "success" else {
+            "outcome": outcome, "cause": self._cause_text(exit.cause)}
+        self._add(fiber, "exit", data=data)
+
+    def fiber_interrupted(self, fiber: Any, by: object, reason: str) -> None:
+        who: int | str = self._local(self._fids, by) if isinstance(by, int) else safe_text(str(by), 100)
+        self._add(fiber, "cancel", by=who, data={"reason": reason})
+
+    def fiber_failed(self, fiber: Any, cause: Any) -> None:
+        failures = cause.failures()
+        if failures:
+            self._add(fiber, "fail", data={"error": safe_repr(failures[0]), "cause": self._cause_text(cause)})
+        else:
+            defect = cause.defects()[0] if cause.defects() else None
+            error = f"{type(defect).__name__}: {safe_text(str(defect))}" if defect is not None else "?"
+            self._add(fiber, "die", data={"error": error, "cause": self._cause_text(cause)})
+
+    def fiber_suspended(self, fiber: Any, on: str) -> None:
+        self._add(fiber, "suspend", data={"on": on})
+
+    def fiber_resumed(self, fiber: Any) -> None:
+        self._add(fiber, "resume")
+
+    def fiber_joined(self, fiber: Any, target: Any) -> None:
+        self._add(fiber, "join", by=self._fid(target))
+
+    def sleep_started(self, fiber: Any, clock: Any, deadline: float) -> None:
+        now = clock.now()
+        ts = self._ts(fiber)
+        self._add(fiber, "sleep", data={"deadline": round(ts + (deadline - now), 9),
+                                        "seconds": round(deadline - now, 9)})
+
+    def sleep_ended(self, fiber: Any, clock: Any) -> None:
+        self._add(fiber, "wake")
+
+    def timeout_fired(self, fiber: Any, seconds: float) -> None:
+        self._add(fiber, "timeout", data={"after": seconds})
+
+    def scope_opened(self, fiber: Any, scope_id: int, kind: str) -> None:
+        self._add(fiber, "scope_open", data={"scope": self._local(self._sids, scope_id), "kind": kind})
+
+    def scope_closed(self, fiber: Any, scope_id: int, kind: str) -> None:
+        self._add(fiber, "scope_close", data={"scope": self._local(self._sids, scope_id), "kind": kind})
+
+    def resource_acquired(self, fiber: Any, resource_id: int, resource: object) -> None:
+        self._add(fiber, "acquire", data={"resource": self._local(self._rids, resource_id),
+                                          "value": safe_repr(resource, 200)})
+
+    def resource_released(self, fiber: Any, resource_id: int, exit: Any) -> None:
+        self._add(fiber, "release", data={"resource": self._local(self._rids, resource_id),
+                                          "exit": outcome_of(exit)})
+
+
+@contextmanager
+def record(capacity: int | None = None, *, clock: Clock | None = None) -> Iterator[Trace]:
+    """Record every effect run started inside the ``with`` block.
+
+    Args:
+        capacity: keep only the last ``capacity`` events (a flight recorder); the trace
+            says how many were dropped. None keeps everything.
+        clock: the clock for timestamps. By default the first `Clock` provided to a
+            recorded fiber (a `TestClock` makes traces reproducible), else the live clock.
+
+    >>> import effectpy
+    >>> from effectpy.trace import record
+    >>> with record() as trace:
+    ...     effectpy.run(effectpy.zip_par(effectpy.succeed(1), effectpy.fail("boom")).exit())
+    Exit.fail_cause(Fail('boom'))
+    >>> [(f.label, f.outcome) for f in trace.fibers()]
+    [('#1', 'success'), ('#2 zip_par[0]', 'success'), ('#3 zip_par[1]', 'failure')]
+    """
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1):
+        raise ValueError(f"record's capacity must be None or an int >= 1, got {capacity!r}")
+    if clock is not None and not isinstance(clock, Clock):
+        raise TypeError(f"record's clock must be a Clock, got {type(clock).__name__} {clock!r}")
+    recorder = Recorder(capacity, clock)
+    with instrument(recorder):
+        yield recorder.trace

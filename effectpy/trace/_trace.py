@@ -1,0 +1,314 @@
+"""`Trace`: the query model over recorded events, and its exports.
+
+A `Trace` is a plain value (a sequence of `TraceEvent`s): it never touches a live runtime,
+so a trace loaded from a file answers the same questions as one just recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._events import FORMAT, VERSION, TraceEvent, TraceFormatError
+
+if TYPE_CHECKING:
+    from ._recorder import Recorder
+
+__all__ = ["FiberInfo", "Leaks", "ResourceInfo", "Trace"]
+
+
+@dataclass(frozen=True)
+class FiberInfo:
+    """One fiber of a trace. ``end`` and ``outcome`` are None for a fiber that never ended."""
+
+    id: int
+    name: str | None
+    parent: int | None
+    start: float
+    end: float | None
+    outcome: str | None
+    children: tuple[int, ...] = ()
+    daemon: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"#{self.id} {self.name}" if self.name else f"#{self.id}"
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """One acquired resource; ``released`` is None if it was never released."""
+
+    id: int
+    fiber: int
+    value: str
+    acquired: float
+    released: float | None
+    exit: str | None
+
+
+@dataclass(frozen=True)
+class Leaks:
+    """What a trace left behind: fibers that never ended, resources never released."""
+
+    fibers: tuple[FiberInfo, ...] = ()
+    resources: tuple[ResourceInfo, ...] = ()
+    paths: dict[int, str] = field(default_factory=dict)  # fiber id -> "main > zip_par[0] > ..."
+
+    def __bool__(self) -> bool:
+        return bool(self.fibers or self.resources)
+
+    def __str__(self) -> str:
+        if not self:
+            return "no leaks"
+        lines = []
+        for f in self.fibers:
+            lines.append(f"fiber {f.label} never ended (started at {f.start:g}s, in {self.paths.get(f.id, '?')})")
+        for r in self.resources:
+            lines.append(f"resource {r.id} ({r.value}) never released (acquired at {r.acquired:g}s "
+                         f"by fiber #{r.fiber}, in {self.paths.get(r.fiber, '?')})")
+        return "\n".join(lines)
+
+
+class Trace:
+    """Recorded events and what can be asked of them.
+
+    Made by `effectpy.trace.record()` (live: it grows while the run goes on), by
+    `Trace.load(path)` / `Trace.from_jsonl(text)`, or from events: ``Trace(events)``.
+    """
+
+    __slots__ = ("_events", "_recorder", "_dropped", "_clock")
+
+    def __init__(self, events: Iterable[TraceEvent] = (), *, dropped: int = 0, clock: str = "live") -> None:
+        self._events: tuple[TraceEvent, ...] = tuple(events)
+        for e in self._events:
+            if not isinstance(e, TraceEvent):
+                raise TypeError(f"Trace expects TraceEvent items, got {type(e).__name__} {e!r}")
+        self._recorder: Recorder | None = None
+        self._dropped = dropped
+        self._clock = clock
+
+    @classmethod
+    def _live(cls, recorder: Recorder) -> Trace:
+        trace = cls()
+        trace._recorder = recorder
+        return trace
+
+    # --- the data -------------------------------------------------------------------
+
+    @property
+    def events(self) -> tuple[TraceEvent, ...]:
+        if self._recorder is not None:
+            return tuple(self._recorder.events)
+        return self._events
+
+    @property
+    def dropped(self) -> int:
+        """How many events a bounded recorder dropped (the oldest go first)."""
+        if self._recorder is not None:
+            return self._recorder.total - len(self._recorder.events)
+        return self._dropped
+
+    @property
+    def overflow(self) -> bool:
+        return self.dropped > 0
+
+    @property
+    def clock(self) -> str:
+        """Which clock the timestamps are on: "TestClock", "live", ..."""
+        return self._recorder.clock_name if self._recorder is not None else self._clock
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __repr__(self) -> str:
+        return f"<Trace {len(self)} events, {len(self.fibers())} fibers, clock={self.clock}>"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Trace) and self.events == other.events
+                and self.dropped == other.dropped)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # --- queries --------------------------------------------------------------------
+
+    def fibers(self) -> list[FiberInfo]:
+        """Every fiber seen, in order of first appearance."""
+        info: dict[int, dict[str, Any]] = {}
+        children: dict[int, list[int]] = {}
+        for e in self.events:
+            f = info.get(e.fiber)
+            if f is None:
+                f = info[e.fiber] = {"id": e.fiber, "name": e.name, "parent": None, "start": e.ts,
+                                     "end": None, "outcome": None, "daemon": False}
+            if e.kind == "fork":
+                f["parent"] = e.parent
+                f["start"] = e.ts
+                f["daemon"] = bool(e.data.get("daemon", False))
+                if e.parent is not None:
+                    children.setdefault(e.parent, []).append(e.fiber)
+            elif e.kind == "exit":
+                f["end"] = e.ts
+                f["outcome"] = e.data.get("outcome")
+            if e.name is not None:
+                f["name"] = e.name
+        return [FiberInfo(children=tuple(children.get(fid, ())), **f) for fid, f in info.items()]
+
+    def fiber(self, fiber_id: int) -> FiberInfo:
+        for f in self.fibers():
+            if f.id == fiber_id:
+                return f
+        raise KeyError(f"no fiber #{fiber_id} in this trace (it has #1..#{len(self.fibers())})")
+
+    def roots(self) -> list[FiberInfo]:
+        """The fibers with no parent in this trace: the tops of the fiber tree."""
+        fibers = self.fibers()
+        ids = {f.id for f in fibers}
+        return [f for f in fibers if f.parent is None or f.parent not in ids]
+
+    def resources(self) -> list[ResourceInfo]:
+        """Every acquired resource, paired with its release."""
+        acquired: dict[int, dict[str, Any]] = {}
+        for e in self.events:
+            if e.kind == "acquire":
+                rid = e.data["resource"]
+                acquired[rid] = {"id": rid, "fiber": e.fiber, "value": e.data.get("value", ""),
+                                 "acquired": e.ts, "released": None, "exit": None}
+            elif e.kind == "release" and e.data.get("resource") in acquired:
+                r = acquired[e.data["resource"]]
+                r["released"] = e.ts
+                r["exit"] = e.data.get("exit")
+        return [ResourceInfo(**r) for r in acquired.values()]
+
+    def path(self, fiber_id: int) -> str:
+        """Where a fiber came from: its ancestors' labels, e.g. "#1 > #2 race[0]"."""
+        by_id = {f.id: f for f in self.fibers()}
+        parts: list[str] = []
+        seen: set[int] = set()
+        current: int | None = fiber_id
+        while current is not None and current in by_id and current not in seen:
+            seen.add(current)
+            parts.append(by_id[current].label)
+            current = by_id[current].parent
+        return " > ".join(reversed(parts))
+
+    def leaks(self) -> Leaks:
+        """Fibers that never ended and resources never released, with where they came from."""
+        fibers = tuple(f for f in self.fibers() if f.end is None)
+        resources = tuple(r for r in self.resources() if r.released is None)
+        paths = {f.id: self.path(f.id) for f in fibers}
+        paths.update({r.fiber: self.path(r.fiber) for r in resources})
+        return Leaks(fibers, resources, paths)
+
+    def summary(self) -> str:
+        """A short text account of the trace: fibers by outcome, failures, resources, leaks."""
+        events = self.events
+        fibers = self.fibers()
+        counts: dict[str, int] = {}
+        for f in fibers:
+            key = f.outcome or "still running"
+            counts[key] = counts.get(key, 0) + 1
+        span = (events[-1].ts - events[0].ts) if events else 0.0
+        lines = [f"{len(events)} events, {len(fibers)} fibers over {span:g}s ({self.clock} clock)"
+                 + (f", {self.dropped} oldest events dropped" if self.dropped else "")]
+        lines.append("fibers: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"))
+        for e in events:
+            if e.kind in ("fail", "die"):
+                who = f"#{e.fiber} {e.name}" if e.name else f"#{e.fiber}"
+                lines.append(f"  {e.ts:g}s {who}: {e.kind} {e.data.get('error')}")
+        resources = self.resources()
+        if resources:
+            released = sum(r.released is not None for r in resources)
+            lines.append(f"resources: {len(resources)} acquired, {released} released")
+        leaks = self.leaks()
+        lines.append("leaks: " + ("none" if not leaks else "\n" + str(leaks)))
+        return "\n".join(lines)
+
+    # --- JSONL ------------------------------------------------------------------------
+
+    def to_jsonl(self) -> str:
+        """The lossless, versioned text form: a header line, then one event per line."""
+        events = self.events
+        header = {"format": FORMAT, "version": VERSION, "clock": self.clock,
+                  "dropped": self.dropped, "events": len(events)}
+        lines = [json.dumps(header, sort_keys=True)]
+        # ASCII only: no user text (e.g. U+2028) can ever split a line
+        lines.extend(json.dumps(e.to_json(), sort_keys=True) for e in events)
+        return "\n".join(lines) + "\n"
+
+    def save_jsonl(self, path: str | Path) -> Path:
+        target = Path(path)
+        target.write_text(self.to_jsonl(), encoding="utf-8")
+        return target
+
+    @classmethod
+    def from_jsonl(cls, text: str, *, source: str = "trace") -> Trace:
+        """Parse `to_jsonl` output; `TraceFormatError` for anything malformed."""
+        if not isinstance(text, str):
+            raise TypeError(f"from_jsonl expects str, got {type(text).__name__}")
+        lines = text.split("\n")
+        if not lines or not lines[0].strip():
+            raise TraceFormatError(f"{source}: empty; expected an effectpy trace (JSONL with a header line)")
+        header = _json_line(lines[0], f"{source}, line 1")
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise TraceFormatError(f"{source}: not an effectpy trace (line 1 should be a header with "
+                                   f"format {FORMAT!r}, got {str(lines[0])[:80]!r})")
+        if header.get("version") != VERSION:
+            raise TraceFormatError(f"{source}: trace format version {header.get('version')!r}; "
+                                   f"this effectpy reads version {VERSION}")
+        count = header.get("events")
+        dropped = header.get("dropped", 0)
+        clock = header.get("clock", "live")
+        if not isinstance(count, int) or not isinstance(dropped, int) or not isinstance(clock, str):
+            raise TraceFormatError(f"{source}: bad header {header!r}")
+        events = []
+        last = -1
+        for n, line in enumerate(lines[1:], start=2):
+            if not line.strip():
+                continue
+            where = f"{source}, line {n}"
+            event = TraceEvent.from_json(_json_line(line, where), where)
+            if event.seq <= last:
+                raise TraceFormatError(f"{where}: seq {event.seq} does not follow {last}")
+            last = event.seq
+            events.append(event)
+        if len(events) != count:
+            raise TraceFormatError(f"{source}: the header announces {count} events but "
+                                   f"{len(events)} were found (truncated file?)")
+        return cls(events, dropped=dropped, clock=clock)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Trace:
+        """Read a trace saved with `save_jsonl` (no pickle, no eval: JSON only)."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no trace file at {p}") from None
+        except UnicodeDecodeError as exc:
+            raise TraceFormatError(f"{p}: not UTF-8 text ({exc.reason})") from None
+        return cls.from_jsonl(text, source=str(p))
+
+    # --- Perfetto ---------------------------------------------------------------------
+
+    def to_perfetto(self) -> dict[str, Any]:
+        """Chrome trace-event JSON (open it at ui.perfetto.dev or chrome://tracing)."""
+        from ._perfetto import to_perfetto
+        return to_perfetto(self)
+
+    def save_perfetto(self, path: str | Path) -> Path:
+        target = Path(path)
+        target.write_text(json.dumps(self.to_perfetto()), encoding="utf-8")
+        return target
+
+
+def _json_line(line: str, where: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise TraceFormatError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+
+

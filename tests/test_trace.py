@@ -1,0 +1,208 @@
+"""Trace events and the recorder: every fork, cancel, acquire, release and failure."""
+
+import asyncio
+import warnings
+
+import pytest
+
+import effectpy
+from effectpy import (
+    Clock, Context, Deferred, TestClock, acquire_release, fail, for_each_par, never, race,
+    scoped, sleep, succeed, sync, yield_now, zip_par,
+)
+from effectpy.lowlevel import Instrument, instrument
+from effectpy.trace import KINDS, Trace, TraceEvent, record
+
+
+def on_clock(program, advance=10):
+    """`program` on a fresh TestClock advanced by `advance`; returns (exit, clock)."""
+    clock = TestClock()
+    env = Context().with_service(Clock, clock)
+    exit_, _ = effectpy.run(zip_par(program.exit(), clock.adjust(advance)).provide(env))
+    return exit_, clock
+
+
+def race_program():
+    def fetch(name, seconds):
+        res = acquire_release(succeed(f"conn-{name}"), lambda c: sync(lambda: None))
+        return res.flat_map(lambda _: sleep(seconds)).as_(name).named(name)
+    return race(fetch("Primary", 0.3), fetch("Backup", 0.2), fetch("Fallback", 0.4))
+
+
+def kinds(trace, fiber=None):
+    return [e.kind for e in trace.events if fiber is None or e.fiber == fiber]
+
+
+def test_event_fields_and_total_order():
+    with record() as trace:
+        on_clock(race_program())
+    events = trace.events
+    assert [e.seq for e in events] == list(range(len(events)))
+    assert all(isinstance(e, TraceEvent) and e.kind in KINDS for e in events)
+    assert [e.ts for e in events] == sorted(e.ts for e in events)
+    fibers = trace.fibers()
+    assert [f.id for f in fibers] == list(range(1, len(fibers) + 1))  # trace-local, sequential
+
+
+def test_race_story_is_in_the_trace():
+    with record() as trace:
+        exit_, _ = on_clock(race_program())
+    assert exit_.value == "Backup"
+    by_name = {f.name: f for f in trace.fibers()}
+    assert by_name["Backup"].outcome == "success" and by_name["Backup"].end == 0.2
+    assert by_name["Primary"].outcome == "interrupted" and by_name["Fallback"].outcome == "interrupted"
+    cancels = [e for e in trace.events if e.kind == "cancel"]
+    racer = by_name["Backup"].parent
+    # each cancel names its target and the canceller (the fiber running the race)
+    assert {e.fiber for e in cancels} == {by_name["Primary"].id, by_name["Fallback"].id}
+    assert all(e.by == racer and e.data["reason"].startswith("race") for e in cancels)
+    # every acquire has its release, and the losers' releases saw an interruption
+    resources = trace.resources()
+    assert len(resources) == 3 and all(r.released == 0.2 for r in resources)
+    exits = {r.fiber: r.exit for r in resources}
+    assert exits[by_name["Backup"].id] == "success"
+    assert exits[by_name["Primary"].id] == "interrupted"
+    scope_kinds = [(e.kind, e.data["kind"]) for e in trace.events if e.kind.startswith("scope")]
+    assert ("scope_open", "race") in scope_kinds and ("scope_close", "race") in scope_kinds
+    sleeps = [e for e in trace.events if e.kind == "sleep" and e.fiber == by_name["Primary"].id]
+    assert sleeps[0].data == {"deadline": 0.3, "seconds": 0.3}
+
+
+def test_same_test_clock_program_gives_identical_traces():
+    traces = []
+    for _ in range(3):
+        with record() as trace:
+            on_clock(race_program())
+        traces.append(trace.to_jsonl())
+    assert traces[0] == traces[1] == traces[2]
+
+
+def test_failures_and_defects_are_events():
+    def boom():
+        raise ValueError("bad value")
+    with record() as trace:
+        effectpy.run_exit(zip_par(fail("typed"), sync(boom)).named("both"))
+        effectpy.run_exit(sync(boom))
+    fails = [e for e in trace.events if e.kind == "fail"]
+    dies = [e for e in trace.events if e.kind == "die"]
+    assert fails[0].data["error"] == "'typed'"
+    assert dies and dies[-1].data["error"] == "ValueError: bad value"
+    assert "Traceback" in dies[-1].data["cause"] or "ValueError" in dies[-1].data["cause"]
+
+
+def test_suspend_resume_join_and_timeout_events():
+    def program():
+        return sleep(1).fork().flat_map(lambda f: f.join()).flat_map(lambda _: never.timeout(2))
+    with record() as trace:
+        on_clock(program())
+    ks = kinds(trace)
+    for kind in ("suspend", "resume", "join", "sleep", "wake", "timeout"):
+        assert kind in ks, kind
+    suspends = {e.data["on"] for e in trace.events if e.kind == "suspend"}
+    assert {"join", "sleep"} <= suspends
+    [timeout] = [e for e in trace.events if e.kind == "timeout"]
+    assert timeout.ts == 3.0 and timeout.data == {"after": 2.0}
+
+
+def test_host_cancellation_names_the_host():
+    async def main():
+        started = asyncio.Event()
+        task = asyncio.create_task(sync(started.set).flat_map(lambda _: never)._run())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with record() as trace:
+        asyncio.run(main())
+    [cancel] = [e for e in trace.events if e.kind == "cancel"]
+    assert cancel.by == "host" and cancel.data["reason"] == "host task cancelled"
+    assert trace.fibers()[0].outcome == "interrupted"
+
+
+def test_leaks_names_unended_fibers_and_unreleased_resources():
+    gate = Deferred()
+
+    async def main():
+        scope = effectpy.Scope()
+        leaky = acquire_release(succeed("socket"), lambda s: sync(lambda: None)).flat_map(
+            lambda _: gate.await_()).named("leaky worker")
+        # a daemon blocked forever, holding a resource: the trace shows the leak
+        await leaky.fork_daemon()
+        await yield_now
+        return scope
+
+    with record() as trace:
+        asyncio.run(main())
+    leaks = trace.leaks()
+    assert leaks
+    assert [f.name for f in leaks.fibers] == ["leaky worker"]
+    assert [r.value for r in leaks.resources] == ["'socket'"]
+    text = str(leaks)
+    assert "leaky worker" in text and "never released" in text and "#1 > #2 leaky worker" in text
+    assert "leaks:" in trace.summary()
+
+
+def test_no_leaks_in_structured_programs():
+    with record() as trace:
+        on_clock(scoped(race_program()))
+    assert not trace.leaks()
+    assert "leaks: none" in trace.summary()
+
+
+def test_flight_recorder_keeps_the_last_events_and_counts_dropped():
+    with record(capacity=10) as trace:
+        effectpy.run(for_each_par(range(50), lambda i: succeed(i)))
+    assert len(trace.events) == 10
+    assert trace.dropped > 0 and trace.overflow
+    assert trace.events[-1].seq == trace.dropped + 9
+    with pytest.raises(ValueError):
+        with record(capacity=0):
+            pass
+
+
+def test_concurrent_unrelated_runs_are_not_mixed_in():
+    async def main():
+        async def recorded():
+            with record() as trace:
+                await zip_par(yield_now, yield_now)
+            return trace
+
+        async def unrelated():
+            await for_each_par(range(20), lambda _: yield_now)
+
+        trace, _ = await asyncio.gather(recorded(), unrelated())
+        return trace
+
+    trace = asyncio.run(main())
+    assert len(trace.fibers()) == 3  # the recorded root and its two branches only
+
+
+def test_a_raising_instrument_is_detached_and_the_result_unchanged():
+    class Broken(Instrument):
+        def fiber_started(self, fiber, parent):
+            raise RuntimeError("instrument bug")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with instrument(Broken()), record() as trace:
+            assert effectpy.run(zip_par(succeed(1), succeed(2))) == (1, 2)
+    assert any("detached" in str(w.message) for w in caught)
+    assert len(trace.fibers()) == 3  # the healthy recorder kept recording
+
+
+def test_names_default_to_the_combinator_and_named_wins():
+    with record() as trace:
+        effectpy.run(zip_par(succeed(1), succeed(2).named("custom")))
+        effectpy.run(for_each_par(range(2), succeed))
+    names = [f.name for f in trace.fibers()]
+    assert names == [None, "zip_par[0]", "custom", None, "for_each_par[0]", "for_each_par[1]"]
+
+
+def test_trace_is_a_value():
+    with record() as live:
+        effectpy.run(succeed(1))
+    frozen = Trace(live.events)
+    assert frozen == live and frozen.fibers() == live.fibers()
+    with pytest.raises(TypeError):
+        Trace([("not", "an", "event")])  # type: ignore[list-item]
