@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from ._trace import FiberInfo, Trace
+    from ._trace import Trace
 
 __all__ = ["to_perfetto"]
 
@@ -24,25 +24,13 @@ def _us(seconds: float) -> float:
     return round(seconds * 1_000_000, 3)
 
 
-def tree_order(fibers: list[FiberInfo]) -> list[FiberInfo]:
-    """Fibers depth-first under their parents (children in order of creation)."""
-    by_id = {f.id: f for f in fibers}
-    ordered: list[FiberInfo] = []
-    stack = [f for f in reversed(fibers) if f.parent is None or f.parent not in by_id]
-    while stack:
-        f = stack.pop()
-        ordered.append(f)
-        stack.extend(by_id[c] for c in reversed(f.children) if c in by_id)
-    return ordered
-
-
 def to_perfetto(trace: Trace) -> dict[str, Any]:
     events = trace.events
     end_of_trace = events[-1].ts if events else 0.0
     out: list[dict[str, Any]] = [
         {"ph": "M", "name": "process_name", "pid": PID, "tid": 0, "args": {"name": "effectpy"}},
     ]
-    for index, f in enumerate(tree_order(trace.fibers())):
+    for index, f in enumerate(trace.tree_order()):
         out.append({"ph": "M", "name": "thread_name", "pid": PID, "tid": f.id, "args": {"name": f.label}})
         out.append({"ph": "M", "name": "thread_sort_index", "pid": PID, "tid": f.id,
                     "args": {"sort_index": index}})

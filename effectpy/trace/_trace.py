@@ -169,6 +169,18 @@ class Trace:
         ids = {f.id for f in fibers}
         return [f for f in fibers if f.parent is None or f.parent not in ids]
 
+    def tree_order(self) -> list[FiberInfo]:
+        """The fibers depth-first under their parents (children in order of creation)."""
+        fibers = self.fibers()
+        by_id = {f.id: f for f in fibers}
+        ordered: list[FiberInfo] = []
+        stack = [f for f in reversed(fibers) if f.parent is None or f.parent not in by_id]
+        while stack:
+            f = stack.pop()
+            ordered.append(f)
+            stack.extend(by_id[c] for c in reversed(f.children) if c in by_id)
+        return ordered
+
     def resources(self) -> list[ResourceInfo]:
         """Every acquired resource, paired with its release."""
         acquired: dict[int, dict[str, Any]] = {}
@@ -298,6 +310,12 @@ class Trace:
         """Chrome trace-event JSON (open it at ui.perfetto.dev or chrome://tracing)."""
         from ._perfetto import to_perfetto
         return to_perfetto(self)
+
+    def to_opentelemetry(self, tracer: Any = None, *, epoch_ns: int | None = None) -> list[Any]:
+        """Emit the fibers as OpenTelemetry spans (needs ``effectpy[otel]``); see
+        `effectpy.trace._otel.to_opentelemetry`."""
+        from ._otel import to_opentelemetry
+        return to_opentelemetry(self, tracer, epoch_ns=epoch_ns)
 
     def save_perfetto(self, path: str | Path) -> Path:
         target = Path(path)
