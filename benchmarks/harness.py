@@ -10,6 +10,9 @@ How a measurement is taken:
 - The variants of one benchmark are interleaved repeat by repeat (in a rotating order),
   so a slow phase of the machine hits all of them alike.
 - One untimed warm-up repeat of one sample runs first unless the benchmark opts out.
+- A variant may give ``around``: a context manager entered before each sample and left
+  after it, both outside the timed region (``gc.collect()`` and the timer reads are inside
+  it), for example to record the run with ``effectpy.trace.record()``.
 - A benchmark reports the best (min) and the median sample of each variant.
 
 A *variant* is one implementation of a benchmark's operation, on one backend:
@@ -33,6 +36,7 @@ import statistics
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,12 +58,15 @@ class Variant:
     make_effect: Callable[[], Any] | None = None
     check: Callable[[Any], object] | None = None  # called on each result, outside timing
     na: str | None = None  # why this variant cannot run (printed as n/a)
+    # entered before each sample and left after it, outside the timed region (op variants,
+    # and make_effect variants on asyncio)
+    around: Callable[[], AbstractContextManager[Any]] | None = None
 
 
 @dataclass
 class Row:
     label: str
-    kind: str  # "time" (seconds per operation) or "bytes"
+    kind: str  # "time" (seconds per operation), "bytes" or "count" (a plain number)
     samples: list[float] = field(default_factory=list)
     count: int = 1  # units of work per operation (steps, items, fibers)
     unit: str = "op"
@@ -163,14 +170,17 @@ class Section:
 
 
 def _sampling_coroutine(op: Callable[[], Awaitable[Any]], inner: int, mode: str,
-                        check: Callable[[Any], object] | None) -> Callable[[], Awaitable[list[float]]]:
+                        check: Callable[[Any], object] | None,
+                        around: Callable[[], AbstractContextManager[Any]] | None = None,
+                        ) -> Callable[[], Awaitable[list[float]]]:
     async def main() -> list[float]:
         out: list[float] = []
         for _ in range(inner):
-            gc.collect()
-            t0 = perf_counter()
-            result = await op()
-            t1 = perf_counter()
+            with around() if around is not None else nullcontext():
+                gc.collect()
+                t0 = perf_counter()
+                result = await op()
+                t1 = perf_counter()
             if check is not None:
                 check(result)
             out.append(t1 - t0 if mode == TIME else float(result))
@@ -213,13 +223,16 @@ def run_repeat(variant: Variant, inner: int, mode: str) -> list[float]:
     if variant.make_effect is not None:
         if variant.backend == "asyncio":
             make = variant.make_effect
-            main = _sampling_coroutine(lambda: make()._run(), inner, mode, variant.check)
+            main = _sampling_coroutine(lambda: make()._run(), inner, mode, variant.check,
+                                       variant.around)
             return asyncio.run(main())
+        if variant.around is not None:
+            raise ValueError("around is not supported for effectpy on a run() backend")
         import effectpy
         return effectpy.run(_sampling_effect(variant.make_effect, inner, mode, variant.check),
                             backend=variant.backend)
     assert variant.op is not None
-    main = _sampling_coroutine(variant.op, inner, mode, variant.check)
+    main = _sampling_coroutine(variant.op, inner, mode, variant.check, variant.around)
     if variant.backend == "asyncio":
         return asyncio.run(main())
     if variant.backend == "anyio":
@@ -238,9 +251,13 @@ def _describe_error(exc: BaseException) -> str:
 
 
 def measure(variants: list[Variant], *, repeats: int, inner: int, mode: str = TIME,
-            count: int = 1, unit: str = "op", warmup: bool = True) -> list[Row]:
-    """Sample every variant ``repeats`` x ``inner`` times, interleaved; one Row each."""
-    kind = "time" if mode == TIME else "bytes"
+            count: int = 1, unit: str = "op", warmup: bool = True,
+            kind: str | None = None) -> list[Row]:
+    """Sample every variant ``repeats`` x ``inner`` times, interleaved; one Row each.
+
+    ``kind`` (for the printing) defaults to "time" in TIME mode and "bytes" in VALUE mode."""
+    if kind is None:
+        kind = "time" if mode == TIME else "bytes"
     rows = {v.label: Row(v.label, kind, count=count, unit=unit, na=v.na) for v in variants}
     live = [v for v in variants if v.na is None]
 
@@ -287,8 +304,16 @@ def fmt_bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
+def fmt_count(n: float) -> str:
+    return f"{n:,.0f}" if abs(n) >= 1000 or n == int(n) else f"{n:.2f}"
+
+
 def fmt_value(kind: str, v: float) -> str:
-    return fmt_time(v) if kind == "time" else fmt_bytes(v)
+    if kind == "time":
+        return fmt_time(v)
+    if kind == "count":
+        return fmt_count(v)
+    return fmt_bytes(v)
 
 
 def table(header: list[str], rows: list[list[str]], align: str, indent: str = "  ") -> list[str]:

@@ -52,3 +52,13 @@ def test_importing_effectpy_does_not_import_jupyter_or_trio():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_trace_module_exports_exactly_its_all():
+    import effectpy.trace
+    ns: dict[str, object] = {}
+    exec("from effectpy.trace import *", ns)
+    ns.pop("__builtins__")
+    assert sorted(ns) == sorted(effectpy.trace.__all__)
+    for name in effectpy.trace.__all__:
+        assert not inspect.ismodule(getattr(effectpy.trace, name)), name

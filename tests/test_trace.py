@@ -1,6 +1,7 @@
 """Trace events and the recorder: every fork, cancel, acquire, release and failure."""
 
 import asyncio
+import inspect
 import warnings
 
 import pytest
@@ -206,3 +207,16 @@ def test_trace_is_a_value():
     assert frozen == live and frozen.fibers() == live.fibers()
     with pytest.raises(TypeError):
         Trace([("not", "an", "event")])  # type: ignore[list-item]
+
+
+def test_source_locations_are_off_by_default_and_point_at_user_code():
+    with record() as trace:
+        effectpy.run(zip_par(succeed(1), succeed(2)))
+    assert all("source" not in e.data for e in trace.events)
+
+    with record(source=True) as trace:
+        program = zip_par(succeed(1), succeed(2).named("second"))
+        line = inspect.currentframe().f_lineno - 1  # the line above
+        effectpy.run(program)
+    forks = [e for e in trace.events if e.kind == "fork" and e.parent is not None]
+    assert [e.data["source"] for e in forks] == [f"test_trace.py:{line}"] * 2

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, TypeVar
 
 from ._cause import Cause, Die, Exit, Fail, Failure
 from ._duration import Duration, to_seconds
+from ._hooks import user_location
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -113,12 +114,14 @@ class _OneShot:
 
 
 class _ForkOptions:
-    __slots__ = ("daemon", "scope", "name")
+    __slots__ = ("daemon", "scope", "name", "source")
 
-    def __init__(self, daemon: bool, scope: Scope | None, name: str | None) -> None:
+    def __init__(self, daemon: bool, scope: Scope | None, name: str | None,
+                 source: str | None = None) -> None:
         self.daemon = daemon
         self.scope = scope
         self.name = name
+        self.source = source  # file:line of the user code that forked (when captured)
 
 
 def _describe(x: object) -> str:
@@ -456,7 +459,7 @@ class Effect(Generic[R_co, E_co, A_co]):
         """Label this effect; a fiber forked from it takes the label as its name."""
         if not isinstance(label, str):
             raise TypeError(f"named expects a str label, got {type(label).__name__} {label!r}")
-        return _make(NAMED, self, label)
+        return _make(NAMED, self, label, user_location())
 
     # --- fibers ------------------------------------------------------------------------
 
@@ -465,18 +468,18 @@ class Effect(Generic[R_co, E_co, A_co]):
 
         The child is supervised: it is interrupted (and its finalizers awaited) when the
         forking fiber ends."""
-        return _make(FORK, self, _ForkOptions(False, None, _check_name(name)))
+        return _make(FORK, self, _ForkOptions(False, None, _check_name(name), user_location()))
 
     def fork_daemon(self, *, name: str | None = None) -> Effect[R_co, NoReturn, Fiber[E_co, A_co]]:
         """Like `fork`, but the child outlives the forking fiber (it is not supervised)."""
-        return _make(FORK, self, _ForkOptions(True, None, _check_name(name)))
+        return _make(FORK, self, _ForkOptions(True, None, _check_name(name), user_location()))
 
     def fork_in(self, scope: Scope, *, name: str | None = None) -> Effect[R_co, NoReturn, Fiber[E_co, A_co]]:
         """Like `fork`, but the child lives until ``scope`` closes (then it is interrupted)."""
         from ._scope import Scope
         if not isinstance(scope, Scope):
             raise TypeError(f"fork_in expects a Scope, got {type(scope).__name__} {scope!r}")
-        return _make(FORK, self, _ForkOptions(True, scope, _check_name(name)))
+        return _make(FORK, self, _ForkOptions(True, scope, _check_name(name), user_location()))
 
     # --- running -----------------------------------------------------------------------
 

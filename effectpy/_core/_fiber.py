@@ -81,7 +81,7 @@ class Fiber(Generic[E, A]):
         "id", "name", "parent", "daemon", "_runtime", "_ctx", "_stack", "_interruptible",
         "_interruptor", "_interrupting", "_exit", "_observers", "_children", "_scope",
         "_own_scope", "_state", "_token", "_canceller", "_sync_wake", "_final", "_refs",
-        "_reported", "__weakref__",
+        "_reported", "source", "__weakref__",
     )
 
     id: int
@@ -106,6 +106,7 @@ class Fiber(Generic[E, A]):
     _final: tuple[bool, Any] | None
     _refs: dict[Any, Any] | None
     _reported: Cause | None
+    source: str | None
 
     def __init__(self) -> None:
         raise TypeError("Fiber objects are made by effect.fork(), not constructed directly")
@@ -148,6 +149,8 @@ class Fiber(Generic[E, A]):
         f._refs = None if parent is None else parent._refs
         # The last failure cause reported to the instruments (each is reported once).
         f._reported = None
+        # file:line of the user code that made the fiber, when source capture is on.
+        f.source = None
         return f
 
     # --- public, effect-returning API --------------------------------------------------
@@ -267,11 +270,14 @@ class Fiber(Generic[E, A]):
             self._own_scope = Scope()
         return self._own_scope
 
-    def _fork(self, eff: Effect[Any, Any, Any], opts: _ForkOptions, name: str | None = None) -> Fiber[Any, Any]:
+    def _fork(self, eff: Effect[Any, Any, Any], opts: _ForkOptions, name: str | None = None,
+              source: str | None = None) -> Fiber[Any, Any]:
         label = opts.name
+        named = eff._tag == NAMED
         if label is None:
-            label = eff._b if eff._tag == NAMED else name
+            label = eff._b if named else name
         child = Fiber._new(self._runtime, self._ctx, self, label, opts.daemon)
+        child.source = (eff._c if named else None) or opts.source or source
         if not opts.daemon:
             if self._children is None:
                 self._children = set()

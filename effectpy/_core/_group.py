@@ -18,6 +18,7 @@ from typing import Any, Final
 from ._cause import EMPTY, Cause, Exit
 from ._effect import CALLBACK, Effect, _ForkOptions, _make, cause_of, lift
 from ._fiber import Fiber
+from ._hooks import user_location
 
 __all__ = ["ALL", "FIRST", "FIRST_SUCCESS", "group"]
 
@@ -38,12 +39,12 @@ class _Group:
     __slots__ = (
         "parent", "resume", "make", "n", "par", "mode", "label", "next", "running",
         "results", "causes", "winner", "stopping", "cancelled", "pumping", "finished",
-        "unstarted", "scope_id",
+        "unstarted", "scope_id", "source",
     )
 
     def __init__(self, parent: Fiber[Any, Any], resume: Callable[[bool, Any], None],
                  make: Callable[[int], object], n: int, par: int, mode: int, label: str,
-                 unstarted: Callable[[int], None] | None) -> None:
+                 unstarted: Callable[[int], None] | None, source: str | None) -> None:
         self.parent = parent
         self.resume = resume
         self.make = make
@@ -63,6 +64,7 @@ class _Group:
         # Called for each item that never started, once the group has finished.
         self.unstarted = unstarted
         self.scope_id = next(SCOPE_IDS)
+        self.source = source  # where user code built the combinator (when captured)
         inst = parent._runtime.instrument
         if inst is not None:
             inst.emit("scope_opened", parent, self.scope_id, label)
@@ -85,7 +87,7 @@ class _Group:
                     self.causes.append(cause_of(exc))
                     self.stop()
                     break
-                child = self.parent._fork(eff, _SUPERVISED, f"{self.label}[{i}]")
+                child = self.parent._fork(eff, _SUPERVISED, f"{self.label}[{i}]", self.source)
                 self.running[i] = child
                 child._observers.append(partial(self.child_ended, i))
                 started += 1
@@ -164,9 +166,10 @@ def group(make: Callable[[int], object], n: int, parallelism: int | None, mode: 
     With ALL it succeeds with the list of values; with FIRST / FIRST_SUCCESS, with the
     deciding child's value."""
     par = n if parallelism is None else parallelism
+    source = user_location()
 
     def register(parent: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None]:
-        g = _Group(parent, resume, make, n, max(par, 1), mode, label, unstarted)
+        g = _Group(parent, resume, make, n, max(par, 1), mode, label, unstarted, source)
         g.pump()
         return g.cancel
 

@@ -7,6 +7,8 @@ Hooks receive live runtime objects (fibers, exits); they must not change them.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +16,22 @@ from contextvars import ContextVar
 from typing import Any, Final
 
 __all__ = ["HOOKS", "Instrument", "instrument"]
+
+# Whether effects built in this context remember where (file:line) user code built them.
+CAPTURE_SOURCE: Final[ContextVar[bool]] = ContextVar("effectpy_capture_source", default=False)
+
+
+def user_location() -> str | None:
+    """``file:line`` of the innermost caller outside effectpy, when capture is on."""
+    if not CAPTURE_SOURCE.get():
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module != "effectpy" and not module.startswith("effectpy."):
+            return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
 
 HOOKS: Final = (
     "fiber_started",      # (fiber, parent | None)

@@ -100,6 +100,7 @@ async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> 
     items = CURRENT_INSTRUMENTS.get()
     runtime = Runtime(loop, Instruments(items) if items else None)
     fiber = Fiber._new(runtime, ctx, None, eff._b if eff._tag == NAMED else None, False)
+    fiber.source = eff._c if eff._tag == NAMED else None
     done: asyncio.Future[Exit[A]] = loop.create_future()
     def on_exit(ex: Exit[A]) -> None:
         if not done.done():

@@ -126,6 +126,7 @@ async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context) -> Exit[Any]:
         runtime = TrioRuntime(nursery, Instruments(items) if items else None)
         nursery.start_soon(runtime.drive)
         fiber = Fiber._new(runtime, ctx, None, eff._b if eff._tag == NAMED else None, False)
+        fiber.source = eff._c if eff._tag == NAMED else None
 
         def on_exit(ex: Exit[Any]) -> None:
             box.append(ex)

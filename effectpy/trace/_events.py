@@ -24,7 +24,7 @@ VERSION: Final = 1
 
 # kind -> what its `data` holds
 KINDS: Final[Mapping[str, str]] = {
-    "fork": "daemon (bool, only when true)",
+    "fork": "daemon (bool, only when true), source (file:line, only with record(source=True))",
     "exit": "outcome: success | failure | interrupted; cause (text) unless success",
     "cancel": "reason; `by` is the canceller (a fiber id, or 'host')",
     "fail": "error (repr of the typed failure), cause (text)",

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from .._core._cause import Cause, Exit
 from .._core._clock import LIVE_CLOCK, Clock
-from .._core._hooks import Instrument, instrument
+from .._core._hooks import CAPTURE_SOURCE, Instrument, instrument
 from ._events import MAX_TEXT, TraceEvent, safe_repr, safe_text
 from ._trace import Trace
 
@@ -111,7 +111,12 @@ class Recorder(Instrument):
 
     def fiber_started(self, fiber: Any, parent: Any) -> None:
         pid = None if parent is None else self._fid(parent)
-        self._add(fiber, "fork", pid, None, {"daemon": True} if fiber.daemon else _NO_DATA)
+        data: Mapping[str, Any] = _NO_DATA
+        if fiber.daemon or fiber.source:
+            data = {"daemon": True} if fiber.daemon else {}
+            if fiber.source:
+                data["source"] = fiber.source
+        self._add(fiber, "fork", pid, None, data)
 
     def fiber_ended(self, fiber: Any, exit: Any) -> None:
         outcome = outcome_of(exit)
@@ -169,7 +174,8 @@ class Recorder(Instrument):
 
 
 @contextmanager
-def record(capacity: int | None = None, *, clock: Clock | None = None) -> Iterator[Trace]:
+def record(capacity: int | None = None, *, clock: Clock | None = None,
+           source: bool = False) -> Iterator[Trace]:
     """Record every effect run started inside the ``with`` block.
 
     Args:
@@ -177,6 +183,10 @@ def record(capacity: int | None = None, *, clock: Clock | None = None) -> Iterat
             says how many were dropped. None keeps everything.
         clock: the clock for timestamps. By default the first `Clock` provided to a
             recorded fiber (a `TestClock` makes traces reproducible), else the live clock.
+        source: remember where (file:line) user code built the effects made inside the
+            block that fork fibers (fork, named, zip_par, race, for_each_par, timeout);
+            fork events then carry it as ``data["source"]``. Off by default (it costs a
+            stack walk per such effect built).
 
     >>> import effectpy
     >>> from effectpy.trace import record
@@ -191,5 +201,10 @@ def record(capacity: int | None = None, *, clock: Clock | None = None) -> Iterat
     if clock is not None and not isinstance(clock, Clock):
         raise TypeError(f"record's clock must be a Clock, got {type(clock).__name__} {clock!r}")
     recorder = Recorder(capacity, clock)
-    with instrument(recorder):
-        yield recorder.trace
+    token = CAPTURE_SOURCE.set(True) if source else None
+    try:
+        with instrument(recorder):
+            yield recorder.trace
+    finally:
+        if token is not None:
+            CAPTURE_SOURCE.reset(token)
