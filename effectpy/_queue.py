@@ -128,6 +128,10 @@ class Queue(Generic[A]):
 
                 def cancel() -> None:
                     w.resume = None
+                    try:
+                        waiters.remove(w)  # do not let abandoned waiters pile up
+                    except ValueError:
+                        pass  # already signalled (and so popped)
                     resume(False, EMPTY)
                 return cancel
 

@@ -6,9 +6,9 @@ import itertools
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from ._core._cause import Exit
+from ._core._cause import Die, Exit
 from ._core._effect import (
-    IN_SCOPE, MAP, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _make, lift,
+    FLAT_MAP, IN_SCOPE, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _make, die, lift,
     uninterruptible_mask,
 )
 from ._core._group import SCOPE_IDS
@@ -79,14 +79,20 @@ def acquire_release(
     call = _release_fn(release)
     if use is None:
         def register(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
-            def on_acquired(resource: Any) -> Any:
+            def on_acquired(resource: Any) -> Effect[Any, Any, Any]:
                 rid = next(_RESOURCE_IDS)
                 inst = fiber._runtime.instrument
                 if inst is not None:
                     inst.emit("resource_acquired", fiber, rid, resource)
-                fiber.current_scope().add_finalizer(_tracked_release(fiber, rid, call, resource))
-                return resource
-            return _make(MAP, acq, on_acquired)
+                release_it = _tracked_release(fiber, rid, call, resource)
+                scope = fiber.current_scope()
+                if scope.closed:  # release at once rather than leak it, then say why
+                    error = RuntimeError("acquire_release: the enclosing scope is already closed, "
+                                         "so the resource was released at once")
+                    return release_it(Exit.fail_cause(Die(error))).flat_map(lambda _: die(error))
+                scope.add_finalizer(release_it)
+                return _make(SUCCEED, resource)
+            return _make(FLAT_MAP, acq, on_acquired)
         return _make(STATUS, _make(WITH_FIBER, register), False)
 
     if not callable(use) or isinstance(use, Effect):

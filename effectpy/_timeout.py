@@ -44,8 +44,11 @@ def _fired(seconds: float, then: Effect[Any, Any, Any]) -> Effect[Any, Any, Any]
 def timeout(effect: Effect[Any, E, A], duration: float | Duration) -> Effect[Any, E | TimeoutError, A]:
     seconds = to_seconds(duration, "timeout")
     err = f"timed out after {seconds:g}s"
-    return _raced(effect, seconds).flat_map(
-        lambda v: _fired(seconds, fail(TimeoutError(err))) if v is _TIMED_OUT else _make(SUCCEED, v))
+    # the timer itself fails, so that a failure of the interrupted effect (e.g. in its
+    # finalizer) joins the TimeoutError in the cause instead of replacing it
+    timer = sleep(seconds).flat_map(lambda _: _fired(seconds, fail(TimeoutError(err))))
+    effs = (effect, timer)
+    return group(effs.__getitem__, 2, None, FIRST, "timeout")
 
 
 def timeout_option(effect: Effect[Any, E, A], duration: float | Duration) -> Effect[Any, E, Any]:

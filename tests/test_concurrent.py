@@ -225,3 +225,35 @@ def test_unstarted_coroutine_branches_are_closed_not_leaked_as_warnings():
         assert run_exit(zip_par(fail("boom"), fetch("A"))).cause == Fail("boom")
         assert run(race(succeed(1), fetch("B"))) == 1
         gc.collect()
+
+
+def test_a_losers_failing_finalizer_is_never_swallowed():
+    def boom():
+        raise RuntimeError("finalizer failed")
+
+    started = Deferred()
+    slow = started.succeed(None).flat_map(lambda _: never).ensuring(sync(boom))
+    timed = run_exit(slow.timeout(0.05))
+    assert isinstance(timed.cause.failures()[0], TimeoutError)
+    assert isinstance(timed.cause.defects()[0], RuntimeError)
+    lost = run_exit(race(slow, started.await_().as_("fast")))
+    assert isinstance(lost.cause.defects()[0], RuntimeError)  # reported, not dropped
+    failed = run_exit(race(slow, started.await_().flat_map(lambda _: fail("first"))))
+    assert failed.cause.failures() == ["first"] and failed.cause.defects()
+
+
+def test_nested_groups_are_stack_safe():
+    def depth(n):
+        if n == 0:
+            return succeed(0)
+        from effectpy import suspend
+        return suspend(lambda: zip_par(depth(n - 1), succeed(None))).map(lambda t: t[0] + 1)
+
+    assert run(depth(3000)) == 3000
+
+    def tree(n):
+        if n == 0:
+            return succeed(1)
+        return for_each_par([n - 1], tree, parallelism=4).map(lambda xs: xs[0] + 1)
+
+    assert run(tree(2000)) == 2001

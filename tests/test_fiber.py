@@ -9,6 +9,7 @@ from effectpy import (
     sleep, succeed, sync, uninterruptible_mask, unit, yield_now,
 )
 from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
+from effectpy import run as effectpy_run
 from effectpy.lowlevel import with_fiber
 
 
@@ -339,3 +340,133 @@ def test_trio_cancellation_interrupts_runs_finalizers_and_reraises():
 
     assert trio.run(main) is True
     assert log == ["cleanup"]
+
+
+def test_child_interrupting_its_parent_does_not_deadlock():
+    log = []
+
+    def body(me):
+        watchdog = yield_now.flat_map(lambda _: me.interrupt())
+        return watchdog.fork().flat_map(lambda _: never).ensuring(sync(lambda: log.append("parent cleaned")))
+
+    ex = run(with_fiber(body).fork().flat_map(lambda f: f.await_()))
+    assert ex.is_interrupted() and log == ["parent cleaned"]
+
+
+def test_interruption_seen_inside_a_mask_is_delivered_when_the_mask_ends():
+    log = []
+    started = Deferred()
+
+    def masked(restore):
+        return restore(started.succeed(None).flat_map(lambda _: never)).exit().tap(
+            lambda ex: sync(lambda: log.append(("inner", ex.is_interrupted()))))
+
+    body = (uninterruptible_mask(masked)
+            .flat_map(lambda _: sync(lambda: log.append("after the mask (must not run)"))))
+
+    def go(fiber):
+        return started.await_().flat_map(lambda _: fiber.interrupt())
+
+    ex = run(body.fork().flat_map(go))
+    assert ex.is_interrupted()
+    assert log == [("inner", True)]
+
+
+def test_second_restore_in_a_mask_is_interrupted_at_once():
+    started = Deferred()
+    log = []
+
+    def masked(restore):
+        first = restore(started.succeed(None).flat_map(lambda _: never)).exit()
+        return first.flat_map(lambda _: restore(sync(lambda: log.append("second restore ran"))))
+
+    ex = run(uninterruptible_mask(masked).fork().flat_map(
+        lambda f: started.await_().flat_map(lambda _: f.interrupt())))
+    assert ex.is_interrupted() and log == []
+
+
+def test_typed_failures_are_still_caught_after_a_recovered_interruption_region():
+    # an uninterruptible region that completes normally, then a typed failure that is caught
+    body = sync(lambda: None).uninterruptible().flat_map(lambda _: fail("typed")).catch_all(
+        lambda e: succeed(f"caught {e}"))
+    assert run(body) == "caught typed"
+
+
+def test_fork_in_a_closed_scope_is_a_clear_defect_not_a_hang():
+    from effectpy import Scope
+    scope = Scope()
+    run(scope.close())
+    exit_ = run_exit(sleep(0.01).fork_in(scope).flat_map(lambda f: f.join()))
+    assert "scope is already closed" in str(exit_.cause.defects()[0])
+
+
+def test_interrupt_requested_while_registering_a_wait_is_not_delayed():
+    from effectpy import zip_par
+    log = []
+
+    def body(me):
+        request = sync(lambda: me.interrupt_as("someone"))  # runs while zip_par registers
+        sibling = sleep(30).flat_map(lambda _: sync(lambda: log.append("sibling finished")))
+        return zip_par(request, sibling)
+
+    ex = run(with_fiber(body).fork().flat_map(lambda f: f.await_()))
+    assert ex.cause.interruptors() == ["someone"] and log == []
+
+
+@pytest.mark.asyncio_only
+def test_host_cancellation_does_not_swallow_a_failing_finalizer():
+    def boom():
+        raise RuntimeError("release failed")
+
+    async def main():
+        started = asyncio.Event()
+        task = asyncio.create_task(sync(started.set).flat_map(lambda _: never).ensuring(sync(boom))._run())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(Failure) as info:
+            await task
+        return info.value
+
+    failure = asyncio.run(main())
+    assert isinstance(failure.cause.defects()[0], RuntimeError)
+    assert isinstance(failure.__context__, asyncio.CancelledError)
+
+
+def test_trio_cancellation_does_not_swallow_a_failing_finalizer():
+    import trio
+
+    def boom():
+        raise RuntimeError("release failed")
+
+    async def main():
+        with trio.move_on_after(0.01):
+            await never.ensuring(sync(boom))._run()
+
+    with pytest.raises(Failure) as info:
+        trio.run(main)
+    assert isinstance(info.value.cause.defects()[0], RuntimeError)
+
+
+def test_trio_daemons_are_interrupted_and_cleaned_up_when_the_run_ends():
+    import trio
+    log = []
+    started = Deferred()
+
+    async def main():
+        daemon = started.succeed(None).flat_map(lambda _: never).ensuring(sync(lambda: log.append("daemon cleaned")))
+        await daemon.fork_daemon().flat_map(lambda _: started.await_())._run()
+
+    trio.run(main)
+    assert log == ["daemon cleaned"]
+
+
+def test_keyboard_interrupt_on_trio_runs_finalizers_and_propagates_unwrapped():
+    import os
+    import signal
+    log = []
+    use = sync(lambda: os.kill(os.getpid(), signal.SIGINT)).flat_map(lambda _: sleep(5))
+    eff = acquire_release(sync(lambda: log.append("acquired")), lambda _: sync(lambda: log.append("released")),
+                          lambda _: use)
+    with pytest.raises(KeyboardInterrupt):
+        effectpy_run(eff, backend="trio")
+    assert log == ["acquired", "released"]

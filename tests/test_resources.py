@@ -161,3 +161,15 @@ def test_every_acquire_has_its_release_under_interruption():
         opened = {e.split()[1] for e in log if e.startswith("open")}
         closed = [e.split()[1] for e in log if e.startswith("close")]
         assert sorted(closed) == sorted(opened), log
+
+
+def test_acquire_into_a_closed_scope_releases_at_once_and_fails_clearly():
+    log = []
+    res = acquire_release(sync(lambda: log.append("acquired")).as_("conn"),
+                          lambda c: sync(lambda: log.append("released")))
+    layer = Layer.from_effect(res.map(lambda c: Context))
+    scope = Scope()
+    run(scope.close())
+    exit_ = run_exit(layer.build_scoped(Context(), scope))
+    assert log == ["acquired", "released"]
+    assert "already closed" in str(exit_.cause.defects()[0])

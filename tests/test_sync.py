@@ -170,3 +170,10 @@ def test_blocking_runs_in_a_thread_without_stalling_fibers():
     other = sync(lambda: log.append("other fiber ran")).flat_map(lambda _: sync(release.set))
     assert run(zip_par(blocking(blocking_work), other)) == ("done", None)
     assert log == ["other fiber ran"]
+
+
+def test_timed_out_takers_do_not_pile_up():
+    q = Queue()
+    poll = q.take().timeout_option(0.0001)
+    run(for_each_par(range(200), lambda _: poll, parallelism=1))
+    assert len(q._takers) == 0

@@ -64,8 +64,11 @@ class Scheduler(Protocol):
     """What a fiber needs from its backend (`_runtime.Runtime`, `_trio.TrioRuntime`)."""
 
     instrument: Instruments | None
+    # How many group children are being started inline, one within another.
+    inline_depth: int
 
     def call_soon(self, fn: Callable[..., object], *args: Any) -> object: ...
+    def track_daemon(self, fiber: Fiber[Any, Any]) -> None: ...
     def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> Any: ...
     def spawn(self, aw: Awaitable[Any], done: Callable[[int, bool, Any], None], token: int) -> Callable[[], object]: ...
 
@@ -169,7 +172,9 @@ class Fiber(Generic[E, A]):
         Interrupting a finished fiber returns its exit; interrupting twice is harmless."""
         def go(caller: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
             self.interrupt_as(caller.id, "interrupt()")
-            return _make(STATUS, self.await_(), False)
+            # the wait itself stays interruptible: a child interrupting its own parent
+            # must not deadlock (the parent waits for its children as it ends)
+            return self.await_()
         return _make(WITH_FIBER, go)
 
     def poll(self) -> Exit[A] | None:
@@ -216,15 +221,20 @@ class Fiber(Generic[E, A]):
         inst = self._runtime.instrument
         if inst is not None:
             inst.emit("fiber_interrupted", self, by, reason)
-        if self._state == SUSPENDED and self._interruptible:
-            c = self._canceller
-            self._canceller = None
-            if c is None:
-                self._wake(self._token, None, False, EMPTY)
-            else:
-                c()
-        elif self._state == NEW:
-            pass  # delivered at the first step
+        if self._state == SUSPENDED:
+            self._interrupt_suspended()
+        # READY / RUNNING / NEW: delivered at the next step
+
+    def _interrupt_suspended(self) -> None:
+        """Cancel the operation a suspended fiber waits on, if it may be interrupted now."""
+        if not self._interruptible or self._interrupting:
+            return
+        c = self._canceller
+        self._canceller = None
+        if c is None:
+            self._wake(self._token, None, False, EMPTY)
+        else:
+            c()
 
     def _deliver(self, extra: Any) -> Cause:
         self._interrupting = True
@@ -276,6 +286,8 @@ class Fiber(Generic[E, A]):
         named = eff._tag == NAMED
         if label is None:
             label = eff._b if named else name
+        if opts.scope is not None and opts.scope.closed:
+            raise RuntimeError("fork_in: the scope is already closed; fork into an open Scope")
         child = Fiber._new(self._runtime, self._ctx, self, label, opts.daemon)
         child.source = (eff._c if named else None) or opts.source or source
         if not opts.daemon:
@@ -284,6 +296,8 @@ class Fiber(Generic[E, A]):
             self._children.add(child)
         elif opts.scope is not None:
             opts.scope.add_finalizer(lambda _exit: child.interrupt())
+        else:
+            self._runtime.track_daemon(child)
         inst = self._runtime.instrument
         if inst is not None:
             inst.emit("fiber_started", child, self)
@@ -387,6 +401,8 @@ class Fiber(Generic[E, A]):
                     inst = self._runtime.instrument
                     if inst is not None:
                         inst.emit("fiber_suspended", self, eff._b or "callback")
+                    if self._interruptor is not None:
+                        self._interrupt_suspended()  # requested while registering
                     return
                 elif tag == ASYNC or tag == AWAIT:
                     try:
@@ -416,6 +432,8 @@ class Fiber(Generic[E, A]):
                     inst = self._runtime.instrument
                     if inst is not None:
                         inst.emit("fiber_suspended", self, "await")
+                    if self._interruptor is not None:
+                        self._interrupt_suspended()
                     return
                 elif tag == SUSPEND:
                     try:
@@ -457,7 +475,13 @@ class Fiber(Generic[E, A]):
                     self._scope = eff._b
                     eff = eff._a
                 elif tag == FORK:
-                    child = self._fork(eff._a, eff._b)
+                    try:
+                        child = self._fork(eff._a, eff._b)
+                    except BaseException as exc:  # noqa: BLE001 - e.g. fork_in a closed scope
+                        ok = False
+                        val = cause_of(exc)
+                        eff = None
+                        continue
                     child._start(eff._a)
                     ok = True
                     val = child
@@ -522,8 +546,12 @@ class Fiber(Generic[E, A]):
                     if val is not self._reported:
                         self._report_failure(val)
                     if tag == FOLD:
-                        if self._interrupting and self._interruptible:
-                            continue  # interruption is not recoverable
+                        if self._interrupting:
+                            if self._interruptible:
+                                continue  # interruption is not recoverable here
+                            # a handler in an uninterruptible region sees the interruption;
+                            # it is delivered again at the next interruptible point
+                            self._interrupting = False
                         try:
                             eff = _coerce(frame._b(val))
                         except BaseException as exc:  # noqa: BLE001
@@ -532,7 +560,8 @@ class Fiber(Generic[E, A]):
                         self._interruptible = frame._a
                         if frame._a and self._interruptor is not None and not self._interrupting:
                             self._interrupting = True
-                            val = val.both(Interrupt(self._interruptor))
+                            if not val.interruptors():
+                                val = val.both(Interrupt(self._interruptor))
                     elif tag == RESTORE_CONTEXT:
                         self._ctx = frame._a
                     elif tag == RESTORE_SCOPE:

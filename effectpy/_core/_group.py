@@ -28,6 +28,9 @@ FIRST_SUCCESS: Final = 2  # the first success wins; fail only when every child f
 
 # How many children one pump starts inline before letting the event loop run.
 INLINE_STARTS: Final = 256
+# How deeply groups may start children inline within one another (each level uses a few
+# Python frames); deeper children start on the next loop turn, so nesting stays stack-safe.
+INLINE_DEPTH: Final = 16
 
 # Scope ids for traces (zip_par, race, scoped, ... regions); traces renumber them.
 SCOPE_IDS: Final = itertools.count(1)
@@ -39,7 +42,7 @@ class _Group:
     __slots__ = (
         "parent", "resume", "make", "n", "par", "mode", "label", "next", "running",
         "results", "causes", "winner", "stopping", "cancelled", "pumping", "finished",
-        "unstarted", "scope_id", "source",
+        "unstarted", "scope_id", "source", "late",
     )
 
     def __init__(self, parent: Fiber[Any, Any], resume: Callable[[bool, Any], None],
@@ -56,6 +59,7 @@ class _Group:
         self.running: dict[int, Fiber[Any, Any]] = {}
         self.results: list[Any] = [None] * n if mode == ALL else []
         self.causes: list[Cause] = []  # failures to report, in order of arrival
+        self.late: list[Cause] = []  # failures of branches while they were being interrupted
         self.winner: Exit[Any] | None = None
         self.stopping = False  # decided: start nothing more, interrupt what runs
         self.cancelled = False  # the parent was interrupted
@@ -91,7 +95,15 @@ class _Group:
                 self.running[i] = child
                 child._observers.append(partial(self.child_ended, i))
                 started += 1
-                child._loop(eff, True, None)
+                runtime = self.parent._runtime
+                if runtime.inline_depth >= INLINE_DEPTH:
+                    child._start(eff)
+                    continue
+                runtime.inline_depth += 1
+                try:
+                    child._loop(eff, True, None)
+                finally:
+                    runtime.inline_depth -= 1
         finally:
             self.pumping = False
         self.maybe_finish()
@@ -107,11 +119,15 @@ class _Group:
                 self.stop()
         else:
             cause = exit_._cause
-            if mode == FIRST:
-                if not self.stopping:
-                    self.winner = exit_
-                    self.stop()
-            elif not (self.stopping and cause.is_interrupted_only()):
+            if self.stopping:
+                # a branch we interrupted: keep anything beyond the interruption (for
+                # example a failing finalizer); nothing is swallowed
+                if not cause.is_interrupted_only():
+                    self.late.append(cause)
+            elif mode == FIRST:
+                self.winner = exit_
+                self.stop()
+            else:
                 self.causes.append(cause)
                 if mode == ALL:
                     self.stop()
@@ -143,20 +159,30 @@ class _Group:
         if self.unstarted is not None:
             for i in range(self.next, self.n):
                 self.unstarted(i)
+        late = _both(self.late)
+        winner = self.winner
         if self.cancelled:
-            cause: Cause = EMPTY
-            for c in self.causes:
-                cause = cause.both(c)
-            self.resume(False, cause)
-        elif self.winner is not None:
-            self.resume(self.winner._ok, self.winner._value if self.winner._ok else self.winner._cause)
-        elif self.causes:
-            cause = EMPTY
-            for c in self.causes:
-                cause = cause.both(c)
-            self.resume(False, cause)
+            self.resume(False, _both(self.causes).both(late))
+        elif winner is not None:
+            if not winner._ok:
+                self.resume(False, winner._cause.both(late))
+            elif late.is_empty():
+                self.resume(True, winner._value)
+            else:
+                # the winner succeeded, but a loser failed while being interrupted (e.g. its
+                # finalizer raised): report that failure rather than swallow it
+                self.resume(False, late)
+        elif self.causes or self.late:
+            self.resume(False, _both(self.causes).both(late))
         else:
             self.resume(True, self.results)
+
+
+def _both(causes: list[Cause]) -> Cause:
+    cause: Cause = EMPTY
+    for c in causes:
+        cause = cause.both(c)
+    return cause
 
 
 def group(make: Callable[[int], object], n: int, parallelism: int | None, mode: int, label: str,

@@ -32,16 +32,20 @@ class Runtime:
     when it started (later wake-ups wait for the next turn, so tasks are not starved).
     """
 
-    __slots__ = ("loop", "call_later", "instrument", "_queue", "_draining")
+    __slots__ = ("loop", "call_later", "instrument", "inline_depth", "_queue", "_draining")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, instrument: Instruments | None) -> None:
         self.loop = loop
         self.call_later: Callable[..., asyncio.TimerHandle] = loop.call_later
         # None when nothing is attached: every event site is a single `is not None` check.
         self.instrument = instrument
+        self.inline_depth = 0
         self._queue: deque[tuple[Callable[..., object], tuple[Any, ...]]] = deque()
         # Invariant: True exactly while a _drain callback is scheduled on the loop.
         self._draining = False
+
+    def track_daemon(self, fiber: Fiber[Any, Any]) -> None:
+        """Daemons outlive the run on asyncio: they keep running on the loop."""
 
     def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
         self._queue.append((fn, args))
@@ -122,7 +126,15 @@ async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> 
                 await asyncio.shield(done)
             except asyncio.CancelledError:
                 continue  # keep waiting: the finalizers must finish first
+        raise_if_cleanup_failed(done.result())
         raise
+
+
+def raise_if_cleanup_failed(exit_: Exit[Any]) -> None:
+    """After the host cancelled a run: if cleanup failed (a finalizer raised), raise that
+    instead of the cancellation, as a ``finally`` block that raises does in plain Python."""
+    if not exit_.is_success() and not exit_.cause.is_interrupted_only():
+        raise_failure(exit_.cause)
 
 
 def run_exit(effect: Effect[Any, Any, A], *, backend: Backend = "asyncio") -> Exit[A]:

@@ -19,6 +19,7 @@ from ._context import Context
 from ._effect import NAMED, Effect, cause_of
 from ._fiber import Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
+from ._runtime import raise_if_cleanup_failed
 
 __all__ = ["TrioRuntime", "run_async_trio", "trio_run"]
 
@@ -39,7 +40,8 @@ class _Handle:
 class TrioRuntime:
     """One run's adapter to trio (the same interface as the asyncio `Runtime`)."""
 
-    __slots__ = ("_nursery", "_queue", "_parked", "_closing", "_tasks", "instrument")
+    __slots__ = ("_nursery", "_queue", "_parked", "_closing", "_tasks", "instrument", "inline_depth",
+                 "_daemons", "_done")
 
     def __init__(self, nursery: trio.Nursery, instrument: Instruments | None) -> None:
         self._nursery = nursery
@@ -50,8 +52,14 @@ class TrioRuntime:
         # Scopes of timers and awaited tasks still running (cancelled when the run ends).
         self._tasks: set[_Handle] = set()
         self.instrument = instrument
+        self.inline_depth = 0
+        # Daemon fibers still running; ended (interrupted) when the run's root ends.
+        self._daemons: set[Fiber[Any, Any]] = set()
+        self._done = False  # the driver has returned
 
     def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
+        if self._done:
+            return  # the driver has returned: the run is over, nothing is left to wake
         self._queue.append((fn, args))
         parked = self._parked
         if parked is not None:
@@ -71,9 +79,30 @@ class TrioRuntime:
                     await trio.lowlevel.checkpoint()
                     continue
                 if self._closing:
+                    self._done = True
                     return
                 self._parked = trio.lowlevel.current_task()
                 await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
+
+    def track_daemon(self, fiber: Fiber[Any, Any]) -> None:
+        self._daemons.add(fiber)
+        fiber._observers.append(lambda _exit: self._daemons.discard(fiber))
+
+    async def end_daemons(self) -> None:
+        while self._daemons:
+            done = trio.Event()
+            pending = list(self._daemons)
+            remaining = [len(pending)]
+
+            def one_ended(_exit: Exit[Any]) -> None:
+                remaining[0] -= 1
+                if remaining[0] == 0:
+                    done.set()
+
+            for daemon in pending:
+                daemon._observers.append(one_ended)
+                daemon.interrupt_as(HOST, "run ended (daemons cannot outlive a trio run)")
+            await done.wait()
 
     def close(self) -> None:
         self._closing = True
@@ -122,6 +151,7 @@ async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context) -> Exit[Any]:
     items = CURRENT_INSTRUMENTS.get()
     box: list[Exit[Any]] = []
     finished = trio.Event()
+    interrupted_by: BaseException | None = None
     async with trio.open_nursery() as nursery:
         runtime = TrioRuntime(nursery, Instruments(items) if items else None)
         nursery.start_soon(runtime.drive)
@@ -137,14 +167,21 @@ async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context) -> Exit[Any]:
             runtime.instrument.emit("fiber_started", fiber, None)
         runtime.call_soon(fiber._loop, eff, True, None)
         try:
-            await finished.wait()
-        except trio.Cancelled:
-            fiber.interrupt_as(HOST, "host task cancelled")
-            with trio.CancelScope(shield=True):
+            try:
                 await finished.wait()
-            raise
+            except BaseException as exc:  # noqa: BLE001 - Cancelled, KeyboardInterrupt, ...
+                interrupted_by = exc
+                fiber.interrupt_as(HOST, "host task cancelled")
+                with trio.CancelScope(shield=True):
+                    await finished.wait()
+            # daemon fibers cannot outlive the run on trio: interrupt them, await cleanup
+            with trio.CancelScope(shield=True):
+                await runtime.end_daemons()
         finally:
             runtime.close()
+    if interrupted_by is not None:
+        raise_if_cleanup_failed(box[0])
+        raise interrupted_by  # outside the nursery: not wrapped in an exception group
     return box[0]
 
 
