@@ -470,3 +470,10 @@ def test_keyboard_interrupt_on_trio_runs_finalizers_and_propagates_unwrapped():
     with pytest.raises(KeyboardInterrupt):
         effectpy_run(eff, backend="trio")
     assert log == ["acquired", "released"]
+
+
+def test_fork_in_forgets_children_that_ended():
+    from effectpy import Scope, for_each_par
+    scope = Scope()
+    run(for_each_par(range(50), lambda i: succeed(i).fork_in(scope).flat_map(lambda f: f.join())))
+    assert len(scope._finalizers) == 0

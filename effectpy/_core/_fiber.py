@@ -295,7 +295,10 @@ class Fiber(Generic[E, A]):
                 self._children = set()
             self._children.add(child)
         elif opts.scope is not None:
-            opts.scope.add_finalizer(lambda _exit: child.interrupt())
+            scope = opts.scope
+            key = scope._add(lambda _exit: child.interrupt())
+            # once the child has ended, the scope need not remember it
+            child._observers.append(lambda _exit: scope._discard(key))
         else:
             self._runtime.track_daemon(child)
         inst = self._runtime.instrument

@@ -31,12 +31,14 @@ class Scope:
     ['second', 'first']
     """
 
-    __slots__ = ("_finalizers", "_closed", "__weakref__")
+    __slots__ = ("_finalizers", "_closed", "_next_key", "__weakref__")
 
     def __init__(self) -> None:
-        # Invariant: empty once _closed; each entry is called at most once.
-        self._finalizers: list[Finalizer] = []
+        # Invariant: empty once _closed; each entry is called at most once. Keys grow with
+        # registration order, so closing runs the values in reverse.
+        self._finalizers: dict[int, Finalizer] = {}
         self._closed = False
+        self._next_key = 0
 
     @property
     def closed(self) -> bool:
@@ -45,9 +47,20 @@ class Scope:
     def add_finalizer(self, finalizer: object) -> None:
         """Register ``finalizer``: an Effect, or a function of the closing `Exit` (or of no
         arguments) returning an Effect, a coroutine, or None."""
+        self._add(_as_finalizer(finalizer, "Scope.add_finalizer"))
+
+    def _add(self, finalizer: Finalizer) -> int:
+        """Register ``finalizer``; returns a key for `_discard`."""
         if self._closed:
             raise RuntimeError("cannot add a finalizer to a Scope that is already closed")
-        self._finalizers.append(_as_finalizer(finalizer, "Scope.add_finalizer"))
+        key = self._next_key
+        self._next_key += 1
+        self._finalizers[key] = finalizer
+        return key
+
+    def _discard(self, key: int) -> None:
+        """Forget a finalizer that is no longer needed (e.g. its fiber has ended)."""
+        self._finalizers.pop(key, None)
 
     def fork(self) -> Scope:
         """A child scope, closed (with the same exit) when this one closes, if not before."""
@@ -69,8 +82,8 @@ class Scope:
         if self._closed:
             return UNIT
         self._closed = True
-        pending = self._finalizers[::-1]
-        self._finalizers = []
+        pending = list(reversed(self._finalizers.values()))
+        self._finalizers = {}
         errors: list[Cause] = []
 
         def run(i: int) -> Effect[Any, Any, None]:
