@@ -162,6 +162,7 @@ class TestClock(Clock):
             self._target = None
         finally:
             self._driver = None
+            self._target = None  # a cancelled driver abandons its pending advance
 
     def __repr__(self) -> str:
         return f"TestClock(now={self._now!r}, sleepers={self.pending_sleeps})"

@@ -477,3 +477,12 @@ def test_fork_in_forgets_children_that_ended():
     scope = Scope()
     run(for_each_par(range(50), lambda i: succeed(i).fork_in(scope).flat_map(lambda f: f.join())))
     assert len(scope._finalizers) == 0
+
+
+def test_self_interrupt_in_an_uninterruptible_region_is_delivered_after_it():
+    log = []
+    body = with_fiber(lambda me: me.interrupt()).flat_map(
+        lambda _: sync(lambda: log.append("rest of the region"))).uninterruptible().flat_map(
+        lambda _: sync(lambda: log.append("after the region (must not run)")))
+    ex = run(body.fork().flat_map(lambda f: f.await_()))
+    assert ex.is_interrupted() and log == ["rest of the region"]

@@ -172,6 +172,10 @@ class Fiber(Generic[E, A]):
         Interrupting a finished fiber returns its exit; interrupting twice is harmless."""
         def go(caller: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
             self.interrupt_as(caller.id, "interrupt()")
+            if caller is self:
+                # self-interruption: delivered at the next interruptible step (waiting for
+                # our own exit here could only deadlock)
+                return _make(SUCCEED, None)
             # the wait itself stays interruptible: a child interrupting its own parent
             # must not deadlock (the parent waits for its children as it ends)
             return self.await_()
