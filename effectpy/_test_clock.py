@@ -10,6 +10,8 @@ from typing import Any, Final
 
 from ._core._clock import LIVE_CLOCK, Clock, sleep_node
 from ._core._duration import Duration, to_seconds
+from ._core._cause import Exit
+from ._core._context import Context
 from ._core._effect import Effect
 from ._core._fiber import Fiber
 from ._layer import Layer
@@ -136,6 +138,43 @@ class TestClock(Clock):
 
         from ._core._effect import from_async
         return from_async(go)
+
+    def next_deadline(self) -> float | None:
+        """The earliest time a sleeper waits for, or None if nobody sleeps on this clock."""
+        heap = self._sleepers
+        while heap and heap[0][1] not in self._live:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    async def drive(self, effect: Effect[Any, Any, Any], ctx: Context | None = None) -> Exit[Any]:
+        """Run ``effect`` (asyncio) with this clock as its `Clock`, moving virtual time to
+        the next deadline whenever everything waits; returns its `Exit`. Sleeps finish
+        instantly and in order, so the run (and its trace) is the same every time.
+
+        >>> import asyncio, effectpy
+        >>> clock = TestClock()
+        >>> asyncio.run(clock.drive(effectpy.sleep(3600).as_("an hour later"))).value
+        'an hour later'
+        >>> clock.now()
+        3600.0
+        """
+        env = (ctx if ctx is not None else Context()).with_service(Clock, self)
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(effect._run_exit(env))
+        try:
+            while not task.done():
+                await _settle_asyncio(loop)
+                if task.done():
+                    break
+                deadline = self.next_deadline()
+                if deadline is None:
+                    await asyncio.sleep(0.001)  # waiting on something real (I/O, a thread)
+                else:
+                    await self.advance(max(0.0, deadline - self._now))
+        finally:
+            if not task.done():
+                task.cancel()
+        return task.result()
 
     def _move_now(self) -> None:
         target = self._target

@@ -317,6 +317,16 @@ class Trace:
         from ._otel import to_opentelemetry
         return to_opentelemetry(self, tracer, epoch_ns=epoch_ns)
 
+    def to_svg(self, *, title: str | None = None) -> str:
+        """The timeline picture: a standalone, deterministic SVG document."""
+        from ._timeline import to_svg
+        return to_svg(self, title=title)
+
+    def save_svg(self, path: str | Path, *, title: str | None = None) -> Path:
+        target = Path(path)
+        target.write_text(self.to_svg(title=title), encoding="utf-8")
+        return target
+
     def save_perfetto(self, path: str | Path) -> Path:
         target = Path(path)
         target.write_text(json.dumps(self.to_perfetto()), encoding="utf-8")
