@@ -1,0 +1,170 @@
+"""The command line: record a script's run, or render a saved trace.
+
+    python -m effectpy trace SCRIPT.py [--svg OUT.svg] [--perfetto OUT.json] [--jsonl OUT.jsonl]
+                                       [--test-clock] [--title TITLE]
+    python -m effectpy render TRACE.jsonl [--svg OUT.svg] [--perfetto OUT.json] [--summary]
+
+Exit codes: 0 the run succeeded (or the trace was rendered); 1 the traced program failed
+(its pictures are still written: that is what a bug report wants); 2 bad usage; 3 bad input
+(a missing file, a script with nothing to run, a malformed trace file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import asyncio
+import runpy
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_PROGRAM_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BAD_INPUT = 3
+
+
+class BadInput(Exception):
+    """A problem with what the user gave us (reported in one line, exit code 3)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m effectpy", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    trace = sub.add_parser("trace", help="run a script under the recorder and write its pictures")
+    trace.add_argument("script", help="a Python file; its `main` effect (or function returning one) "
+                                      "is run, or, without `main`, the script itself")
+    trace.add_argument("--svg", help="write the timeline SVG here")
+    trace.add_argument("--perfetto", help="write Chrome trace-event JSON (ui.perfetto.dev) here")
+    trace.add_argument("--jsonl", help="write the lossless trace here")
+    trace.add_argument("--test-clock", action="store_true",
+                       help="run `main` on a TestClock advanced automatically: sleeps finish "
+                            "instantly, and the same program gives the same trace and picture")
+    trace.add_argument("--title", help="title of the timeline picture")
+    render = sub.add_parser("render", help="render a trace saved with --jsonl / Trace.save_jsonl")
+    render.add_argument("trace_file", help="a .jsonl trace")
+    render.add_argument("--svg", help="write the timeline SVG here (default: next to the trace)")
+    render.add_argument("--perfetto", help="write Chrome trace-event JSON here")
+    render.add_argument("--title", help="title of the timeline picture")
+    render.add_argument("--summary", action="store_true", help="print the trace's summary")
+    return parser
+
+
+def _defines_main(path: Path) -> bool:
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError as exc:
+        raise BadInput(f"{path}: not valid Python ({exc.msg}, line {exc.lineno})") from None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "main":
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "main" for t in node.targets):
+            return True
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "main":
+            return True
+    return False
+
+
+def _program_of(main: Any, path: Path) -> Any:
+    """The Effect to run for a script's `main`."""
+    from . import Effect
+    if isinstance(main, Effect):
+        return main
+    if callable(main):
+        result = main()
+        if isinstance(result, Effect):
+            return result
+        if asyncio.iscoroutine(result):
+            result.close()
+            raise BadInput(f"{path}: main is an async function; make it return an Effect (e.g. "
+                           "from_async(...)), or call your code from the script itself")
+        raise BadInput(f"{path}: main() returned {type(result).__name__}, expected an Effect")
+    raise BadInput(f"{path}: main is a {type(main).__name__}, expected an Effect or a function returning one")
+
+
+def _trace_script(args: argparse.Namespace) -> int:
+    from . import Failure
+    from ._test_clock import TestClock
+    from .trace import record
+
+    path = Path(args.script)
+    if not path.is_file():
+        raise BadInput(f"no script at {path}")
+    has_main = _defines_main(path)
+    if args.test_clock and not has_main:
+        raise BadInput(f"{path}: --test-clock needs a `main` effect to run (the script defines no `main`)")
+    sys.path.insert(0, str(path.resolve().parent))
+    failed = False
+    with record() as trace:
+        try:
+            if has_main:
+                namespace = runpy.run_path(str(path), run_name="__effectpy_trace__")
+                program = _program_of(namespace["main"], path)
+                if args.test_clock:
+                    exit_ = asyncio.run(TestClock().drive(program))
+                else:
+                    import effectpy
+                    exit_ = effectpy.run_exit(program)
+                if not exit_.is_success():
+                    failed = True
+                    print(f"the program failed:\n{exit_.cause.pretty()}", file=sys.stderr)
+            else:
+                runpy.run_path(str(path), run_name="__main__")
+        except BadInput:
+            raise
+        except (Failure, Exception) as exc:
+            failed = True
+            traceback.print_exception(exc, file=sys.stderr)
+        except SystemExit as exc:
+            failed = exc.code not in (None, 0)
+    if not trace.events:
+        raise BadInput(f"{path}: ran, but no effect was run (nothing to draw)")
+    outputs = {"svg": args.svg, "perfetto": args.perfetto, "jsonl": args.jsonl}
+    if not any(outputs.values()):
+        outputs["svg"] = f"{path.stem}.trace.svg"
+    _write(trace, outputs, args.title or f"{path.name}")
+    print(trace.summary())
+    return EXIT_PROGRAM_FAILED if failed else EXIT_OK
+
+
+def _write(trace: Any, outputs: dict[str, str | None], title: str | None) -> None:
+    if outputs.get("svg"):
+        print(f"timeline: {trace.save_svg(outputs['svg'], title=title)}")
+    if outputs.get("perfetto"):
+        print(f"perfetto: {trace.save_perfetto(outputs['perfetto'])}")
+    if outputs.get("jsonl"):
+        print(f"trace:    {trace.save_jsonl(outputs['jsonl'])}")
+
+
+def _render(args: argparse.Namespace) -> int:
+    from .trace import Trace, TraceFormatError
+
+    path = Path(args.trace_file)
+    try:
+        trace = Trace.load(path)
+    except (FileNotFoundError, TraceFormatError) as exc:
+        raise BadInput(str(exc)) from None
+    svg = args.svg or (None if args.perfetto else str(path.with_suffix(".svg")))
+    _write(trace, {"svg": svg, "perfetto": args.perfetto}, args.title)
+    if args.summary:
+        print(trace.summary())
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+    try:
+        return _trace_script(args) if args.command == "trace" else _render(args)
+    except BadInput as exc:
+        print(f"effectpy: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

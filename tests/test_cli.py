@@ -1,0 +1,91 @@
+"""`python -m effectpy trace|render`: pictures from scripts and saved traces, clear errors,
+exit codes scripts can rely on."""
+
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from effectpy.trace import Trace
+
+GUIDE_RACE = textwrap.dedent("""
+    from effectpy import race, sleep, succeed, acquire_release, sync
+
+    def fetch(name, seconds):
+        conn = acquire_release(succeed(name), lambda c: sync(lambda: None))
+        return conn.flat_map(lambda _: sleep(seconds)).as_(name).named(name)
+
+    main = race(fetch("Primary", 0.3), fetch("Backup", 0.2), fetch("Fallback", 0.4))
+""")
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "effectpy", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_trace_a_script_main_effect_on_a_test_clock(tmp_path):
+    script = tmp_path / "race_demo.py"
+    script.write_text(GUIDE_RACE)
+    out = cli("trace", script, "--svg", "a.svg", "--jsonl", "a.jsonl", "--perfetto", "a.json",
+              "--test-clock", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "timeline:" in out.stdout and "leaks: none" in out.stdout
+    ET.parse(tmp_path / "a.svg")
+    trace = Trace.load(tmp_path / "a.jsonl")
+    assert trace.clock == "TestClock"
+    assert {f.name: f.outcome for f in trace.fibers() if f.name}["Backup"] == "success"
+    # the same program on the virtual clock gives the same picture, byte for byte
+    again = cli("trace", script, "--svg", "b.svg", "--test-clock", cwd=tmp_path)
+    assert again.returncode == 0
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+
+
+def test_trace_a_script_that_runs_itself_and_fails(tmp_path):
+    script = tmp_path / "failing.py"
+    script.write_text(textwrap.dedent("""
+        import effectpy
+        from effectpy import fail, zip_par, sleep
+        effectpy.run(zip_par(sleep(0.001), fail("database down")))
+    """))
+    out = cli("trace", script, cwd=tmp_path)
+    assert out.returncode == 1
+    assert "database down" in out.stderr
+    assert (tmp_path / "failing.trace.svg").exists()  # the default output, kept for the bug report
+
+
+def test_render_a_saved_trace(tmp_path):
+    script = tmp_path / "race_demo.py"
+    script.write_text(GUIDE_RACE)
+    assert cli("trace", script, "--jsonl", "t.jsonl", "--test-clock", cwd=tmp_path).returncode == 0
+    out = cli("render", "t.jsonl", "--summary", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "t.svg").exists() and "fibers" in out.stdout
+
+
+def test_clear_errors_and_exit_codes(tmp_path):
+    missing = cli("trace", "nope.py", cwd=tmp_path)
+    assert missing.returncode == 3 and "no script at nope.py" in missing.stderr
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    nothing = cli("trace", empty, cwd=tmp_path)
+    assert nothing.returncode == 3 and "no effect was run" in nothing.stderr
+    no_main = cli("trace", empty, "--test-clock", cwd=tmp_path)
+    assert no_main.returncode == 3 and "needs a `main` effect" in no_main.stderr
+    bad_main = tmp_path / "bad_main.py"
+    bad_main.write_text("main = 42\n")
+    wrong = cli("trace", bad_main, cwd=tmp_path)
+    assert wrong.returncode == 3 and "expected an Effect" in wrong.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not a trace\n")
+    malformed = cli("render", bad, cwd=tmp_path)
+    assert malformed.returncode == 3 and "not valid JSON" in malformed.stderr
+    assert cli("render", "missing.jsonl", cwd=tmp_path).returncode == 3
+    assert cli("frobnicate", cwd=tmp_path).returncode == 2
+    assert cli("trace", cwd=tmp_path).returncode == 2
+
+
+def test_cli_main_is_importable_without_side_effects():
+    import effectpy.__main__ as cli_module
+    assert cli_module.main(["render", str(Path("/nonexistent/x.jsonl"))]) == 3
