@@ -23,14 +23,19 @@ The primitive nodes (``Effect._tag``) and their fields::
     IN_SCOPE   a=effect, b=Scope              acquire_release in `a` registers in the scope b
     FORK       a=effect, b=_ForkOptions
     YIELD      (none)                         let other fibers and tasks run
-    NAMED      a=effect, b=label
+    NAMED      a=effect, b=label, c=source (file:line) or None
+
+Composite combinators (``zip_par``, ``race``, ``timeout``, ``acquire_release``, ``scoped``,
+``ensuring``, ``sleep``, ...) put a `_Shape` in ``c`` of their outer CALLBACK, WITH_FIBER or
+STATUS node (where ``c`` is otherwise unused): what the node was built from, for pictures
+(`effectpy.trace.effect_tree`). The run loop never reads it.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, NoReturn, TypeVar
 
 from ._cause import Cause, Die, Exit, Fail, Failure
 from ._duration import Duration, to_seconds
@@ -122,6 +127,20 @@ class _ForkOptions:
         self.scope = scope
         self.name = name
         self.source = source  # file:line of the user code that forked (when captured)
+
+
+class _Shape(NamedTuple):
+    """Introspection only: the combinator (``kind``) that built a node and its parts, as
+    (role, value) pairs: effects, user functions, numbers. Read by `effect_tree`."""
+
+    kind: str
+    parts: tuple[tuple[str, object], ...] = ()
+
+
+def _shaped(eff: Effect[R, E, A], kind: str, *parts: tuple[str, object]) -> Effect[R, E, A]:
+    """Attach a `_Shape` to a fresh CALLBACK, WITH_FIBER or STATUS node; returns it."""
+    eff._c = _Shape(kind, parts)
+    return eff
 
 
 def _describe(x: object) -> str:
@@ -382,26 +401,29 @@ class Effect(Generic[R_co, E_co, A_co]):
 
             return _make(FOLD, restore(self), on_failure, on_success)
 
-        return uninterruptible_mask(body)
+        return _shaped(uninterruptible_mask(body), "on_exit", ("effect", self), ("finalizer", f))
 
     def ensuring(self, finalizer: Effect[Any, Any, Any]) -> Effect[R_co, E_co, A_co]:
         """Run ``finalizer`` after this effect, however it ends."""
         fin = lift(finalizer, "ensuring")
-        return self.on_exit(lambda _: fin)
+        return _shaped(self.on_exit(lambda _: fin), "ensuring", ("effect", self), ("finalizer", fin))
 
     def on_error(self, f: Callable[[Cause], object]) -> Effect[R_co, E_co, A_co]:
         """Run ``f(cause)`` if this effect fails, dies or is interrupted."""
         _check_callable(f, "on_error")
-        return self.on_exit(lambda ex: None if ex.is_success() else f(ex.cause))
+        return _shaped(self.on_exit(lambda ex: None if ex.is_success() else f(ex.cause)),
+                       "on_error", ("effect", self), ("handler", f))
 
     def on_interrupt(self, f: Callable[[list[object]], object] | Effect[Any, Any, Any]) -> Effect[R_co, E_co, A_co]:
         """Run ``f`` (an effect, or a function of the interruptors' ids) if interrupted."""
         if isinstance(f, Effect):
             fin: Effect[Any, Any, Any] = f
-            return self.on_exit(lambda ex: fin if ex.is_interrupted() else None)
+            return _shaped(self.on_exit(lambda ex: fin if ex.is_interrupted() else None),
+                           "on_interrupt", ("effect", self), ("finalizer", fin))
         _check_callable(f, "on_interrupt")
         g = f
-        return self.on_exit(lambda ex: g(ex.cause.interruptors()) if ex.is_interrupted() else None)
+        return _shaped(self.on_exit(lambda ex: g(ex.cause.interruptors()) if ex.is_interrupted() else None),
+                       "on_interrupt", ("effect", self), ("handler", g))
 
     # --- interruption ------------------------------------------------------------------
 
@@ -489,9 +511,12 @@ class Effect(Generic[R_co, E_co, A_co]):
         Raises `Failure` when the effect fails. Cancelling the task awaiting this
         interrupts the fiber, waits for its finalizers, and re-raises the cancellation.
         """
+        from ._cause import raise_failure
         from ._runtime import run_async
         exit_ = await run_async(self, ctx)
-        return exit_.value
+        if exit_._ok:
+            return exit_._value  # type: ignore[no-any-return]
+        raise_failure(exit_._cause)
 
     async def _run_exit(self, ctx: Context | None = None) -> Exit[A_co]:
         from ._runtime import run_async
@@ -672,7 +697,7 @@ def sleep(duration: float | Duration) -> Effect[Any, NoReturn, None]:
     """Suspend the fiber for ``duration`` on the context's `Clock` (the live clock by default)."""
     seconds = to_seconds(duration, "sleep")
     from ._clock import clock_sleep
-    return clock_sleep(seconds)
+    return _shaped(clock_sleep(seconds), "sleep", ("seconds", seconds))
 
 
 def uninterruptible_mask(

@@ -28,7 +28,7 @@ from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
 from ._effect import (
     ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, PROVIDE,
     RESTORE_CONTEXT, RESTORE_SCOPE, RESTORE_STATUS, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER,
-    YIELD, Effect, _ForkOptions, _is_awaitable, _make, cause_of, lift,
+    YIELD, Effect, _ForkOptions, _is_awaitable, _make, cause_of, exit_effect, lift,
 )
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ class Fiber(Generic[E, A]):
 
     def join(self) -> Effect[Any, E, A]:
         """Wait for the fiber; succeed with its value or fail with its cause."""
-        return _make(FLAT_MAP, self.await_(), _exit_to_effect)
+        return _make(FLAT_MAP, self.await_(), exit_effect)
 
     def await_(self) -> Effect[Any, Any, Exit[A]]:
         """Wait for the fiber and succeed with its `Exit` (never fails)."""
@@ -622,10 +622,6 @@ class Fiber(Generic[E, A]):
 
 def _make_fail(cause: Cause) -> Effect[Any, Any, Any]:
     return _make(FAIL, cause)
-
-
-def _exit_to_effect(exit_: Exit[Any]) -> Effect[Any, Any, Any]:
-    return _make(SUCCEED, exit_._value) if exit_._ok else _make(FAIL, exit_._cause)
 
 
 def _coerce(x: object) -> Effect[Any, Any, Any]:
