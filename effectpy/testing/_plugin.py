@@ -1,0 +1,162 @@
+"""The effectpy pytest plugin (entry point ``pytest11``: ``effectpy``).
+
+Fixtures ``test_clock``, ``effect_env`` and ``effect_trace``; when a test that used
+``effect_trace`` fails, its trace is saved as a timeline SVG plus JSONL for the bug report
+and the failure report says where. See `effectpy.testing`.
+
+Data flows one way: the fixture records (``effectpy.trace.record``) and leaves the `Trace`
+in the item's stash; the report hook saves it only for a failed call and names the files in
+a report section and in the report's ``user_properties`` (so junitxml and pytest-xdist see
+them); the terminal summary lists them. Only public pytest APIs are used, and nothing is
+kept in module globals: per-run state lives in ``config.stash`` / ``item.stash``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from .._core._clock import Clock
+from .._core._context import Context
+from .._test_clock import TestClock
+from ..trace import Trace, record
+from . import DEFAULT_TRACE_DIR, trace_file_stem
+
+# The trace of the running test, set by the effect_trace fixture.
+_TRACE: Final = pytest.StashKey[Trace]()
+# Where traces of failing tests go (absolute), resolved once per run.
+_TRACE_DIR: Final = pytest.StashKey[Path]()
+# The user_properties names under which a report carries the saved files' paths.
+SVG_PROPERTY: Final = "effectpy_trace_svg"
+JSONL_PROPERTY: Final = "effectpy_trace_jsonl"
+# Lines of `Trace.summary()` shown in a failure report; the files have the rest.
+SUMMARY_LINES: Final = 20
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("effectpy")
+    group.addoption(
+        "--effectpy-trace-dir", metavar="DIR", default=None,
+        help=("where to save the timeline SVG and JSONL trace of each failing test that used "
+              f"the effect_trace fixture (default: <rootdir>/{DEFAULT_TRACE_DIR}; a relative "
+              "DIR is taken from the current directory)"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "effect_trace(**options): options for the effect_trace fixture, passed to "
+                   "effectpy.trace.record() (capacity=, clock=, source=)")
+    option: str | None = config.getoption("effectpy_trace_dir")
+    if option is None:
+        directory = config.rootpath / DEFAULT_TRACE_DIR
+    elif not option.strip():
+        raise pytest.UsageError("--effectpy-trace-dir expects a directory, got an empty string")
+    else:
+        directory = config.invocation_params.dir / Path(option).expanduser()
+    if directory.exists() and not directory.is_dir():
+        raise pytest.UsageError(f"--effectpy-trace-dir expects a directory, got the file {directory}; "
+                                "pass a directory (it is created when a traced test fails)")
+    config.stash[_TRACE_DIR] = directory
+
+
+@pytest.fixture(name="test_clock")
+def fresh_test_clock() -> TestClock:
+    """A fresh `effectpy.TestClock` at time 0: time moves only on ``advance``/``adjust``."""
+    return TestClock()
+
+
+@pytest.fixture
+def effect_env(test_clock: TestClock) -> Context:
+    """A `Context` providing the ``test_clock`` fixture as the `Clock`:
+    ``effectpy.run(program.provide(effect_env))``."""
+    return Context().with_service(Clock, test_clock)
+
+
+@pytest.fixture
+def effect_trace(request: pytest.FixtureRequest) -> Iterator[Trace]:
+    """The live `Trace` of every effect run during the test (``effectpy.trace.record()``).
+
+    If the test fails, the trace is saved as a timeline SVG and JSONL in
+    ``--effectpy-trace-dir`` and the failure report names the files.
+    ``@pytest.mark.effect_trace(capacity=..., source=True)`` passes options to ``record``."""
+    marker = request.node.get_closest_marker("effect_trace")
+    if marker is not None and marker.args:
+        raise TypeError("@pytest.mark.effect_trace takes keyword options of effectpy.trace.record() "
+                        f"(capacity=, clock=, source=), got positional {marker.args!r}")
+    options = dict(marker.kwargs) if marker is not None else {}
+    with record(**options) as trace:
+        request.node.stash[_TRACE] = trace
+        yield trace
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+        item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    # tryfirst makes this the outermost wrapper, so it sees the final outcome (after xfail).
+    report = yield
+    if report.when == "call" and report.failed:
+        trace = item.stash.get(_TRACE, None)
+        if trace is not None:
+            report.sections.append(("effectpy trace", _save(item, report, trace)))
+    return report
+
+
+def _save(item: pytest.Item, report: pytest.TestReport, trace: Trace) -> str:
+    """Save a failed test's trace; what to say in its report (never raises: the test's own
+    failure is what matters)."""
+    summary = trace.summary().splitlines()
+    if len(summary) > SUMMARY_LINES:
+        summary[SUMMARY_LINES:] = [f"... {len(summary) - SUMMARY_LINES} more lines (see the JSONL)"]
+    if not trace.events:
+        return "\n".join(["effect_trace recorded no events, so no trace files were written.", *summary])
+    directory = item.config.stash[_TRACE_DIR]
+    stem = trace_file_stem(item.nodeid)
+    lines = ["The effect trace of this failed test, for the bug report:"]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        lines.append(f"  not saved: cannot create {directory} ({exc})")
+        return "\n".join([*lines, *summary])
+    writers: list[tuple[str, str, str, Callable[[Path], Path]]] = [
+        ("timeline", ".svg", SVG_PROPERTY, lambda path: trace.save_svg(path, title=item.nodeid)),
+        ("events  ", ".trace.jsonl", JSONL_PROPERTY, trace.save_jsonl),
+    ]
+    for label, suffix, prop, save in writers:
+        try:
+            path = save(directory / f"{stem}{suffix}")
+        except Exception as exc:  # noqa: BLE001 - a renderer bug must not hide the test's failure
+            lines.append(f"  {label}  not written ({type(exc).__name__}: {exc})")
+            continue
+        shown = _shown(path, item.config)
+        lines.append(f"  {label}  {shown}")
+        report.user_properties.append((prop, shown))
+        item.user_properties.append((prop, shown))  # reaches junitxml (teardown report)
+    return "\n".join([*lines, *summary])
+
+
+def _shown(path: Path, config: pytest.Config) -> str:
+    """``path`` relative to where pytest was started if it is under it, else absolute."""
+    try:
+        return str(path.relative_to(config.invocation_params.dir))
+    except ValueError:
+        return str(path)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """List the saved traces at the end, so they show with ``--tb=no`` or ``-q`` too."""
+    saved: dict[str, list[str]] = {}
+    for report in terminalreporter.stats.get("failed", []):
+        if getattr(report, "when", None) == "call":
+            for name, value in getattr(report, "user_properties", ()):
+                if name in (SVG_PROPERTY, JSONL_PROPERTY):
+                    saved.setdefault(report.nodeid, []).append(str(value))
+    if not saved:
+        return
+    terminalreporter.write_sep("-", "effectpy traces of failed tests")
+    for nodeid, paths in saved.items():
+        terminalreporter.write_line(nodeid)
+        for path in paths:
+            terminalreporter.write_line(f"    {path}")
