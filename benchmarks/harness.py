@@ -107,9 +107,18 @@ class Ratio:
     den: str
     target: float | None = None
     label: str | None = None  # shorter text for the tables; defaults to "num / den"
+    percent: bool = False  # print the ratio and the target as percentages (a share)
 
     def text(self) -> str:
         return self.label or f"{self.num} / {self.den}"
+
+    def fmt(self, value: float) -> str:
+        return f"{value * 100:.2f}%" if self.percent else f"{value:.2f}x"
+
+    def target_text(self) -> str:
+        if self.target is None:
+            return ""
+        return f"<= {self.target * 100:g}%" if self.percent else f"<= {self.target:g}x"
 
 
 @dataclass
@@ -157,6 +166,7 @@ class Section:
             values = self.ratio_values(ratio)
             ratios.append({
                 "num": ratio.num, "den": ratio.den, "target": ratio.target,
+                "percent": ratio.percent,
                 "best": None if values is None else values[0],
                 "median": None if values is None else values[1],
                 "verdict": self.verdict(ratio),
@@ -349,11 +359,11 @@ def format_section(sec: Section) -> str:
         rbody = []
         for ratio in sec.ratios:
             values = sec.ratio_values(ratio)
-            target = "" if ratio.target is None else f"<= {ratio.target:g}x"
+            target = ratio.target_text()
             if values is None:
                 rbody.append([ratio.text(), "n/a", "n/a", target, sec.verdict(ratio)])
             else:
-                rbody.append([ratio.text(), f"{values[0]:.2f}x", f"{values[1]:.2f}x", target,
+                rbody.append([ratio.text(), ratio.fmt(values[0]), ratio.fmt(values[1]), target,
                               sec.verdict(ratio)])
         out.append("")
         out += table(["ratio (effectpy / baseline, per unit)", "best", "median", "target",
@@ -368,9 +378,9 @@ def format_summary(sections: list[Section]) -> str:
     for sec in sections:
         for ratio in sec.ratios:
             values = sec.ratio_values(ratio)
-            target = "" if ratio.target is None else f"<= {ratio.target:g}x"
-            best = "n/a" if values is None else f"{values[0]:.2f}x"
-            median = "n/a" if values is None else f"{values[1]:.2f}x"
+            target = ratio.target_text()
+            best = "n/a" if values is None else ratio.fmt(values[0])
+            median = "n/a" if values is None else ratio.fmt(values[1])
             body.append([sec.name, ratio.text(), best, median, target, sec.verdict(ratio)])
     lines = ["SUMMARY: effectpy / baseline per unit of work (below 1x: effectpy is faster or smaller)"]
     lines += table(["benchmark", "comparison", "best", "median", "target", "verdict"], body,

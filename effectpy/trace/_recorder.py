@@ -22,7 +22,11 @@ from ._trace import Trace
 
 __all__ = ["Recorder", "record"]
 
+_monotonic = time.monotonic
+_new_event = tuple.__new__
+
 _NO_DATA: Final[Mapping[str, Any]] = MappingProxyType({})
+_SUCCESS: Final[Mapping[str, Any]] = MappingProxyType({"outcome": "success"})
 
 
 def outcome_of(exit_: Exit[Any]) -> str:
@@ -37,12 +41,20 @@ def outcome_of(exit_: Exit[Any]) -> str:
 
 
 class Recorder(Instrument):
-    """Records hooks as events. Use `record()` rather than making one directly."""
+    """Records hooks as events. Use `record()` rather than making one directly.
+
+    Events are kept raw while the run goes on (unbounded: 7 flat slots per event in one
+    list, so recording allocates no container per event; bounded: a deque of 7-tuples),
+    as (kind, fiber, parent, by, name, data, clock reading); `events` makes the
+    `TraceEvent`s (seq, ts relative to the first event, rounded) when read, and caches
+    them."""
 
     def __init__(self, capacity: int | None = None, clock: Clock | None = None) -> None:
+        self._capacity = capacity
         # A bounded deque keeps the last `capacity` events (a flight recorder).
-        self.events: deque[TraceEvent] | list[TraceEvent] = (
-            deque(maxlen=capacity) if capacity is not None else [])
+        self._raw: Any = deque(maxlen=capacity) if capacity is not None else []
+        self._push = self._raw.append if capacity is not None else self._raw.extend
+        self._made: list[TraceEvent] = []  # the unbounded raw list, made into events so far
         self.total = 0  # events seen; total - len(events) were dropped
         self._fids: dict[int, int] = {}
         self._rids: dict[int, int] = {}
@@ -52,35 +64,64 @@ class Recorder(Instrument):
         self._clock: Clock | None = clock
         # Time zero of the trace: the clock's reading at the first event.
         self._origin: float | None = None
+        # The last context seen to use the live clock (contexts are immutable, so the
+        # decision holds for as long as the recorder keeps it).
+        self._live_ctx: Any = None
         self.trace = Trace._live(self)
+
+    @property
+    def events(self) -> list[TraceEvent] | deque[TraceEvent]:
+        origin = self._origin
+        if self._capacity is None:
+            raw, made = self._raw, self._made
+            seq = len(made)
+            for i in range(seq * 7, len(raw), 7):
+                kind, fid, parent, by, name, data, t = raw[i:i + 7]
+                made.append(_new_event(TraceEvent, (seq, round(t - origin, 9), kind, fid,
+                                                    parent, by, name, data)))
+                seq += 1
+            return made
+        first = self.total - len(self._raw)
+        return deque((_new_event(TraceEvent, (first + j, round(r[6] - origin, 9), *r[:6]))
+                      for j, r in enumerate(self._raw)), maxlen=self._capacity)
 
     @property
     def clock_name(self) -> str:
         return type(self._clock).__name__ if self._clock is not None else "live"
 
-    def _ts(self, fiber: Any) -> float:
+    def _now(self, fiber: Any) -> float:
+        """The trace clock's reading (setting the origin at the first event)."""
         clock = self._clock
         if clock is None:
             provided = fiber._ctx.get_option(Clock)
             if provided is None or provided is LIVE_CLOCK:
-                now = time.monotonic()
+                self._live_ctx = fiber._ctx
+                now = _monotonic()
                 if self._origin is None:
                     self._origin = now
-                return round(now - self._origin, 9)
+                return now
             self._adopt(provided)
             clock = provided
         now = clock.now()
         if self._origin is None:
             self._origin = now
-        return round(now - self._origin, 9)
+        return now
+
+    def _ts(self, fiber: Any) -> float:
+        now = self._now(fiber)
+        return round(now - self._origin, 9)  # type: ignore[operator]
 
     def _adopt(self, clock: Clock) -> None:
         """Switch to ``clock``: the events so far happened at its start."""
         self._clock = clock
-        self._origin = clock.now()
-        rebased = [e._replace(ts=0.0) for e in self.events]
-        self.events.clear()
-        self.events.extend(rebased)
+        origin = self._origin = clock.now()
+        if self._capacity is None:
+            self._raw[6::7] = [origin] * (len(self._raw) // 7)
+            self._made[:] = [e._replace(ts=0.0) for e in self._made]
+        else:
+            rebased = [(*r[:6], origin) for r in self._raw]
+            self._raw.clear()
+            self._raw.extend(rebased)
 
     def _cause_text(self, cause: Cause) -> str:
         """The cause, rendered with trace-local fiber ids (so traces are reproducible)."""
@@ -101,16 +142,21 @@ class Recorder(Instrument):
 
     def _add(self, fiber: Any, kind: str, parent: int | None = None, by: int | str | None = None,
              data: Any = _NO_DATA) -> None:
-        ts = self._ts(fiber)
-        fid = self._fid(fiber)
-        event = tuple.__new__(TraceEvent, (self.total, ts, kind, fid, parent, by, fiber.name, data))
+        if fiber._ctx is self._live_ctx and self._clock is None:
+            t = _monotonic()
+        else:
+            t = self._now(fiber)
+        fids = self._fids
+        fid = fids.get(fiber.id)
+        if fid is None:
+            fid = fids[fiber.id] = len(fids) + 1
         self.total += 1
-        self.events.append(event)
+        self._push((kind, fid, parent, by, fiber.name, data, t))
 
     # --- hooks ----------------------------------------------------------------------
 
     def fiber_started(self, fiber: Any, parent: Any) -> None:
-        pid = None if parent is None else self._fid(parent)
+        pid = None if parent is None else self._fids.get(parent.id) or self._fid(parent)
         data: Mapping[str, Any] = _NO_DATA
         if fiber.daemon or fiber.source:
             data = {"daemon": True} if fiber.daemon else {}
@@ -119,10 +165,11 @@ class Recorder(Instrument):
         self._add(fiber, "fork", pid, None, data)
 
     def fiber_ended(self, fiber: Any, exit: Any) -> None:
+        if exit._ok:
+            self._add(fiber, "exit", None, None, _SUCCESS)
+            return
         outcome = outcome_of(exit)
-        data = {"outcome": outcome} if outcome == "success" else {
-            "outcome": outcome, "cause": self._cause_text(exit.cause)}
-        self._add(fiber, "exit", data=data)
+        self._add(fiber, "exit", data={"outcome": outcome, "cause": self._cause_text(exit.cause)})
 
     def fiber_interrupted(self, fiber: Any, by: object, reason: str) -> None:
         who: int | str = self._local(self._fids, by) if isinstance(by, int) else safe_text(str(by), 100)
@@ -144,7 +191,7 @@ class Recorder(Instrument):
         self._add(fiber, "resume")
 
     def fiber_joined(self, fiber: Any, target: Any) -> None:
-        self._add(fiber, "join", by=self._fid(target))
+        self._add(fiber, "join", None, self._fids.get(target.id) or self._fid(target))
 
     def sleep_started(self, fiber: Any, clock: Any, deadline: float) -> None:
         now = clock.now()
