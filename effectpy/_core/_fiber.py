@@ -605,7 +605,6 @@ class Fiber(Generic[E, A]):
         exit_ = Exit(True, val, EMPTY) if ok else Exit(False, None, val)
         self._exit = exit_
         self._state = DONE
-        self._stack = []
         self._canceller = None
         inst = self._runtime.instrument
         if inst is not None:

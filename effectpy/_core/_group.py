@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any, Final
 
 from ._cause import EMPTY, Cause, Exit
-from ._effect import CALLBACK, Effect, _ForkOptions, _make, cause_of, lift
+from ._effect import CALLBACK, SUCCEED, Effect, _ForkOptions, _make, cause_of, lift
 from ._fiber import Fiber
 from ._hooks import user_location
 
@@ -77,25 +77,35 @@ class _Group:
         if self.pumping or self.finished:
             return
         self.pumping = True
+        parent, make, running, label = self.parent, self.make, self.running, self.label
+        runtime = parent._runtime
+        all_mode = self.mode == ALL
         try:
             started = 0
-            while not self.stopping and self.next < self.n and len(self.running) < self.par:
+            while not self.stopping and self.next < self.n and len(running) < self.par:
                 if started == INLINE_STARTS:
-                    self.parent._runtime.call_soon(self.pump)
+                    runtime.call_soon(self.pump)
                     return
                 i = self.next
                 self.next += 1
                 try:
-                    eff = lift(self.make(i), f"{self.label}'s effect #{i}")
+                    eff = make(i)
+                    if eff.__class__ is not Effect:
+                        eff = lift(eff, f"{label}'s effect #{i}")
                 except BaseException as exc:  # noqa: BLE001 - a failing item fails the group
                     self.causes.append(cause_of(exc))
                     self.stop()
                     break
-                child = self.parent._fork(eff, _SUPERVISED, f"{self.label}[{i}]", self.source)
-                self.running[i] = child
+                if eff._tag == SUCCEED and all_mode and runtime.instrument is None:
+                    # a branch that is already a value needs no fiber (nothing can observe
+                    # the difference: it cannot fail, wait, acquire or be interrupted)
+                    self.results[i] = eff._a
+                    started += 1
+                    continue
+                child = parent._fork(eff, _SUPERVISED, f"{label}[{i}]", self.source)
+                running[i] = child
                 child._observers.append(partial(self.child_ended, i))
                 started += 1
-                runtime = self.parent._runtime
                 if runtime.inline_depth >= INLINE_DEPTH:
                     child._start(eff)
                     continue
