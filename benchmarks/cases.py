@@ -961,6 +961,44 @@ def bench_trace_overhead(cfg: Config) -> Section:
     return sec
 
 
+# --- pictures -----------------------------------------------------------------------------
+
+
+def _recorded_trace(n: int) -> Any:
+    """A recorded for_each_par of ``n`` fibers (parallelism 500) on a TestClock."""
+    import effectpy.trace
+    from effectpy import TestClock, sleep
+
+    program = for_each_par(range(n), lambda i: sleep(0.001 * (i % 7)).as_(i), parallelism=500)
+    clock = TestClock()
+    with effectpy.trace.record() as trace:
+        asyncio.run(clock.drive(program))
+    return effectpy.trace.Trace(trace.events, clock=trace.clock)
+
+
+def bench_render_timeline(cfg: Config) -> Section:
+    sizes = (100, 1_000) if cfg.quick else (100, 10_000, 100_000)
+    repeats = 2 if cfg.quick else 3
+    sec = Section("render_timeline", "rendering the SVG timeline of recorded traces "
+                  f"(for_each_par of N fibers, parallelism 500, on a TestClock): time and file size",
+                  f"best of {repeats} renders of one trace per size; gc.collect() before each")
+    for n in sizes:
+        trace = _recorded_trace(n)
+        times = []
+        svg = ""
+        for _ in range(repeats):
+            gc.collect()
+            t0 = perf_counter()
+            svg = trace.to_svg()
+            times.append(perf_counter() - t0)
+        sec.rows.append(Row(f"render {n:,} fibers ({len(trace.events):,} events)", "time", times,
+                            count=1, unit="render"))
+        sec.rows.append(Row(f"SVG size, {n:,} fibers", "bytes", [float(len(svg.encode()))], unit="file"))
+    sec.notes.append("sibling groups beyond 24 are drawn as one summary lane with counts, so "
+                     "the size stops growing with N; the time is dominated by the trace queries")
+    return sec
+
+
 BENCHMARKS: dict[str, Callable[[Config], Section]] = {
     "flat_map_chain": bench_flat_map_chain,
     "million_chain": bench_million_chain,
@@ -969,6 +1007,7 @@ BENCHMARKS: dict[str, Callable[[Config], Section]] = {
     "fork_join_10k": bench_fork_join_10k,
     "suspended_memory_10k": bench_suspended_memory_10k,
     "trace_overhead": bench_trace_overhead,
+    "render_timeline": bench_render_timeline,
 }
 
 

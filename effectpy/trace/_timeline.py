@@ -98,9 +98,8 @@ def nice_step(span: float, target_ticks: int = 8) -> float:
     return 10 * power
 
 
-def build_lanes(trace: Trace) -> tuple[list[Lane], dict[int, int], str]:
+def build_lanes(fibers: list[FiberInfo]) -> tuple[list[Lane], dict[int, int], str]:
     """Lanes in tree order, collapsing large sibling groups; maps fiber id -> lane index."""
-    fibers = trace.fibers()
     by_id = {f.id: f for f in fibers}
     lanes: list[Lane] = []
     lane_of: dict[int, int] = {}
@@ -162,7 +161,8 @@ class _Canvas:
     def __init__(self, trace: Trace, width: int) -> None:
         self.trace = trace
         self.events = trace.events
-        self.lanes, self.lane_of, self.collapsed = build_lanes(trace)
+        self.fibers = trace.fibers()  # one pass over the events; reused by every step
+        self.lanes, self.lane_of, self.collapsed = build_lanes(self.fibers)
         self.t0 = min((e.ts for e in self.events), default=0.0)
         self.t1 = max((e.ts for e in self.events), default=0.0)
         self.span = self.t1 - self.t0 if self.t1 > self.t0 else 1.0
@@ -215,10 +215,10 @@ _DEFS: Final = (
 
 def _header(c: _Canvas, title: str | None) -> None:
     trace = c.trace
-    heading = title if title is not None else _default_title(trace)
+    heading = title if title is not None else _default_title(c.fibers)
     c.add(f'<text x="16" y="26" font-size="16" font-weight="bold" fill="{TEXT}">{esc(short(heading, 110))}</text>')
     clock = "virtual time (TestClock)" if trace.clock == "TestClock" else f"time ({trace.clock} clock)"
-    sub = f"{len(trace.fibers())} fibers, {len(c.events)} events, {clock}"
+    sub = f"{len(c.fibers)} fibers, {len(c.events)} events, {clock}"
     if trace.dropped:
         sub += f"; {trace.dropped} oldest events were dropped by the recorder"
     if c.collapsed:
@@ -280,8 +280,9 @@ def _lanes(c: _Canvas) -> None:
             c.add(f'<text x="{num(bx1 + 4)}" y="{num(y + 4)}" fill="{MUTED}" font-size="10">never ended</text>')
 
 
-def _default_title(trace: Trace) -> str:
-    names = [r.name for r in trace.roots() if r.name]
+def _default_title(fibers: list[FiberInfo]) -> str:
+    ids = {f.id for f in fibers}
+    names = [f.name for f in fibers if f.name and (f.parent is None or f.parent not in ids)]
     return "effectpy timeline" + (f": {', '.join(names[:3])}" if names else "")
 
 
