@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
-from ._core._effect import AWAIT, MAP, Effect, _check_callable, _make, lift
+from ._core._effect import AWAIT, MAP, Effect, _check_callable, _make, _shaped, lift
 from ._core._group import ALL, FIRST, FIRST_SUCCESS, group
 
 __all__ = ["for_each_par", "race", "race_success", "zip_par"]
@@ -39,7 +39,8 @@ def _branches(effs: list[Effect[Any, Any, Any]], mode: int, label: str) -> Effec
         # a lifted coroutine that will never run is closed (no "never awaited" warning)
         if effs[i]._tag == AWAIT:
             effs[i]._a.discard()
-    return group(effs.__getitem__, len(effs), None, mode, label, unstarted)
+    return _shaped(group(effs.__getitem__, len(effs), None, mode, label, unstarted),
+                   label, *((f"[{i}]", e) for i, e in enumerate(effs)))
 
 
 @overload
@@ -109,4 +110,5 @@ def for_each_par(
     if parallelism is not None and (isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1):
         raise ValueError(f"for_each_par's parallelism must be None or an int >= 1, got {parallelism!r}")
     values = list(items)
-    return group(lambda i: effect_fn(values[i]), len(values), parallelism, ALL, "for_each_par")
+    return _shaped(group(lambda i: effect_fn(values[i]), len(values), parallelism, ALL, "for_each_par"),
+                   "for_each_par", ("fn", effect_fn), ("items", len(values)), ("parallelism", parallelism))

@@ -8,7 +8,7 @@ from typing import Any, Final, TypeVar
 
 from ._core._cause import Die, Exit
 from ._core._effect import (
-    FLAT_MAP, IN_SCOPE, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _make, die, lift,
+    FLAT_MAP, IN_SCOPE, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _make, _shaped, die, lift,
     uninterruptible_mask,
 )
 from ._core._group import SCOPE_IDS
@@ -93,7 +93,8 @@ def acquire_release(
                 scope.add_finalizer(release_it)
                 return _make(SUCCEED, resource)
             return _make(FLAT_MAP, acq, on_acquired)
-        return _make(STATUS, _make(WITH_FIBER, register), False)
+        return _shaped(_make(STATUS, _make(WITH_FIBER, register), False),
+                       "acquire_release", ("acquire", acq), ("release", release))
 
     if not callable(use) or isinstance(use, Effect):
         raise TypeError(f"acquire_release's use must be a function of the resource, got {type(use).__name__} {use!r}")
@@ -112,7 +113,8 @@ def acquire_release(
             return acq.flat_map(acquired)
         return _make(WITH_FIBER, with_resource)
 
-    return uninterruptible_mask(bracket)
+    return _shaped(uninterruptible_mask(bracket), "acquire_release",
+                   ("acquire", acq), ("release", release), ("use", use_fn))
 
 
 def scoped(effect: Effect[Any, E, A]) -> Effect[Any, E, A]:
@@ -136,4 +138,4 @@ def scoped(effect: Effect[Any, E, A]) -> Effect[Any, E, A]:
             return restore(_make(IN_SCOPE, eff, scope)).on_exit(closing)
         return _make(WITH_FIBER, with_scope)
 
-    return uninterruptible_mask(body)
+    return _shaped(uninterruptible_mask(body), "scoped", ("effect", eff))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from ._core._duration import Duration, to_seconds
-from ._core._effect import SUCCEED, Effect, _make, fail, sleep, with_fiber
+from ._core._effect import SUCCEED, Effect, _make, _shaped, fail, sleep, with_fiber
 from ._core._fiber import Fiber
 from ._core._group import FIRST, group
 from ._option import NONE, Some
@@ -24,11 +24,11 @@ class _TimedOut:
 _TIMED_OUT = _TimedOut()
 
 
-def _raced(effect: Effect[Any, E, A], seconds: float) -> Effect[Any, E, Any]:
+def _raced(effect: Effect[Any, E, A], seconds: float, kind: str) -> Effect[Any, E, Any]:
     """Succeeds with the effect's value, or `_TIMED_OUT` if ``seconds`` passed first."""
     timer = sleep(seconds).as_(_TIMED_OUT)
     effs = (effect, timer)
-    return group(effs.__getitem__, 2, None, FIRST, "timeout")
+    return _shaped(group(effs.__getitem__, 2, None, FIRST, "timeout"), kind, ("effect", effect), ("seconds", seconds))
 
 
 def _fired(seconds: float, then: Effect[Any, Any, Any]) -> Effect[Any, Any, Any]:
@@ -48,17 +48,17 @@ def timeout(effect: Effect[Any, E, A], duration: float | Duration) -> Effect[Any
     # finalizer) joins the TimeoutError in the cause instead of replacing it
     timer = sleep(seconds).flat_map(lambda _: _fired(seconds, fail(TimeoutError(err))))
     effs = (effect, timer)
-    return group(effs.__getitem__, 2, None, FIRST, "timeout")
+    return _shaped(group(effs.__getitem__, 2, None, FIRST, "timeout"), "timeout", ("effect", effect), ("seconds", seconds))
 
 
 def timeout_option(effect: Effect[Any, E, A], duration: float | Duration) -> Effect[Any, E, Any]:
     seconds = to_seconds(duration, "timeout_option")
-    return _raced(effect, seconds).flat_map(
+    return _raced(effect, seconds, "timeout_option").flat_map(
         lambda v: _fired(seconds, _make(SUCCEED, NONE)) if v is _TIMED_OUT else _make(SUCCEED, Some(v)))
 
 
 def timeout_to(effect: Effect[Any, E, A], duration: float | Duration, default: B) -> Effect[Any, E, A | B]:
     seconds = to_seconds(duration, "timeout_to")
-    return _raced(effect, seconds).flat_map(
+    return _raced(effect, seconds, "timeout_to").flat_map(
         lambda v: _fired(seconds, _make(SUCCEED, default)) if v is _TIMED_OUT else _make(SUCCEED, v))
 

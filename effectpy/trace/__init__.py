@@ -2,7 +2,9 @@
 
 ``with effectpy.trace.record() as trace:`` records every effect run started inside the
 block. A `Trace` is a plain value: query it (`fibers`, `resources`, `leaks`, `summary`),
-save it (`to_jsonl` / `Trace.load`), or open it in Perfetto (`to_perfetto`).
+save it (`to_jsonl` / `Trace.load`), or open it in Perfetto (`to_perfetto`). Trees as
+`graphviz.Digraph` objects: `effect_tree(effect)` and `Trace.fiber_tree()`; `render_svg`
+draws them, with or without Graphviz's ``dot``.
 
 Data flows one way: runtime -> instrument hooks -> `Recorder` -> `Trace` -> exports.
 """
@@ -10,5 +12,7 @@ Data flows one way: runtime -> instrument hooks -> `Recorder` -> `Trace` -> expo
 from ._events import KINDS, TraceEvent, TraceFormatError
 from ._recorder import record
 from ._trace import FiberInfo, Leaks, ResourceInfo, Trace
+from ._trees import effect_tree, render_svg
 
-__all__ = ["KINDS", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent", "TraceFormatError", "record"]
+__all__ = ["KINDS", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent", "TraceFormatError",
+           "effect_tree", "record", "render_svg"]

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 from ._events import FORMAT, VERSION, TraceEvent, TraceFormatError
 
 if TYPE_CHECKING:
+    from graphviz import Digraph  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+    from .._core._effect import Effect
     from ._recorder import Recorder
 
 __all__ = ["FiberInfo", "Leaks", "ResourceInfo", "Trace"]
@@ -326,6 +329,20 @@ class Trace:
         target = Path(path)
         target.write_text(self.to_svg(title=title), encoding="utf-8")
         return target
+
+    # --- trees (graphviz) ---------------------------------------------------------------
+
+    def fiber_tree(self, *, max_nodes: int = 500, max_children: int = 40) -> Digraph:
+        """The fibers as a `graphviz.Digraph` (parent links, outcome colours, lifetimes,
+        resources); `effectpy.trace.render_svg` draws it even without Graphviz's ``dot``."""
+        from ._trees import fiber_tree
+        return fiber_tree(self, max_nodes=max_nodes, max_children=max_children)
+
+    def effect_tree(self, effect: Effect[Any, Any, Any], *, fiber: int | None = None,
+                    max_nodes: int = 500) -> Digraph:
+        """`effectpy.trace.effect_tree` of ``effect``, annotated with this run of it."""
+        from ._trees import effect_tree
+        return effect_tree(effect, self, fiber=fiber, max_nodes=max_nodes)
 
     def save_perfetto(self, path: str | Path) -> Path:
         target = Path(path)
