@@ -42,6 +42,7 @@ from ._duration import Duration, to_seconds
 from ._hooks import user_location
 
 if TYPE_CHECKING:
+    from .._schedule import Schedule
     from ._context import Context
     from ._fiber import Fiber
     from ._scope import Scope
@@ -462,6 +463,33 @@ class Effect(Generic[R_co, E_co, A_co]):
         """Succeed with the value, or ``default`` if ``duration`` passes first."""
         from .._timeout import timeout_to
         return timeout_to(self, duration, default)
+
+    def retry(self, schedule: Schedule) -> Effect[R_co, E_co, A_co]:
+        """Run again after each typed failure, as ``schedule`` decides (defects and
+        interruption are never retried); when it stops, fail with the last error.
+
+        >>> import effectpy
+        >>> from effectpy import Schedule, attempt
+        >>> tries = []
+        >>> flaky = attempt(lambda: tries.append(1) or (len(tries) < 3 and 1 / 0) or "ok")
+        >>> effectpy.run(flaky.retry(Schedule.recurs(5)))
+        'ok'
+        >>> len(tries)
+        3
+        """
+        from .._retry import retry
+        return retry(self, schedule)
+
+    def retry_or_else(self, schedule: Schedule, or_else: Callable[[Any, Any], Effect[Any, E2, B]]) -> Effect[R_co, E2, A_co | B]:
+        """Like `retry`, but when the schedule stops run ``or_else(last_error, output)``."""
+        from .._retry import retry_or_else
+        return retry_or_else(self, schedule, or_else)
+
+    def repeat(self, schedule: Schedule) -> Effect[R_co, E_co, Any]:
+        """Run again after each success, as ``schedule`` decides; stops at the first
+        failure. Succeeds with the schedule's last output (ZIO's and Effect-TS's rule)."""
+        from .._retry import repeat
+        return repeat(self, schedule)
 
     # --- context -----------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ KINDS: Final[Mapping[str, str]] = {
     "sleep": "deadline (trace seconds), seconds",
     "wake": "",
     "timeout": "after (seconds)",
+    "retry": "attempt (1, 2, ...), delay (seconds before the next try), error (repr)",
     "scope_open": "scope (trace-local id), kind: zip_par | race | race_success | for_each_par | timeout | scoped",
     "scope_close": "scope, kind",
     "acquire": "resource (trace-local id), value (repr)",

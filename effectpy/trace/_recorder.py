@@ -205,6 +205,10 @@ class Recorder(Instrument):
     def timeout_fired(self, fiber: Any, seconds: float) -> None:
         self._add(fiber, "timeout", data={"after": seconds})
 
+    def retry_scheduled(self, fiber: Any, attempt: int, delay: float, error: Any) -> None:
+        self._add(fiber, "retry", data={"attempt": attempt, "delay": round(delay, 9),
+                                        "error": safe_repr(error)})
+
     def scope_opened(self, fiber: Any, scope_id: int, kind: str) -> None:
         self._add(fiber, "scope_open", data={"scope": self._local(self._sids, scope_id), "kind": kind})
 

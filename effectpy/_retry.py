@@ -1,0 +1,82 @@
+"""`Effect.retry`, `retry_or_else` and `repeat`: running an effect again on a `Schedule`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ._core._clock import Clock
+from ._core._effect import Effect, _check_callable, _shaped, fail, lift, sleep, succeed, with_fiber
+from ._core._fiber import Fiber
+from ._schedule import Schedule, _check_schedule
+
+__all__ = ["repeat", "retry", "retry_or_else"]
+
+A = TypeVar("A")
+E = TypeVar("E")
+
+
+def _retrying(effect: Effect[Any, E, A], schedule: Schedule,
+              give_up: Callable[[Any, Any], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
+    def run(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+        clock = fiber._ctx.get(Clock)
+        state = schedule._initial(clock.now())
+        attempts = 0
+        last_output: Any = None
+
+        def on_error(error: Any) -> Effect[Any, Any, Any]:
+            nonlocal state, attempts, last_output
+            attempts += 1
+            state, decision = schedule._step(state, error, clock.now())
+            if not decision.go_on:
+                return give_up(error, last_output)
+            last_output = decision.output
+            inst = fiber._runtime.instrument
+            if inst is not None:
+                inst.emit("retry_scheduled", fiber, attempts, decision.delay, error)
+            return sleep(decision.delay).flat_map(lambda _: attempt())
+
+        def attempt() -> Effect[Any, Any, Any]:
+            # catch_all: only typed failures are retried, never defects or interruption
+            return effect.catch_all(on_error)
+
+        return attempt()
+
+    return _shaped(with_fiber(run), "retry", ("effect", effect), ("schedule", schedule))
+
+
+def retry(effect: Effect[Any, E, A], schedule: Schedule) -> Effect[Any, E, A]:
+    _check_schedule(schedule, "retry")
+    return _retrying(effect, schedule, lambda error, _output: fail(error))
+
+
+def retry_or_else(effect: Effect[Any, E, A], schedule: Schedule,
+                  or_else: Callable[[Any, Any], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
+    _check_schedule(schedule, "retry_or_else")
+    _check_callable(or_else, "retry_or_else")
+    return _retrying(effect, schedule,
+                     lambda error, output: lift(or_else(error, output), "retry_or_else's or_else"))
+
+
+def repeat(effect: Effect[Any, E, A], schedule: Schedule) -> Effect[Any, E, Any]:
+    _check_schedule(schedule, "repeat")
+
+    def run(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+        clock = fiber._ctx.get(Clock)
+        state = schedule._initial(clock.now())
+        last_output: Any = None
+
+        def on_value(value: Any) -> Effect[Any, Any, Any]:
+            nonlocal state, last_output
+            state, decision = schedule._step(state, value, clock.now())
+            if not decision.go_on:
+                return succeed(last_output)
+            last_output = decision.output
+            return sleep(decision.delay).flat_map(lambda _: again())
+
+        def again() -> Effect[Any, Any, Any]:
+            return effect.flat_map(on_value)
+
+        return again()
+
+    return _shaped(with_fiber(run), "repeat", ("effect", effect), ("schedule", schedule))
