@@ -128,6 +128,13 @@ def test_render_a_saved_trace_without_a_runtime(tmp_path):
     assert Trace.load(path).to_svg(title=PICTURES["guide_race"][1]) == render("guide_race")
 
 
+def test_retries_are_marked():
+    from effectpy import Schedule
+    svg = traced(fail("flaky").retry(Schedule.spaced(1) & Schedule.recurs(2)).either()).to_svg()
+    titles = [t.text or "" for t in ET.fromstring(svg).iter(f"{SVG}title")]
+    assert [t.split(" at ")[0] for t in titles if t.startswith("retry #")] == ["retry #1", "retry #2"]
+
+
 def test_never_ended_fibers_and_empty_traces():
     assert ET.fromstring(Trace().to_svg()) is not None
 

@@ -17,7 +17,7 @@ __all__ = ["to_perfetto"]
 
 PID: Final = 1
 _INSTANTS: Final = {"acquire": "acquire", "release": "release", "fail": "fail", "die": "die",
-                    "timeout": "timeout", "join": "join"}
+                    "timeout": "timeout", "join": "join", "retry": "retry"}
 
 
 def _us(seconds: float) -> float:

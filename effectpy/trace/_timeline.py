@@ -355,7 +355,7 @@ def _scopes(c: _Canvas) -> None:
 
 # Marker kinds; on one lane, markers closer than this are spread out in event order, so
 # the order of e.g. cancel -> release at the same instant stays visible.
-MARKERS: Final = frozenset({"cancel", "acquire", "release", "fail", "die", "timeout"})
+MARKERS: Final = frozenset({"cancel", "acquire", "release", "fail", "die", "timeout", "retry"})
 MARKER_GAP: Final = 8.0
 
 
@@ -416,6 +416,11 @@ def _arrows_and_markers(c: _Canvas) -> None:
                   f'fill="{COLORS["failure"]}">!</text>'
                   f'<text x="{num(ex + 8)}" y="{num(y + LANE_H / 2 - 2)}" font-size="10" font-family="{MONO}" '
                   f'fill="{COLORS["failure"]}">{esc(short(error, 40))}</text></g>')
+        elif e.kind == "retry" and not summary:
+            tip = (f"retry #{e.data.get('attempt')} at {c.rel(e.ts)} after {e.data.get('error')}, "
+                   f"next try in {fmt_time(float(e.data.get('delay', 0)))}")
+            c.add(f'<g><title>{esc(tip)}</title><text x="{num(ex)}" y="{num(y - BAR_H / 2 - 2)}" '
+                  f'text-anchor="middle" font-size="11" font-weight="bold" fill="{RESOURCE}">\u21bb</text></g>')
         elif e.kind == "timeout" and not summary:
             tip = f"timed out after {e.data.get('after')}s"
             c.add(f'<g><title>{esc(tip)}</title><circle cx="{num(ex)}" cy="{num(y - BAR_H / 2 - 4)}" r="4" '
