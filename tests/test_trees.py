@@ -18,8 +18,8 @@ from effectpy import (
     race, race_success, scoped, sleep, succeed, suspend, sync, unit, zip_par,
 )
 from effectpy.trace import Trace, TraceEvent, effect_tree, record, render_svg
-from effectpy.trace import _trees
-from effectpy.trace._trees import DotParser, label_lines
+from effectpy.trace import _tree_picture
+from effectpy.trace._tree_picture import Arrow, Box, Line, Picture, picture_of, to_digraph
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -27,21 +27,25 @@ SVG = "{http://www.w3.org/2000/svg}"
 # --- helpers ---------------------------------------------------------------------------------
 
 
+def picture(graph) -> Picture:
+    """The picture the graph was written from (dot draws its DOT source, the fallback draws
+    the picture itself; test_the_digraph_is_written_from_its_picture checks they agree)."""
+    pic = picture_of(graph)
+    assert pic is not None
+    return pic
+
+
+def box_map(graph) -> dict[str, Box]:
+    return {box.name: box for box in picture(graph).boxes}
+
+
 def boxes(graph) -> dict[str, str]:
-    """node name -> its label text, lines joined with " | " (read back from the DOT source)."""
-    parsed = DotParser(graph.source).parse()
-    return {name: " | ".join("".join(r.text for r in line.runs) for line in label_lines(attrs.get("label"), name, ""))
-            for name, attrs in parsed.nodes.items()}
-
-
-def node_attrs(graph) -> dict[str, dict[str, str]]:
-    parsed = DotParser(graph.source).parse()
-    return {name: {k: v.text for k, v in attrs.items()} for name, attrs in parsed.nodes.items()}
+    """box name -> its label text, lines joined with " | "."""
+    return {name: " | ".join(line.text for line in box.lines) for name, box in box_map(graph).items()}
 
 
 def edges(graph) -> list[tuple[str, str, str]]:
-    parsed = DotParser(graph.source).parse()
-    return [(t, h, a["label"].text.strip() if "label" in a else "") for t, h, a in parsed.edges]
+    return [(a.tail, a.head, a.label) for a in picture(graph).arrows]
 
 
 def find(graph, text: str) -> str:
@@ -54,6 +58,11 @@ def find(graph, text: str) -> str:
 def svg_text(svg: str) -> str:
     root = ET.fromstring(svg)
     return " ".join("".join(el.itertext()) for el in root.iter(f"{SVG}text"))
+
+
+def text_list(svg: str) -> list[str]:
+    """Every text element's text, whitespace folded, sorted."""
+    return sorted(" ".join("".join(el.itertext()).split()) for el in ET.fromstring(svg).iter(f"{SVG}text"))
 
 
 def drive(program):
@@ -78,14 +87,14 @@ def no_dot(monkeypatch):
     """Graphviz's `dot` is not installed (as far as effectpy and graphviz can tell)."""
     real_which = shutil.which
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None if cmd == "dot" else real_which(cmd, *a, **k))
-    monkeypatch.setattr(_trees, "_notice_given", False)
+    monkeypatch.setattr(_tree_picture, "_notice_given", False)
     yield
 
 
 @pytest.fixture
 def quiet_fallback(no_dot, monkeypatch):
     """No dot, and the one-time notice already given."""
-    monkeypatch.setattr(_trees, "_notice_given", True)
+    monkeypatch.setattr(_tree_picture, "_notice_given", True)
 
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
@@ -95,7 +104,7 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's d
 
 
 def test_importing_effectpy_never_imports_graphviz():
-    code = ("import sys, effectpy, effectpy.trace, effectpy.trace._trees\n"
+    code = ("import sys, effectpy, effectpy.trace, effectpy.trace._effect_tree, effectpy.trace._fiber_tree\n"
             "assert 'graphviz' not in sys.modules\n"
             "effectpy.trace.effect_tree(effectpy.succeed(1))\n"
             "assert 'graphviz' in sys.modules\n")
@@ -134,7 +143,7 @@ def test_chains_fold_into_one_sequence_and_user_functions_are_never_called():
         "4. catch_all(<lambda>) | 5. tap(print)"]
     assert calls == []
     # where the user's functions are is in the tooltip (file:line)
-    tooltip = node_attrs(g)["n0"]["tooltip"]
+    tooltip = box_map(g)["n0"].tooltip
     assert "fetch_user (test_trees.py:" in tooltip
 
 
@@ -268,9 +277,9 @@ def test_race_annotated_with_winner_losers_and_releases():
     assert backup == "named 'Backup' | \u2605 winner | \u2713 #3 succeeded at 0.2s"
     primary = labels[find(g, "named 'Primary'")]
     assert primary == "named 'Primary' | \u2298 #2 interrupted by #1 at 0.2s"
-    attrs = node_attrs(g)
-    assert attrs[find(g, "named 'Backup'")]["color"] == _trees.OUTCOME["success"][1]
-    assert attrs[find(g, "named 'Primary'")]["color"] == _trees.OUTCOME["interrupted"][1]
+    attrs = box_map(g)
+    assert attrs[find(g, "named 'Backup'")].border == _tree_picture.OUTCOME["success"][1]
+    assert attrs[find(g, "named 'Primary'")].border == _tree_picture.OUTCOME["interrupted"][1]
     assert "'conn-Primary' released at 0.2s (interrupted)" in labels[find(g, "conn-Primary")]
     assert "ran in fiber #1" in g.source
     # the same through the Trace method
@@ -343,9 +352,9 @@ def test_fiber_tree_of_the_race():
                             "'conn-Backup' released at 0.2s (success)")
     assert labels["f2"].startswith("#2 Primary | 0s \u2192 0.2s (0.2s) | \u2298 interrupted by #1")
     assert sorted(edges(g)) == [("f1", "f2", ""), ("f1", "f3", ""), ("f1", "f4", "")]
-    attrs = node_attrs(g)
-    assert attrs["f3"]["fillcolor"] == _trees.OUTCOME["success"][0]
-    assert attrs["f2"]["fillcolor"] == _trees.OUTCOME["interrupted"][0]
+    attrs = box_map(g)
+    assert attrs["f3"].fill == _tree_picture.OUTCOME["success"][0]
+    assert attrs["f2"].fill == _tree_picture.OUTCOME["interrupted"][0]
     assert "4 fibers" in g.source
 
 
@@ -368,9 +377,9 @@ def test_fiber_tree_failure_never_ended_and_leaked_resource():
     assert labels["f2"] == ("#2 worker | started 1s \u00b7 never ended | \u2026 never ended | "
                             "resources: 1 acquired, 0 released | \u26a0 'socket' never released")
     assert labels["f3"] == "#3 doomed | 3s \u2192 5s (2s) | \u2717 failed: 'boom'"
-    attrs = node_attrs(g)
-    assert "dashed" in attrs["f2"]["style"]
-    assert attrs["f3"]["color"] == _trees.OUTCOME["failure"][1]
+    attrs = box_map(g)
+    assert attrs["f2"].dashed
+    assert attrs["f3"].border == _tree_picture.OUTCOME["failure"][1]
 
 
 def test_fiber_tree_summarises_big_sibling_groups():
@@ -424,7 +433,7 @@ def test_fallback_when_dot_is_missing_warns_once(no_dot):
 
 
 def test_fallback_when_graphviz_cannot_execute_dot(monkeypatch):
-    monkeypatch.setattr(_trees, "_notice_given", False)
+    monkeypatch.setattr(_tree_picture, "_notice_given", False)
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: "/usr/bin/dot")
 
     def missing(self, *args, **kwargs):
@@ -459,29 +468,88 @@ def test_fallback_is_deterministic(quiet_fallback):
         ET.fromstring(svg)
 
 
-def test_fallback_draws_any_simple_digraph(quiet_fallback):
-    g = graphviz.Digraph("mine", comment="hand made")
-    g.attr(label="a caption", bgcolor="lightyellow")
-    g.node("a", "first\\lsecond line\\l", shape="box", style="filled", fillcolor="#ffcc00")
-    g.node("b", label="<<B>bold</B><BR/>&amp; more &nbsp;>")
-    g.edge("a", "b", label="go")
-    g.edge("b", "a")  # a cycle: drawn as a dashed cross edge
-    g.edge("b", "b")  # a loop
-    g.edges([("b", "c"), ("c", "d")])
-    with g.subgraph(name="cluster_x") as sub:
-        sub.node("e")
-        sub.edge("e", "f")
-    g.body.append("\t// a comment\n\t\"quoted \\\" name\" -> a -> x\n")
-    svg = render_svg(g)
+def hand_built_picture() -> Picture:
+    """Two roots, a cycle, a loop, a second parent, labels, a dashed box and a caption."""
+    pic = Picture("handmade", caption=["a caption", "second caption line"])
+    pic.boxes += [Box("a", [Line("alpha", bold=True), Line("left detail", align="left")], "#e8efff", "#3b5bdb"),
+                  Box("b", [Line("beta")], "#ffffff", "#adb5bd", dashed=True, tooltip="tip\\N one\ntwo"),
+                  Box("c", [Line("gamma")], "#ffffff", "#adb5bd"),
+                  Box("r2", [Line("second root")], "#f1ecff", "#7048e8")]
+    pic.arrows += [Arrow("a", "b", "go"), Arrow("a", "c", "x\\y"),
+                   Arrow("b", "a", "\u21bb back", dashed=True, constraint=False),  # a cycle
+                   Arrow("c", "c", "loop"), Arrow("r2", "c")]  # a loop, and a second parent
+    return pic
+
+
+def test_fallback_draws_the_picture_with_cross_edges_loops_and_roots(quiet_fallback):
+    svg = render_svg(to_digraph(hand_built_picture()))
     root = ET.fromstring(svg)
     texts = svg_text(svg)
-    for label in ["first", "second line", "bold", "& more", "go", "a caption", "c", "d", "e", "f", 'quoted " name']:
+    for label in ["alpha", "left detail", "beta", "gamma", "second root", "go", "x\\y", "\u21bb back", "loop",
+                  "a caption", "second caption line"]:
         assert label in texts, label
-    assert any(p.attrib.get("stroke-dasharray") for p in root.iter(f"{SVG}path"))
-    undirected = graphviz.Graph()
-    undirected.edge("x", "y")
-    svg = render_svg(undirected)
-    assert not list(ET.fromstring(svg).iter(f"{SVG}polygon"))  # no arrowheads
+    nodes = [g for g in root.iter(f"{SVG}g") if g.attrib.get("class") == "node"]
+    assert [g.attrib["id"] for g in nodes] == ["node-a", "node-r2", "node-b", "node-c"]  # breadth first
+    assert nodes[2].find(f"{SVG}title").text == "tip\\N one | two"
+    assert nodes[0].find(f"{SVG}title").text == "alpha left detail"  # no tooltip: the label
+    paths = list(root.iter(f"{SVG}path"))
+    assert len(paths) == len(list(root.iter(f"{SVG}polygon"))) == 5  # every arrow has its head
+    # the tree edges a->b (the box is dashed, not the edge) and a->c are solid; the cycle,
+    # the loop and the second parent are dashed cross edges
+    assert [bool(p.attrib.get("stroke-dasharray")) for p in paths] == [False, False, True, True, True]
+
+
+def test_a_graph_effectpy_did_not_make_needs_dot(no_dot):
+    hand_made = graphviz.Digraph("mine")
+    hand_made.edge("a", "b")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "drawn with the built-in layout" notice either
+        for graph in (hand_made, graphviz.Graph()):
+            with pytest.raises(RuntimeError, match=r"needs Graphviz's `dot`.*not made by effectpy.*"
+                                                    r"install Graphviz \(apt-get install graphviz"):
+                render_svg(graph)
+    changed = effect_tree(succeed(1))
+    changed.node("extra")  # the picture no longer says what the graph holds: not drawn stale
+    with pytest.raises(RuntimeError, match="changed after it was made"):
+        render_svg(changed)
+    with pytest.raises(RuntimeError, match="changed after it was made"):
+        changed._repr_mimebundle_()
+    copy = effect_tree(succeed(1)).copy()  # an unchanged copy still draws
+    with pytest.warns(RuntimeWarning, match="not found"):
+        assert "succeed(1)" in svg_text(render_svg(copy))
+
+
+@needs_dot
+def test_dot_draws_any_digraph():
+    g = graphviz.Digraph("mine")
+    g.node("a", "first\\lsecond line\\l")
+    g.edge("a", "b", label="go")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        texts = svg_text(render_svg(g))
+    for label in ["first", "second line", "b", "go"]:
+        assert label in texts, label
+
+
+@needs_dot
+def test_the_digraph_is_written_from_its_picture(monkeypatch):
+    """What dot draws from the DOT source is what the fallback draws from the picture: the
+    same texts, and each box's colours in its node statement."""
+    program, trace = nasty_run()
+    graphs = [effect_tree(program, trace), trace.fiber_tree(), effect_tree(guide_race()),
+              to_digraph(hand_built_picture())]
+    with_dot = [render_svg(g) for g in graphs]
+    monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None)
+    monkeypatch.setattr(_tree_picture, "_notice_given", True)
+    for graph, svg in zip(graphs, with_dot):
+        assert text_list(svg) == text_list(render_svg(graph))
+        statements = {line.split(" ", 1)[0].strip(): line for line in graph.body if " -> " not in line}
+        for box in picture(graph).boxes:
+            line = statements[box.name]
+            assert f'fillcolor="{box.fill}"' in line and f'color="{box.border}"' in line
+            assert ("dashed" in line) == box.dashed
+        assert [line.split(" [", 1)[0].strip() for line in graph.body if " -> " in line] == [
+            f"{a.tail} -> {a.head}" for a in picture(graph).arrows]
 
 
 def test_render_svg_rejects_other_things():
@@ -540,5 +608,5 @@ def test_backslashes_read_the_same_with_dot_and_in_the_fallback(monkeypatch):
     with_dot = svg_text(render_svg(graph))
     assert f"#1 {name}" in with_dot
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None)
-    monkeypatch.setattr(_trees, "_notice_given", True)
+    monkeypatch.setattr(_tree_picture, "_notice_given", True)
     assert f"#1 {name}" in svg_text(render_svg(graph))

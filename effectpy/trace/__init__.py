@@ -12,7 +12,8 @@ Data flows one way: runtime -> instrument hooks -> `Recorder` -> `Trace` -> expo
 from ._events import KINDS, TraceEvent, TraceFormatError
 from ._recorder import record
 from ._trace import FiberInfo, Leaks, ResourceInfo, Trace
-from ._trees import effect_tree, render_svg
+from ._effect_tree import effect_tree
+from ._tree_picture import render_svg
 
 __all__ = ["KINDS", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent", "TraceFormatError",
            "effect_tree", "record", "render_svg"]

@@ -335,13 +335,13 @@ class Trace:
     def fiber_tree(self, *, max_nodes: int = 500, max_children: int = 40) -> Digraph:
         """The fibers as a `graphviz.Digraph` (parent links, outcome colours, lifetimes,
         resources); `effectpy.trace.render_svg` draws it even without Graphviz's ``dot``."""
-        from ._trees import fiber_tree
+        from ._fiber_tree import fiber_tree
         return fiber_tree(self, max_nodes=max_nodes, max_children=max_children)
 
     def effect_tree(self, effect: Effect[Any, Any, Any], *, fiber: int | None = None,
                     max_nodes: int = 500) -> Digraph:
         """`effectpy.trace.effect_tree` of ``effect``, annotated with this run of it."""
-        from ._trees import effect_tree
+        from ._effect_tree import effect_tree
         return effect_tree(effect, self, fiber=fiber, max_nodes=max_nodes)
 
     def save_perfetto(self, path: str | Path) -> Path:
