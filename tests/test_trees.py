@@ -610,3 +610,15 @@ def test_backslashes_read_the_same_with_dot_and_in_the_fallback(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None)
     monkeypatch.setattr(_tree_picture, "_notice_given", True)
     assert f"#1 {name}" in svg_text(render_svg(graph))
+
+
+def test_retry_is_drawn_and_annotated_with_the_number_of_retries():
+    import effectpy
+    from effectpy import Schedule, fail
+    from effectpy.trace import effect_tree, record
+
+    program = fail("flaky").retry(Schedule.recurs(2)).either()
+    assert "retry · Schedule.recurs(2)" in effect_tree(program).source
+    with record() as trace:
+        effectpy.run(program)
+    assert "retried 2 times" in trace.effect_tree(program).source

@@ -299,7 +299,10 @@ class RunIndex:
             self.by_parent.setdefault(f.parent, []).append(f)
         self.errors: dict[int, str] = {}
         self.cancelled_by: dict[int, int | str | None] = {}
+        self.retries: dict[int, int] = {}  # fiber -> retry events
         for e in trace.events:
+            if e.kind == "retry":
+                self.retries[e.fiber] = self.retries.get(e.fiber, 0) + 1
             if e.kind in ("fail", "die") and e.fiber not in self.errors:
                 self.errors[e.fiber] = str(e.data.get("error", "?"))
             elif e.kind == "cancel" and e.fiber not in self.cancelled_by:
@@ -551,6 +554,8 @@ class EffectTreeBuilder:
             return self.describe_timeout(shape, ctx)
         if kind == "for_each_par":
             return self.describe_for_each(shape, ctx)
+        if kind in ("retry", "repeat"):
+            return self.describe_repetition(shape, ctx)
         lines = [title_line(kind)]
         children: list[_Child] = []
         tips: list[str] = []
@@ -658,6 +663,19 @@ class EffectTreeBuilder:
                     lines.append(Line("finished in time", bold=True, color=OUTCOME["success"][1], size=10.0))
         return _Desc(lines, "parallel", [_Child(effect, "effect", fid, fid)])
 
+    def describe_repetition(self, shape: _Shape, ctx: Ctx) -> _Desc:
+        effect = shape_part(shape, "effect")
+        schedule = shape_part(shape, "schedule")
+        assert isinstance(effect, Effect)
+        hint = ("again after each typed failure" if shape.kind == "retry"
+                else "again after each success")
+        lines = [title_line(f"{shape.kind} \u00b7 {clean(repr(schedule), 60)}"), detail_line(hint)]
+        if self.run is not None and ctx is not None and shape.kind == "retry":
+            n = self.run.retries.get(ctx, 0)
+            lines.append(Line(f"\u21bb retried {n} time{'s' if n != 1 else ''}", bold=True,
+                              color=INK, size=10.0))
+        return _Desc(lines, "resource", [_Child(effect, "", ctx)])
+
     def describe_for_each(self, shape: _Shape, ctx: Ctx) -> _Desc:
         fn = shape_part(shape, "fn")
         n = shape_part(shape, "items", 0)
@@ -724,6 +742,8 @@ def effect_tree(effect: Effect[Any, Any, Any], trace: Trace | None = None, *,
                 EffectTreeBuilder(run, max_nodes).build(effect, candidate)
                 if run.matched > best:
                     root, best = candidate, run.matched
+            if root is None and len(roots := [f for f in run.fiber_list if f.parent is None]) == 1:
+                root = roots[0].id  # nothing to match by name: the run's only root fiber
     builder = EffectTreeBuilder(run, max_nodes)
     pic = builder.build(effect, root)
     if builder.elided:
