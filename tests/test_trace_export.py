@@ -104,12 +104,15 @@ def test_hostile_user_text_never_breaks_exports():
 
 
 def validate_chrome_trace(doc):
-    """The structural rules of the Trace Event Format that Perfetto's JSON importer relies on."""
+    """The structural rules of the Trace Event Format that Perfetto's JSON importer relies on
+    (as its json_trace_parser reads them): 'X' needs dur and nests per thread; a v1 flow is
+    keyed by (cat, name, id) and its 'f' binds to the enclosing slice with bp=e; async 'b'/'e'
+    need pid and id and pair by (cat, name, id); thread instants ('i', s=t) need tid."""
     assert set(doc) >= {"traceEvents"}
     events = doc["traceEvents"]
     slices: dict[int, list[tuple[float, float]]] = {}
-    flows: dict[tuple[str, int], list[str]] = {}
-    asyncs: dict[tuple[str, int], list[str]] = {}
+    flows: dict[tuple[str, str, int], list[str]] = {}
+    asyncs: dict[tuple[str, str, int], list[str]] = {}
     for ev in events:
         assert isinstance(ev["ph"], str) and isinstance(ev["pid"], int) and isinstance(ev["tid"], int)
         assert isinstance(ev["name"], str)
@@ -120,9 +123,9 @@ def validate_chrome_trace(doc):
             assert ev["dur"] >= 0
             slices.setdefault(ev["tid"], []).append((ev["ts"], ev["ts"] + ev["dur"]))
         elif ph in ("s", "f"):
-            flows.setdefault((ev["cat"], ev["id"]), []).append(ph)
+            flows.setdefault((ev["cat"], ev["name"], ev["id"]), []).append(ph)  # the importer's flow key
         elif ph in ("b", "e"):
-            asyncs.setdefault((ev["cat"], ev["id"]), []).append(ph)
+            asyncs.setdefault((ev["cat"], ev["name"], ev["id"]), []).append(ph)  # its async track key
         elif ph == "i":
             assert ev["s"] in ("t", "p", "g")
         else:
