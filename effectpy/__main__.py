@@ -124,18 +124,24 @@ def _trace_script(args: argparse.Namespace) -> int:
     outputs = {"svg": args.svg, "perfetto": args.perfetto, "jsonl": args.jsonl}
     if not any(outputs.values()):
         outputs["svg"] = f"{path.stem}.trace.svg"
-    _write(trace, outputs, args.title or f"{path.name}")
     print(trace.summary())
+    _write(trace, outputs, args.title or f"{path.name}")  # BadInput (3) if a file cannot be written
     return EXIT_PROGRAM_FAILED if failed else EXIT_OK
 
 
 def _write(trace: Any, outputs: dict[str, str | None], title: str | None) -> None:
-    if outputs.get("svg"):
-        print(f"timeline: {trace.save_svg(outputs['svg'], title=title)}")
-    if outputs.get("perfetto"):
-        print(f"perfetto: {trace.save_perfetto(outputs['perfetto'])}")
-    if outputs.get("jsonl"):
-        print(f"trace:    {trace.save_jsonl(outputs['jsonl'])}")
+    writers = {"svg": ("timeline", lambda p: trace.save_svg(p, title=title)),
+               "perfetto": ("perfetto", trace.save_perfetto), "jsonl": ("trace", trace.save_jsonl)}
+    for key, (what, save) in writers.items():
+        target = outputs.get(key)
+        if not target:
+            continue
+        try:
+            print(f"{what + ':':<9} {save(target)}")
+        except OSError as exc:
+            raise BadInput(f"cannot write {target}: {exc.strerror or exc}") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadInput(f"the trace's events hold malformed data ({type(exc).__name__}: {exc})") from None
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -144,12 +150,16 @@ def _render(args: argparse.Namespace) -> int:
     path = Path(args.trace_file)
     try:
         trace = Trace.load(path)
-    except (FileNotFoundError, TraceFormatError) as exc:
-        raise BadInput(str(exc)) from None
+    except (OSError, TraceFormatError) as exc:
+        raise BadInput(str(exc) if not isinstance(exc, OSError) or isinstance(exc, FileNotFoundError)
+                       else f"cannot read {path}: {exc.strerror or exc}") from None
     svg = args.svg or (None if args.perfetto else str(path.with_suffix(".svg")))
     _write(trace, {"svg": svg, "perfetto": args.perfetto}, args.title)
     if args.summary:
-        print(trace.summary())
+        try:
+            print(trace.summary())
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadInput(f"the trace's events hold malformed data ({type(exc).__name__}: {exc})") from None
     return EXIT_OK
 
 

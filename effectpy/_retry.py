@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._core._clock import Clock
-from ._core._effect import Effect, _check_callable, _shaped, fail, lift, sleep, succeed, with_fiber
+from ._core._effect import (
+    Effect, _check_callable, _shaped, fail, lift, sleep, succeed, with_fiber, yield_now,
+)
 from ._core._fiber import Fiber
 from ._schedule import Schedule, _check_schedule
 
@@ -34,6 +36,8 @@ def _retrying(effect: Effect[Any, E, A], schedule: Schedule,
             inst = fiber._runtime.instrument
             if inst is not None:
                 inst.emit("retry_scheduled", fiber, attempts, decision.delay, error)
+            if decision.delay <= 0:
+                return attempt()  # no clock needed (a TestClock nobody advances must not block)
             return sleep(decision.delay).flat_map(lambda _: attempt())
 
         def attempt() -> Effect[Any, Any, Any]:
@@ -72,6 +76,8 @@ def repeat(effect: Effect[Any, E, A], schedule: Schedule) -> Effect[Any, E, Any]
             if not decision.go_on:
                 return succeed(last_output)
             last_output = decision.output
+            if decision.delay <= 0:
+                return yield_now.flat_map(lambda _: again())  # let others run between repeats
             return sleep(decision.delay).flat_map(lambda _: again())
 
         def again() -> Effect[Any, Any, Any]:

@@ -9,6 +9,7 @@ them exactly.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple, final
@@ -87,9 +88,13 @@ class Schedule:
             raise ValueError("Schedule.fixed needs a positive interval")
 
         def step(state: tuple[float, int], _input: Any, now: float) -> tuple[Any, Decision]:
-            start, count = state
-            slot = max(count + 1, int((now - start) // d) + 1)
-            return (start, slot), Decision(True, max(0.0, start + slot * d - now), slot)
+            start, taken = state  # taken: the last slot of the grid already used
+            behind = (now - start) / d
+            if behind >= taken + 1:  # the next slot has passed: run at once, realign
+                slot = math.floor(behind)
+                return (start, slot), Decision(True, 0.0, slot)
+            slot = taken + 1
+            return (start, slot), Decision(True, start + slot * d - now, slot)
         return Schedule(lambda now: (now, 0), step, f"fixed({d:g})")
 
     @staticmethod
@@ -105,9 +110,13 @@ class Schedule:
         b = to_seconds(base, "Schedule.exponential")
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 1:
             raise ValueError(f"Schedule.exponential's factor must be a number >= 1, got {factor!r}")
-        return Schedule(lambda now: 0,
-                        lambda c, i, now: (c + 1, Decision(True, b * factor ** c, c + 1)),
-                        f"exponential({b:g}, {factor:g})")
+        def step(c: int, _input: Any, _now: float) -> tuple[Any, Decision]:
+            try:
+                delay = b * factor ** c
+            except OverflowError:  # after ~1,000 steps: "forever", capped by | spaced(...)
+                delay = math.inf
+            return c + 1, Decision(True, delay, c + 1)
+        return Schedule(lambda now: 0, step, f"exponential({b:g}, {factor:g})")
 
     @staticmethod
     def fibonacci(base: float | Duration) -> Schedule:
@@ -154,7 +163,7 @@ class Schedule:
         def step(state: tuple[float, Any], value: Any, now: float) -> tuple[Any, Decision]:
             start, inner = state
             inner2, d = self._step(inner, value, now)
-            if not d.go_on or now - start + d.delay > limit:
+            if not d.go_on or now - start >= limit:
                 return (start, inner2), STOP
             return (start, inner2), d
         return Schedule(lambda now: (now, self._initial(now)), step, f"{self._name}.up_to({limit:g})")

@@ -12,7 +12,7 @@ from ._core._clock import LIVE_CLOCK, Clock, sleep_node
 from ._core._duration import Duration, to_seconds
 from ._core._cause import Exit
 from ._core._context import Context
-from ._core._effect import Effect
+from ._core._effect import Effect, yield_now
 from ._core._fiber import Fiber
 from ._layer import Layer
 
@@ -85,6 +85,9 @@ class TestClock(Clock):
 
     async def sleep(self, seconds: float | Duration) -> None:
         s = to_seconds(seconds, "TestClock.sleep")
+        if s <= 0:
+            await (asyncio.sleep(0) if _on_asyncio() else _trio_checkpoint())
+            return
         if _on_asyncio():
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -106,6 +109,9 @@ class TestClock(Clock):
             self._remove(seq)
 
     def _sleep_effect(self, seconds: float) -> Effect[Any, Any, None]:
+        if seconds <= 0:
+            return yield_now  # nothing to wait for: no need for anyone to advance the clock
+
         def arm(fiber: Fiber[Any, Any], wake: Callable[[], None]) -> Callable[[], None]:
             seq = self._add(self._now + seconds, wake)
             return lambda: self._remove(seq)
@@ -261,6 +267,11 @@ def _on_asyncio() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+async def _trio_checkpoint() -> None:
+    import trio
+    await trio.lowlevel.checkpoint()
 
 
 def _on_trio() -> bool:

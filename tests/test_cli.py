@@ -89,3 +89,17 @@ def test_clear_errors_and_exit_codes(tmp_path):
 def test_cli_main_is_importable_without_side_effects():
     import effectpy.__main__ as cli_module
     assert cli_module.main(["render", str(Path("/nonexistent/x.jsonl"))]) == 3
+
+
+def test_unreadable_and_unwritable_files_are_bad_input(tmp_path):
+    script = tmp_path / "race_demo.py"
+    script.write_text(GUIDE_RACE)
+    (tmp_path / "adir").mkdir()
+    assert cli("render", "adir", cwd=tmp_path).returncode == 3
+    unwritable = cli("trace", script, "--test-clock", "--svg", "/nonexistent/dir/x.svg", cwd=tmp_path)
+    assert unwritable.returncode == 3 and "cannot write" in unwritable.stderr
+    assert cli("trace", script, "--jsonl", "t.jsonl", "--test-clock", cwd=tmp_path).returncode == 0
+    text = (tmp_path / "t.jsonl").read_text().replace('"scope": 1', '"scope": "abc"')
+    (tmp_path / "bad_data.jsonl").write_text(text)
+    out = cli("render", "bad_data.jsonl", cwd=tmp_path)
+    assert out.returncode == 3 and "malformed" in out.stderr

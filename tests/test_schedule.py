@@ -28,7 +28,9 @@ def test_combinators():
     assert (Schedule.exponential(1) & Schedule.recurs(3)).delays(10) == [1.0, 2.0, 4.0]
     assert (Schedule.recurs(2) | Schedule.recurs(4)).delays(10) == [0.0] * 4
     assert Schedule.recurs(2).and_then(Schedule.spaced(7)).delays(4) == [0.0, 0.0, 7.0, 7.0]
-    assert Schedule.exponential(1).up_to(10).delays(10) == [1.0, 2.0, 4.0]
+    assert Schedule.exponential(1).up_to(10).delays(10) == [1.0, 2.0, 4.0, 8.0]  # tries at 0,1,3,7,15
+    assert Schedule.spaced(1).up_to(2.5).delays() == [1.0, 1.0, 1.0]
+    assert Schedule.forever().up_to(0).delays() == []
     assert Schedule.recurs(10).while_output(lambda n: n < 4).delays() == [0.0, 0.0, 0.0]
     assert Schedule.recurs(10).while_input(lambda e: e != "fatal").delays(inputs="fatal") == []
 
@@ -43,9 +45,40 @@ def test_jitter_is_bounded_and_seedable():
 def test_fixed_keeps_to_its_grid_when_a_run_is_slow():
     s = Schedule.fixed(10)
     state = s._initial(0.0)
-    state, d1 = s._step(state, None, 3.0)  # the first run took 3s: wait 7s
-    state, d2 = s._step(state, None, 25.0)  # the next run overran the grid: go at once
-    assert (d1.delay, d2.delay) == (7.0, 5.0)
+    state, d1 = s._step(state, None, 3.0)  # the first run took 3s: wait 7s for slot 1
+    state, d2 = s._step(state, None, 25.0)  # the next run overran slot 2: go at once
+    state, d3 = s._step(state, None, 26.0)  # ...and then back on the grid (slot 3 at 30s)
+    assert (d1.delay, d2.delay, d3.delay) == (7.0, 0.0, 4.0)
+
+    def starts(run_time):
+        s, now, out = Schedule.fixed(1), 0.0, []
+        state = s._initial(now)
+        for _ in range(4):
+            out.append(round(now, 6))
+            now += run_time
+            state, d = s._step(state, None, now)
+            now += d.delay
+        return out
+
+    assert starts(0.999) == [0.0, 1.0, 2.0, 3.0]
+    assert starts(1.0) == [0.0, 1.0, 2.0, 3.0]  # exactly one interval: the period does not double
+    assert starts(2.5) == [0.0, 2.5, 5.0, 7.5]  # running behind: never pile up, never wait
+
+
+def test_exponential_does_not_overflow():
+    delays = (Schedule.exponential(0.01) | Schedule.spaced(60)).delays(1100)
+    assert delays[-1] == 60.0 and len(delays) == 1100
+
+
+def test_zero_delays_need_no_clock():
+    clock = TestClock()  # nobody advances it
+    env = Context().with_service(Clock, clock)
+    tries = Ref(0)
+    exit_ = run_exit(tries.update(lambda n: n + 1).flat_map(lambda _: fail("x")).retry(Schedule.recurs(3)).provide(env))
+    assert exit_.cause == Fail("x") and run(tries.get()) == 4
+    assert run(tries.update(lambda n: n + 1).repeat(Schedule.recurs(2)).provide(env)) == 2
+    from effectpy import sleep
+    assert run(sleep(0).as_("no wait").provide(env)) == "no wait"
 
 
 def on_clock(program):

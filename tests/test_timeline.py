@@ -151,3 +151,33 @@ if __name__ == "__main__":  # regenerate the golden pictures
     for picture in PICTURES:
         (DATA / f"{picture}.svg").write_text(render(picture), encoding="utf-8")
         print("wrote", DATA / f"{picture}.svg", file=sys.stderr)
+
+
+def test_characters_xml_forbids_are_replaced():
+    for bad in ("nonchar \uffff", "bom \ufffe", "lone \ud800 surrogate", "bell \x07"):
+        with record() as trace:
+            effectpy.run(succeed(1).named(bad).fork().flat_map(lambda f: f.join()))
+        svg = trace.to_svg(title=bad)
+        ET.fromstring(svg)
+        svg.encode("utf-8")  # saving never fails
+
+
+def test_one_time_base_when_a_trace_does_not_start_at_zero():
+    from effectpy import Clock, Context
+    clock = TestClock()
+
+    async def main():
+        env = Context().with_service(Clock, clock)
+        with record(capacity=6) as trace:
+            await (sleep(100).flat_map(lambda _: fail("late boom")).named("job"))._run_exit(env)
+        return trace
+
+    async def drive():
+        task = asyncio.create_task(main())
+        await asyncio.sleep(0)
+        clock.advance(101)
+        return await task
+
+    trace = asyncio.run(drive())
+    titles = [t.text or "" for t in ET.fromstring(trace.to_svg()).iter(f"{SVG}title")]
+    assert not any("101s" in t for t in titles)  # bars and markers are relative to the first event kept

@@ -220,3 +220,38 @@ def test_source_locations_are_off_by_default_and_point_at_user_code():
         effectpy.run(program)
     forks = [e for e in trace.events if e.kind == "fork" and e.parent is not None]
     assert [e.data["source"] for e in forks] == [f"test_trace.py:{line}"] * 2
+
+
+def test_a_fiber_outside_the_trace_uses_no_fiber_id():
+    async def main():
+        gate = asyncio.Event()
+        victim = await sync(gate.set).flat_map(lambda _: never).fork_daemon()  # not recorded
+        with record() as trace:
+            async def cancel_from_inside():
+                await gate.wait()
+                await effectpy.succeed(1).flat_map(lambda _: victim.interrupt())
+            await cancel_from_inside()
+            await effectpy.succeed(2).fork().flat_map(lambda f: f.join())
+        return trace
+
+    trace = asyncio.run(main())
+    ids = [f.id for f in trace.fibers()]
+    assert ids == list(range(1, len(ids) + 1))  # no gaps
+    join = next(e for e in trace.events if e.kind == "join")
+    assert join.by == "a fiber outside this trace"
+
+
+def test_cancel_by_a_fiber_outside_the_trace_names_it_so():
+    from effectpy.trace._recorder import Recorder
+
+    class Stub:
+        def __init__(self, fid):
+            self.id, self.name, self.daemon, self.source = fid, None, False, None
+            self._ctx = effectpy.Context()
+
+    recorder = Recorder()
+    victim = Stub(10_001)
+    recorder.fiber_started(victim, None)
+    recorder.fiber_interrupted(victim, 99_999, "interrupt()")  # 99,999 never appeared
+    [_, cancel] = recorder.events
+    assert cancel.by == "a fiber outside this trace" and recorder._fids == {10_001: 1}

@@ -126,7 +126,10 @@ class Recorder(Instrument):
     def _cause_text(self, cause: Cause) -> str:
         """The cause, rendered with trace-local fiber ids (so traces are reproducible)."""
         def who(by: object) -> str:
-            return f"fiber #{self._local(self._fids, by)}" if isinstance(by, int) else str(by)
+            if not isinstance(by, int):
+                return str(by)
+            known = self._fids.get(by)
+            return f"fiber #{known}" if known is not None else "a fiber outside this trace"
         return safe_text(cause.pretty(who), MAX_TEXT * 4)
 
     def _fid(self, fiber: Any) -> int:
@@ -172,7 +175,11 @@ class Recorder(Instrument):
         self._add(fiber, "exit", data={"outcome": outcome, "cause": self._cause_text(exit.cause)})
 
     def fiber_interrupted(self, fiber: Any, by: object, reason: str) -> None:
-        who: int | str = self._local(self._fids, by) if isinstance(by, int) else safe_text(str(by), 100)
+        if isinstance(by, int):  # a fiber id: trace-local if that fiber is in the trace
+            known = self._fids.get(by)
+            who: int | str = known if known is not None else "a fiber outside this trace"
+        else:
+            who = safe_text(str(by), 100)
         self._add(fiber, "cancel", by=who, data={"reason": reason})
 
     def fiber_failed(self, fiber: Any, cause: Any) -> None:
@@ -191,7 +198,8 @@ class Recorder(Instrument):
         self._add(fiber, "resume")
 
     def fiber_joined(self, fiber: Any, target: Any) -> None:
-        self._add(fiber, "join", None, self._fids.get(target.id) or self._fid(target))
+        known = self._fids.get(target.id)
+        self._add(fiber, "join", None, known if known is not None else "a fiber outside this trace")
 
     def sleep_started(self, fiber: Any, clock: Any, deadline: float) -> None:
         now = clock.now()

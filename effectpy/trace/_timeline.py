@@ -50,9 +50,15 @@ MONO: Final = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 def esc(text: object) -> str:
     """Escape text for XML content and attribute values (user text is only ever text)."""
     s = str(text)
-    s = "".join(ch if ch in "\t\n" or ord(ch) >= 0x20 else "\ufffd" for ch in s)
+    s = "".join(ch if _xml_char(ch) else "\ufffd" for ch in s)
     return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
+
+
+def _xml_char(ch: str) -> bool:
+    """Whether XML 1.0 allows ``ch`` (no control characters, surrogates or U+FFFE/FFFF)."""
+    o = ord(ch)
+    return (o >= 0x20 or ch in "\t\n\r") and not 0xD800 <= o <= 0xDFFF and o not in (0xFFFE, 0xFFFF)
 
 
 def num(x: float) -> str:
@@ -260,7 +266,7 @@ def _lanes(c: _Canvas) -> None:
         bx0 = c.x(lane.start)
         bx1 = max(c.x(end), bx0 + 2)
         # the whole life in a pale tint (waiting), the running stretches in full colour
-        c.add(f"<g><title>{esc(_bar_title(lane, lane.label))}</title>"
+        c.add(f"<g><title>{esc(_bar_title(lane, lane.label, c))}</title>"
               f'<rect x="{num(bx0)}" y="{num(y - BAR_H / 2)}" width="{num(bx1 - bx0)}" height="{BAR_H}" '
               f'rx="3" fill="{color}" fill-opacity="0.28" stroke="{color}" stroke-width="1"/>')
         fiber_waits = waits.get(lane.fiber.id, []) if lane.fiber is not None else []
@@ -286,13 +292,13 @@ def _default_title(fibers: list[FiberInfo]) -> str:
     return "effectpy timeline" + (f": {', '.join(names[:3])}" if names else "")
 
 
-def _bar_title(lane: Lane, label: str) -> str:
+def _bar_title(lane: Lane, label: str, c: _Canvas) -> str:
     f = lane.fiber
     if f is None:
         return lane.note
     return (f"{label}: {f.outcome or 'never ended'}\n"
-            f"forked at {fmt_time(f.start)}" + (f" by #{f.parent}" if f.parent else "")
-            + (f", ended at {fmt_time(f.end)}" if f.end is not None else ""))
+            f"forked at {c.rel(f.start)}" + (f" by #{f.parent}" if f.parent else "")
+            + (f", ended at {c.rel(f.end)}" if f.end is not None else ""))
 
 
 def _running(start: float, end: float, waits: list[tuple[float, float, str]]) -> list[tuple[float, float]]:

@@ -164,7 +164,9 @@ class Trace:
         for f in self.fibers():
             if f.id == fiber_id:
                 return f
-        raise KeyError(f"no fiber #{fiber_id} in this trace (it has #1..#{len(self.fibers())})")
+        ids = [f.id for f in self.fibers()]
+        raise KeyError(f"no fiber #{fiber_id} in this trace (it has {len(ids)}: "
+                       f"#{', #'.join(map(str, ids[:20]))}{', ...' if len(ids) > 20 else ''})")
 
     def roots(self) -> list[FiberInfo]:
         """The fibers with no parent in this trace: the tops of the fiber tree."""
