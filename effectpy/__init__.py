@@ -15,6 +15,7 @@ This module re-exports the friendly parts and declares `__all__`.
 from __future__ import annotations
 
 from ._blocking import blocking
+from ._channel import Channel, ChannelClosed
 from ._concurrent import for_each_par, race, race_success, zip_par
 from ._core._cause import Both, Cause, Die, Empty, Exit, Fail, Failure, Interrupt, Then
 from ._core._clock import Clock
@@ -30,6 +31,7 @@ from ._core._scope import Scope
 from ._deferred import Deferred
 from ._layer import Layer
 from ._option import NONE, Option, Some
+from ._pubsub import PubSub, Subscription
 from ._queue import Queue, QueueShutdown
 from ._ref import FiberRef, Ref
 from ._resource import acquire_release, scoped
@@ -41,10 +43,12 @@ from ._test_clock import ClockLayer, TestClock, TestClockLayer
 __version__ = "0.1.0"
 
 __all__ = [
-    "NONE", "Both", "Cause", "Clock", "ClockLayer", "Context", "Deferred", "Die", "Duration",
+    "NONE", "Both", "Cause", "Channel", "ChannelClosed", "Clock", "ClockLayer", "Context",
+    "Deferred", "Die", "Duration",
     "Effect", "Either", "Empty", "Exit", "Fail", "Failure", "Fiber", "FiberRef", "Interrupt",
-    "Layer", "Left", "MissingServiceError", "Option", "Queue", "QueueShutdown", "Ref", "Right",
-    "Schedule", "Scope", "Semaphore", "Some", "Stream", "TestClock", "TestClockLayer", "Then", "acquire_release",
+    "Layer", "Left", "MissingServiceError", "Option", "PubSub", "Queue", "QueueShutdown", "Ref",
+    "Right",
+    "Schedule", "Scope", "Semaphore", "Some", "Stream", "Subscription", "TestClock", "TestClockLayer", "Then", "acquire_release",
     "attempt", "blocking", "die", "fail", "fail_cause", "for_each_par", "from_async", "never",
     "race", "race_success", "run", "run_exit", "scoped", "service", "sleep", "succeed",
     "suspend", "sync", "uninterruptible_mask", "unit", "yield_now", "zip_par",

@@ -1,24 +1,42 @@
-"""`Queue`: a FIFO channel between fibers, with effect methods and asyncio-style ones."""
+"""`Queue`: a FIFO channel between fibers, with effect methods and asyncio-style ones.
+
+The waiting machinery here (`_Waiter`, `_signal`, `_wait`) is shared with `PubSub`'s
+subscriptions and with `Channel`: a waiter that is signalled retries its operation, and a
+signalled waiter that is interrupted before it could retry hands the signal on (the
+"baton"), so no wake-up, and so no item, is ever lost.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, Literal, TypeVar
 
-from ._core._cause import EMPTY, Fail
-from ._core._effect import CALLBACK, FAIL, FLAT_MAP, SUCCEED, SYNC, Effect, _make, uninterruptible_mask
+from ._core._cause import EMPTY, Cause, Exit, Fail
+from ._core._effect import (
+    CALLBACK, FAIL, FLAT_MAP, FOLD, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _make,
+    _new_effect,
+)
+from ._deferred import Deferred
+from ._option import NONE, Option, Some
 
 __all__ = ["Queue", "QueueShutdown"]
 
 A = TypeVar("A")
 
 Strategy = Literal["backpressure", "dropping", "sliding"]
+STRATEGIES = ("backpressure", "dropping", "sliding")
+
+_SUCCEED_TRUE: Effect[Any, Any, bool] = _make(SUCCEED, True)
+_SUCCEED_FALSE: Effect[Any, Any, bool] = _make(SUCCEED, False)
 
 
 class QueueShutdown(Exception):
     """The queue was shut down while an offer or take was waiting, or after."""
+
+
+# --- waiting, shared with _pubsub and _channel -------------------------------------------
 
 
 class _Waiter:
@@ -29,14 +47,115 @@ class _Waiter:
         self.signalled = False
 
 
-class Queue(Generic[A]):
-    """A FIFO queue. Unbounded without ``maxsize``; when full, ``strategy`` decides:
-    "backpressure" (offers wait), "dropping" (the new item is dropped) or "sliding" (the
-    oldest item is dropped).
+def _signal(waiters: deque[_Waiter]) -> bool:
+    """Wake the first live waiter (it will retry); False if there was none."""
+    while waiters:
+        w = waiters.popleft()
+        resume = w.resume
+        if resume is not None:
+            w.signalled = True
+            resume(True, None)
+            return True
+    return False
 
-    Effect methods: `offer`, `take`, `size`, `shutdown`; asyncio-compatible ones:
-    ``await put(x)``, ``await get()``, `put_nowait`, `get_nowait`. A waiting `take` that
-    is interrupted loses no item.
+
+def _signal_n(waiters: deque[_Waiter], n: int) -> None:
+    while n > 0 and waiters and _signal(waiters):
+        n -= 1
+
+
+def _wake_all(waiters: deque[_Waiter], ok: bool, value: Any) -> None:
+    """Resume every waiter with (ok, value): (True, None) to make them retry, or
+    (False, cause) to fail them."""
+    while waiters:
+        w = waiters.popleft()
+        resume = w.resume
+        if resume is not None:
+            w.resume = None
+            resume(ok, value)
+
+
+def _wait(waiters: deque[_Waiter], ready: Callable[[], bool], label: str) -> Effect[Any, Any, None]:
+    """Suspend (interruptibly, unless the caller is not) until signalled; the caller then
+    retries. ``ready()`` is checked again when registering, so a wake-up sent between the
+    caller's check and the registration (the fiber may yield in between) is not lost.
+
+    A waiter signalled and then interrupted before it ran again hands the signal on."""
+    def with_fiber(fiber: Any) -> Effect[Any, Any, Any]:
+        w = _Waiter()
+
+        def register(fiber: Any, resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
+            if ready():
+                resume(True, None)
+                return None
+            w.resume = resume
+            waiters.append(w)
+
+            def cancel() -> None:
+                w.resume = None
+                try:
+                    waiters.remove(w)  # do not let abandoned waiters pile up
+                except ValueError:
+                    pass  # already signalled (and so popped)
+                resume(False, EMPTY)
+            return cancel
+
+        def on_failure(cause: Cause) -> Effect[Any, Any, Any]:
+            w.resume = None
+            if w.signalled:
+                _signal(waiters)  # hand the wake-up on
+            return _make(FAIL, cause)
+
+        wait = _make(CALLBACK, register, label)
+        if fiber._interruptible:
+            wait = _make(STATUS, wait, True)
+        return _make(STATUS, _make(FOLD, wait, on_failure, None), False)
+
+    return _make(WITH_FIBER, with_fiber)
+
+
+def _check_count(n: object, where: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"{where} expects an int >= 0, got {n!r}")
+    return n
+
+
+def _check_maxsize(maxsize: object, what: str) -> int:
+    if maxsize is None:
+        return 0
+    if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 0:
+        raise ValueError(f"{what}'s maxsize must be None or an int >= 0 (None or 0: unbounded), "
+                         f"got {maxsize!r}")
+    return maxsize
+
+
+def _check_strategy(strategy: object, what: str) -> None:
+    if strategy not in STRATEGIES:
+        raise ValueError(
+            f"{what}'s strategy must be 'backpressure', 'dropping' or 'sliding', got {strategy!r}"
+        )
+
+
+def _pop_n(items: deque[A], n: int) -> list[A]:
+    if n >= len(items):
+        out = list(items)
+        items.clear()
+        return out
+    pop = items.popleft
+    return [pop() for _ in range(n)]
+
+
+class Queue(Generic[A]):
+    """A FIFO queue. Unbounded without ``maxsize`` (None or 0); when full, ``strategy``
+    decides: "backpressure" (offers wait), "dropping" (the new item is dropped) or
+    "sliding" (the oldest item is dropped).
+
+    Effect methods: `offer`, `offer_all`, `take`, `take_up_to`, `take_all`, `poll`,
+    `size`, `shutdown`, `await_shutdown`, `is_shutdown`; asyncio-compatible ones:
+    ``await put(x)``, ``await get()``, `put_nowait`, `get_nowait`. Items come out in the
+    order they went in; an interrupted `take` or `offer` loses nothing (the item stays in
+    the queue, or was never added); `shutdown` fails every waiting and later offer and take
+    with `QueueShutdown`.
 
     >>> import effectpy
     >>> q = Queue(maxsize=2)
@@ -45,16 +164,12 @@ class Queue(Generic[A]):
     'a'
     """
 
-    __slots__ = ("_maxsize", "_strategy", "_items", "_takers", "_offerers", "_shutdown")
+    __slots__ = ("_maxsize", "_strategy", "_items", "_takers", "_offerers", "_shutdown",
+                 "_on_shutdown")
 
-    def __init__(self, maxsize: int = 0, strategy: Strategy = "backpressure") -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 0:
-            raise ValueError(f"Queue's maxsize must be an int >= 0 (0: unbounded), got {maxsize!r}")
-        if strategy not in ("backpressure", "dropping", "sliding"):
-            raise ValueError(
-                f"Queue's strategy must be 'backpressure', 'dropping' or 'sliding', got {strategy!r}"
-            )
-        self._maxsize = maxsize
+    def __init__(self, maxsize: int | None = 0, strategy: Strategy = "backpressure") -> None:
+        self._maxsize = _check_maxsize(maxsize, "Queue")
+        _check_strategy(strategy, "Queue")
         self._strategy = strategy
         self._items: deque[A] = deque()
         # Waiting takers / offerers; a signalled waiter retries, and hands the signal on if
@@ -62,10 +177,15 @@ class Queue(Generic[A]):
         self._takers: deque[_Waiter] = deque()
         self._offerers: deque[_Waiter] = deque()
         self._shutdown = False
+        self._on_shutdown: Deferred[Any, None] | None = None  # made by await_shutdown
 
     @property
     def maxsize(self) -> int:
         return self._maxsize
+
+    @property
+    def strategy(self) -> Strategy:
+        return self._strategy
 
     def qsize(self) -> int:
         return len(self._items)
@@ -75,14 +195,6 @@ class Queue(Generic[A]):
 
     def full(self) -> bool:
         return 0 < self._maxsize <= len(self._items)
-
-    def _signal(self, waiters: deque[_Waiter]) -> None:
-        while waiters:
-            w = waiters.popleft()
-            if w.resume is not None:
-                w.signalled = True
-                w.resume(True, None)
-                return
 
     def _check_open(self) -> None:
         if self._shutdown:
@@ -104,7 +216,8 @@ class Queue(Generic[A]):
                 return True
             self._items.popleft()
         self._items.append(item)
-        self._signal(self._takers)
+        if self._takers:
+            _signal(self._takers)
         return True
 
     def get_nowait(self) -> A:
@@ -113,82 +226,179 @@ class Queue(Generic[A]):
             self._check_open()
             raise asyncio.QueueEmpty("the queue is empty")
         item = self._items.popleft()
-        self._signal(self._offerers)
+        if self._offerers:
+            _signal(self._offerers)
         return item
+
+    def _take_n(self, n: int) -> list[A]:
+        out = _pop_n(self._items, n)
+        if out and self._offerers:
+            _signal_n(self._offerers, len(out))
+        return out
 
     # --- effects ------------------------------------------------------------------------
 
-    def _wait(self, waiters: deque[_Waiter]) -> Effect[Any, Any, None]:
-        def body(restore: Callable[[Effect[Any, Any, Any]], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
-            w = _Waiter()
+    def _shutdown_failure(self) -> Effect[Any, Any, Any]:
+        return _make(FAIL, Fail(QueueShutdown("the queue has been shut down")))
 
-            def register(fiber: Any, resume: Callable[[bool, Any], None]) -> Callable[[], None]:
-                w.resume = resume
-                waiters.append(w)
+    def _can_take(self) -> bool:
+        return bool(self._items) or self._shutdown
 
-                def cancel() -> None:
-                    w.resume = None
-                    try:
-                        waiters.remove(w)  # do not let abandoned waiters pile up
-                    except ValueError:
-                        pass  # already signalled (and so popped)
-                    resume(False, EMPTY)
-                return cancel
+    def _can_offer(self) -> bool:
+        return not self.full() or self._shutdown
 
-            def after(ex: Any) -> None:
-                w.resume = None
-                if not ex.is_success() and w.signalled:
-                    self._signal(waiters)  # hand the wake-up on
-            return restore(_make(CALLBACK, register, "queue")).on_exit(after)
-
-        return uninterruptible_mask(body)
-
-    def offer(self, item: A) -> Effect[Any, Any, bool]:
+    def offer(self, item: A) -> Effect[Any, QueueShutdown, bool]:
         """Add ``item``, waiting for room on a full backpressure queue. Succeeds with False
-        when a dropping queue dropped it."""
+        when a dropping queue dropped it. Interrupted while waiting, it adds nothing."""
         def attempt() -> Effect[Any, Any, bool]:
             if self._shutdown:
-                return _make(FAIL, Fail(QueueShutdown("the queue has been shut down")))
-            full = self.full()
-            if self._try_offer(item):
-                return _make(SUCCEED, not (full and self._strategy == "dropping"))
-            return _make(FLAT_MAP, self._wait(self._offerers), lambda _: attempt())
-        return _make(FLAT_MAP, _make(SYNC, lambda: None), lambda _: attempt())
+                return self._shutdown_failure()
+            items = self._items
+            if not 0 < self._maxsize <= len(items):  # the common case, inlined
+                items.append(item)
+                if self._takers:
+                    _signal(self._takers)
+                return _SUCCEED_TRUE
+            if self._strategy == "dropping":
+                return _SUCCEED_FALSE
+            if self._strategy == "sliding":
+                self._try_offer(item)
+                return _SUCCEED_TRUE
+            return _make(FLAT_MAP, _wait(self._offerers, self._can_offer, "queue.offer"),
+                         lambda _: attempt())
+        eff: Effect[Any, QueueShutdown, bool] = _new_effect(Effect)
+        eff._tag = SUSPEND
+        eff._a = attempt
+        return eff
 
-    def take(self) -> Effect[Any, Any, A]:
-        """Remove and succeed with the first item, waiting for one if empty."""
-        def attempt() -> Effect[Any, Any, A]:
-            if self._items:
-                return _make(SUCCEED, self.get_nowait())
+    def offer_all(self, items: Iterable[A]) -> Effect[Any, QueueShutdown, list[A]]:
+        """Add ``items`` in order; succeed with the items *not* accepted: those a full
+        dropping queue dropped, else ``[]``. A backpressure queue adds what fits and waits
+        for room for the rest (if interrupted meanwhile, the items already added stay and
+        the rest are not added); a sliding queue accepts them all, dropping the oldest."""
+        batch = list(items)
+
+        def run() -> Effect[Any, Any, list[A]]:
             if self._shutdown:
-                return _make(FAIL, Fail(QueueShutdown("the queue has been shut down")))
-            return _make(FLAT_MAP, self._wait(self._takers), lambda _: attempt())
-        return _make(FLAT_MAP, _make(SYNC, lambda: None), lambda _: attempt())
+                return self._shutdown_failure()
+            if self._maxsize == 0 or self._strategy != "backpressure":
+                rejected: list[A] = []
+                for item in batch:
+                    if self.full() and self._strategy == "dropping":
+                        rejected.append(item)
+                    else:
+                        self._try_offer(item)
+                return _make(SUCCEED, rejected)
+            done = 0
 
-    def put(self, item: A) -> Effect[Any, Any, None]:
+            def attempt() -> Effect[Any, Any, list[A]]:
+                nonlocal done
+                if self._shutdown:
+                    return self._shutdown_failure()
+                room = self._maxsize - len(self._items)
+                if room > 0:
+                    chunk = batch[done:done + room]
+                    self._items.extend(chunk)
+                    done += len(chunk)
+                    if self._takers:
+                        _signal_n(self._takers, len(chunk))
+                if done == len(batch):
+                    return _make(SUCCEED, [])
+                return _make(FLAT_MAP, _wait(self._offerers, self._can_offer, "queue.offer_all"),
+                             lambda _: attempt())
+            return attempt()
+        return _make(SUSPEND, run)
+
+    def take(self) -> Effect[Any, QueueShutdown, A]:
+        """Remove and succeed with the first item, waiting for one if empty. Interrupted
+        while waiting, it takes nothing: the item goes to the next taker."""
+        def attempt() -> Effect[Any, Any, A]:
+            items = self._items
+            if items:  # the common case, inlined
+                eff: Effect[Any, Any, A] = _new_effect(Effect)
+                eff._tag = SUCCEED
+                eff._a = items.popleft()
+                if self._offerers:
+                    _signal(self._offerers)
+                return eff
+            if self._shutdown:
+                return self._shutdown_failure()
+            return _make(FLAT_MAP, _wait(self._takers, self._can_take, "queue.take"),
+                         lambda _: attempt())
+        node: Effect[Any, QueueShutdown, A] = _new_effect(Effect)
+        node._tag = SUSPEND
+        node._a = attempt
+        return node
+
+    def take_up_to(self, n: int) -> Effect[Any, QueueShutdown, list[A]]:
+        """Remove and succeed with the first ``n`` items, or fewer (maybe none) if the queue
+        holds fewer; never waits."""
+        _check_count(n, "take_up_to")
+
+        def go() -> Effect[Any, Any, list[A]]:
+            if self._shutdown:
+                return self._shutdown_failure()
+            return _make(SUCCEED, self._take_n(n))
+        return _make(SUSPEND, go)
+
+    def take_all(self) -> Effect[Any, QueueShutdown, list[A]]:
+        """Remove and succeed with every item in the queue (maybe none); never waits."""
+        def go() -> Effect[Any, Any, list[A]]:
+            if self._shutdown:
+                return self._shutdown_failure()
+            return _make(SUCCEED, self._take_n(len(self._items)))
+        return _make(SUSPEND, go)
+
+    def poll(self) -> Effect[Any, QueueShutdown, Option[A]]:
+        """`Some(first item)`, removed, or `NONE` if the queue is empty; never waits."""
+        def go() -> Effect[Any, Any, Option[A]]:
+            if self._items:
+                return _make(SUCCEED, Some(self.get_nowait()))
+            if self._shutdown:
+                return self._shutdown_failure()
+            return _make(SUCCEED, NONE)
+        return _make(SUSPEND, go)
+
+    def put(self, item: A) -> Effect[Any, QueueShutdown, None]:
         """`offer` for asyncio code: ``await queue.put(item)``."""
         return self.offer(item).unit()
 
-    def get(self) -> Effect[Any, Any, A]:
+    def get(self) -> Effect[Any, QueueShutdown, A]:
         """`take` for asyncio code: ``await queue.get()``."""
         return self.take()
 
     def size(self) -> Effect[Any, Any, int]:
         return _make(SYNC, lambda: len(self._items))
 
+    def is_shutdown(self) -> Effect[Any, Any, bool]:
+        return _make(SYNC, lambda: self._shutdown)
+
+    def await_shutdown(self) -> Effect[Any, Any, None]:
+        """Wait until the queue is shut down (at once if it already is)."""
+        def go() -> Effect[Any, Any, None]:
+            if self._shutdown:
+                return _make(SUCCEED, None)
+            if self._on_shutdown is None:
+                self._on_shutdown = Deferred()
+            return self._on_shutdown.await_()
+        return _make(SUSPEND, go)
+
     def shutdown(self) -> Effect[Any, Any, None]:
-        """Shut the queue down: waiting takers and offerers, and later offers and takes,
-        fail with `QueueShutdown`."""
+        """Shut the queue down: the items are discarded, and waiting takers and offerers,
+        and later offers and takes, fail with `QueueShutdown`. Idempotent."""
         def go() -> None:
+            if self._shutdown:
+                return
             self._shutdown = True
             self._items.clear()
-            for waiters in (self._takers, self._offerers):
-                while waiters:
-                    w = waiters.popleft()
-                    if w.resume is not None:
-                        w.resume(False, Fail(QueueShutdown("the queue was shut down while waiting")))
+            failure = Fail(QueueShutdown("the queue was shut down while waiting"))
+            _wake_all(self._takers, False, failure)
+            _wake_all(self._offerers, False, failure)
+            if self._on_shutdown is not None:
+                self._on_shutdown._complete(Exit.succeed(None))
         return _make(SYNC, go)
 
     def __repr__(self) -> str:
         bound = f"/{self._maxsize}" if self._maxsize else ""
-        return f"<Queue {len(self._items)}{bound} items>"
+        state = ", shut down" if self._shutdown else ""
+        return f"<Queue {len(self._items)}{bound} items{state}>"

@@ -35,6 +35,7 @@ def test_every_public_core_name_exported_exactly_once():
         "effectpy._resource", "effectpy._layer", "effectpy._ref", "effectpy._deferred",
         "effectpy._semaphore", "effectpy._queue", "effectpy._test_clock", "effectpy._option",
         "effectpy._blocking", "effectpy._core._hooks", "effectpy._schedule", "effectpy._stream",
+        "effectpy._pubsub", "effectpy._channel",
     ]
     for modname in modules:
         mod = importlib.import_module(modname)

@@ -1,0 +1,154 @@
+"""`Channel`: a closable point-to-point channel; receivers see the close."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any, Generic, TypeVar
+
+from ._core._cause import Fail
+from ._core._effect import FAIL, FLAT_MAP, SUCCEED, SUSPEND, SYNC, Effect, _make
+from ._option import NONE, Option, Some
+from ._queue import _check_maxsize, _signal, _wait, _wake_all, _Waiter
+
+__all__ = ["Channel", "ChannelClosed"]
+
+A = TypeVar("A")
+
+
+class ChannelClosed(Exception):
+    """Sending on a closed channel, or receiving from one that is closed and drained."""
+
+
+class Channel(Generic[A]):
+    """A FIFO channel that senders close when done. Unbounded without ``maxsize`` (None or
+    0); bounded, `send` waits while it is full.
+
+    - ``send(item)`` fails with `ChannelClosed` once the channel is closed (a send waiting
+      for room when it closes fails too, and its item is not sent).
+    - ``receive()`` gets the items sent before the close, in order, then fails with
+      `ChannelClosed`; ``receive_option()`` gives `Some(item)`, then `NONE` at the end.
+    - ``close()`` is idempotent (it succeeds with False when already closed) and wakes
+      every waiting receiver and sender.
+    - ``async for item in channel:`` (plain asyncio or trio code) ends at the close, once
+      the channel is drained.
+
+    An interrupted `receive` takes nothing, an interrupted `send` sends nothing.
+
+    >>> import effectpy
+    >>> ch = Channel()
+    >>> effectpy.run(ch.send(1).zip(ch.close()).flat_map(lambda _: ch.receive()))
+    1
+    >>> effectpy.run(ch.receive().either())
+    Left(ChannelClosed('the channel is closed'))
+    """
+
+    __slots__ = ("_maxsize", "_items", "_receivers", "_senders", "_closed")
+
+    def __init__(self, maxsize: int | None = None) -> None:
+        self._maxsize = _check_maxsize(maxsize, "Channel")
+        self._items: deque[A] = deque()
+        self._receivers: deque[_Waiter] = deque()
+        self._senders: deque[_Waiter] = deque()
+        self._closed = False
+
+    @property
+    def maxsize(self) -> int:
+        return self._maxsize
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close` has run (items sent before it may still be waiting)."""
+        return self._closed
+
+    def _full(self) -> bool:
+        return 0 < self._maxsize <= len(self._items)
+
+    def _can_send(self) -> bool:
+        return self._closed or not self._full()
+
+    def _can_receive(self) -> bool:
+        return self._closed or bool(self._items)
+
+    def _pop(self) -> A:
+        item = self._items.popleft()
+        if self._senders:
+            _signal(self._senders)
+        return item
+
+    def send(self, item: A) -> Effect[Any, ChannelClosed, None]:
+        """Send ``item``, waiting while a bounded channel is full; fails with
+        `ChannelClosed` if the channel is (or gets) closed first."""
+        def attempt() -> Effect[Any, Any, None]:
+            if self._closed:
+                return _make(FAIL, Fail(ChannelClosed("send on a closed channel")))
+            if self._full():
+                return _make(FLAT_MAP, _wait(self._senders, self._can_send, "channel.send"),
+                             lambda _: attempt())
+            self._items.append(item)
+            if self._receivers:
+                _signal(self._receivers)
+            return _make(SUCCEED, None)
+        return _make(SUSPEND, attempt)
+
+    def receive(self) -> Effect[Any, ChannelClosed, A]:
+        """The next item, waiting for one; fails with `ChannelClosed` once the channel is
+        closed and every item sent before has been received."""
+        def attempt() -> Effect[Any, Any, A]:
+            if self._items:
+                return _make(SUCCEED, self._pop())
+            if self._closed:
+                return _make(FAIL, Fail(ChannelClosed("the channel is closed")))
+            return _make(FLAT_MAP, _wait(self._receivers, self._can_receive, "channel.receive"),
+                         lambda _: attempt())
+        return _make(SUSPEND, attempt)
+
+    def receive_option(self) -> Effect[Any, Any, Option[A]]:
+        """`Some(next item)`, waiting for one, or `NONE` once closed and drained."""
+        def attempt() -> Effect[Any, Any, Option[A]]:
+            if self._items:
+                return _make(SUCCEED, Some(self._pop()))
+            if self._closed:
+                return _make(SUCCEED, NONE)
+            return _make(FLAT_MAP, _wait(self._receivers, self._can_receive, "channel.receive"),
+                         lambda _: attempt())
+        return _make(SUSPEND, attempt)
+
+    def close(self) -> Effect[Any, Any, bool]:
+        """Close the channel: no more sends; receivers get what is left, then the end.
+        Succeeds with False if it was already closed."""
+        def go() -> bool:
+            if self._closed:
+                return False
+            self._closed = True
+            # they retry, and see the close
+            _wake_all(self._receivers, True, None)
+            _wake_all(self._senders, True, None)
+            return True
+        return _make(SYNC, go)
+
+    def is_closed(self) -> Effect[Any, Any, bool]:
+        return _make(SYNC, lambda: self._closed)
+
+    def size(self) -> Effect[Any, Any, int]:
+        return _make(SYNC, lambda: len(self._items))
+
+    def __aiter__(self) -> AsyncIterator[A]:
+        return self
+
+    async def __anext__(self) -> A:
+        if self._items:  # fast path, as asyncio.Queue.get: no fiber when an item is there
+            return self._pop()
+        if self._closed:
+            raise StopAsyncIteration
+        item = await self.receive_option()._run()
+        if item is NONE:
+            raise StopAsyncIteration
+        assert isinstance(item, Some)
+        value: A = item.value
+        return value
+
+    def __repr__(self) -> str:
+        bound = f"/{self._maxsize}" if self._maxsize else ""
+        state = ", closed" if self._closed else ""
+        return f"<Channel {len(self._items)}{bound} items{state}>"

@@ -1,0 +1,404 @@
+"""Queue: offer_all, take_up_to, take_all, poll, await_shutdown, and the races around them.
+
+Every test runs on asyncio and trio; none sleeps: fibers are interleaved with `yield_now`.
+"""
+
+import pytest
+
+import effectpy._core._fiber as fiber_module
+from effectpy import Queue, QueueShutdown, succeed, suspend, sync, yield_now
+from effectpy._option import NONE, Some
+from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
+
+
+def do(fn):
+    """Do-notation for tests: ``fn`` is a generator function yielding effects; each
+    yield gives back the effect's value; the generator's return value is the result."""
+    def start():
+        gen = fn()
+
+        def step(value):
+            try:
+                eff = gen.send(value)
+            except StopIteration as stop:
+                return succeed(stop.value)
+            return eff.flat_map(step)
+        return step(None)
+    return suspend(start)
+
+
+def settle(n=20):
+    """Let every other fiber run until it suspends (n rounds of the scheduler)."""
+    eff = yield_now
+    for _ in range(n - 1):
+        eff = eff.flat_map(lambda _: yield_now)
+    return eff
+
+
+def is_shutdown_failure(exit_):
+    return (not exit_.is_success() and exit_.cause.is_failure_only()
+            and isinstance(exit_.cause.failures()[0], QueueShutdown))
+
+
+def take_n(q, n):
+    """Take ``n`` items one by one, in order."""
+    @do
+    def go():
+        out = []
+        for _ in range(n):
+            out.append((yield q.take()))
+        return out
+    return go
+
+
+# --- offer_all ----------------------------------------------------------------------------
+
+
+def test_offer_all_on_an_unbounded_queue_keeps_order():
+    q = Queue(maxsize=None)
+    assert run(q.offer_all([1, 2, 3]).zip(q.offer_all(iter([4, 5])))) == ([], [])
+    assert run(q.take_all()) == [1, 2, 3, 4, 5]
+
+
+def test_offer_all_on_a_dropping_queue_returns_the_rejected_items():
+    q = Queue(maxsize=3, strategy="dropping")
+    q.put_nowait(0)
+    assert run(q.offer_all([1, 2, 3, 4])) == [3, 4]
+    assert run(q.take_all()) == [0, 1, 2]
+
+
+def test_offer_all_on_a_sliding_queue_keeps_the_newest():
+    q = Queue(maxsize=3, strategy="sliding")
+    assert run(q.offer_all(range(5))) == []
+    assert run(q.take_all()) == [2, 3, 4]
+
+
+def test_offer_all_is_rerunnable_with_a_generator():
+    q = Queue()
+    eff = q.offer_all(x * 10 for x in range(3))
+    run(eff.zip(eff))
+    assert run(q.take_all()) == [0, 10, 20, 0, 10, 20]
+
+
+def test_backpressure_offer_all_waits_for_room():
+    q = Queue(maxsize=2)
+
+    @do
+    def scenario():
+        producer = yield q.offer_all(range(7)).fork()
+        yield settle()
+        assert q.qsize() == 2 and not producer.is_done()
+        taken = yield take_n(q, 7)
+        rejected = yield producer.join()
+        return taken, rejected
+
+    assert run(scenario) == (list(range(7)), [])
+
+
+def test_interrupted_offer_all_keeps_what_it_added_and_adds_no_more():
+    q = Queue(maxsize=2)
+
+    @do
+    def scenario():
+        producer = yield q.offer_all([1, 2, 3, 4]).fork()
+        yield settle()
+        exit_ = yield producer.interrupt()
+        yield settle()
+        return exit_.is_interrupted(), (yield q.take_all()), len(q._offerers)
+
+    assert run(scenario) == (True, [1, 2], 0)
+
+
+# --- take_up_to, take_all, poll ----------------------------------------------------------
+
+
+def test_take_up_to_never_waits():
+    q = Queue()
+    run(q.offer_all(range(5)))
+    assert run(q.take_up_to(2)) == [0, 1]
+    assert run(q.take_up_to(10)) == [2, 3, 4]
+    assert run(q.take_up_to(3)) == []
+    assert run(q.take_up_to(0)) == []
+    assert run(q.take_all()) == []
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
+def test_take_up_to_bad_input(bad):
+    with pytest.raises(ValueError):
+        Queue().take_up_to(bad)
+
+
+def test_take_all_and_take_up_to_make_room_for_every_waiting_offerer():
+    q = Queue(maxsize=2)
+
+    @do
+    def scenario():
+        yield q.offer_all(["a", "b"])
+        offerers = []
+        for item in "cde":
+            offerers.append((yield q.offer(item).fork()))
+        yield settle()
+        first = yield q.take_all()   # room for two: c and d get in, e still waits
+        yield settle()
+        second = yield q.take_up_to(5)  # room for two more: e gets in
+        results = []
+        for f in offerers:
+            results.append((yield f.join()))
+        return first, second, results, (yield q.take_all())
+
+    assert run(scenario) == (["a", "b"], ["c", "d"], [True, True, True], ["e"])
+
+
+def test_poll():
+    q = Queue(maxsize=1)
+    assert run(q.poll()) is NONE
+
+    @do
+    def scenario():
+        yield q.offer("x")
+        offerer = yield q.offer("y").fork()  # waits: the queue is full
+        yield settle()
+        first = yield q.poll()  # makes room: the offerer gets in
+        yield offerer.join()
+        return first, (yield q.poll()), (yield q.poll())
+
+    assert run(scenario) == (Some("x"), Some("y"), NONE)
+
+
+# --- shutdown -----------------------------------------------------------------------------
+
+
+def test_await_shutdown_and_is_shutdown():
+    q = Queue()
+    log = []
+
+    @do
+    def scenario():
+        waiter = yield q.await_shutdown().flat_map(lambda _: sync(lambda: log.append("woke"))).fork()
+        yield settle()
+        before = (list(log), (yield q.is_shutdown()))
+        yield q.shutdown()
+        yield waiter.join()
+        yield q.await_shutdown()  # at once, now
+        return before, list(log), (yield q.is_shutdown())
+
+    assert run(scenario) == (([], False), ["woke"], True)
+
+
+def test_shutdown_wakes_every_waiting_taker_and_offerer():
+    takers_q = Queue()
+    offerers_q = Queue(maxsize=1)
+    offerers_q.put_nowait("full")
+
+    @do
+    def scenario():
+        fibers = []
+        for i in range(5):
+            fibers.append((yield takers_q.take().fork()))
+            fibers.append((yield offerers_q.offer(i).fork()))
+            fibers.append((yield offerers_q.offer_all([i, i]).fork()))
+        yield settle()
+        assert all(f.state == "suspended" for f in fibers)
+        yield takers_q.shutdown()
+        yield offerers_q.shutdown()
+        exits = []
+        for f in fibers:
+            exits.append((yield f.await_()))
+        return exits
+
+    exits = run(scenario.timeout(5))
+    assert len(exits) == 15 and all(is_shutdown_failure(ex) for ex in exits)
+    assert not takers_q._takers and not offerers_q._offerers
+
+
+def test_every_operation_fails_after_shutdown():
+    q = Queue(maxsize=2)
+    run(q.offer("dropped at shutdown").zip(q.shutdown()).zip(q.shutdown()))
+    for eff in (q.offer(1), q.offer_all([1]), q.take(), q.take_up_to(1), q.take_all(), q.poll(),
+                q.put(1), q.get()):
+        assert is_shutdown_failure(run_exit(eff)), eff
+    with pytest.raises(QueueShutdown):
+        q.put_nowait(1)
+    with pytest.raises(QueueShutdown):
+        q.get_nowait()
+    assert run(q.size()) == 0
+
+
+@pytest.mark.parametrize("delay", [0, 1, 2, 3, 5, 8, 13])
+def test_shutdown_racing_with_offers_and_takes_never_hangs(delay):
+    q = Queue(maxsize=2)
+    taken = []
+
+    def producer(p):
+        return do(lambda: (yield q.offer((p, i))) for i in range(10**9))
+
+    def consumer():
+        return q.take().flat_map(lambda x: sync(lambda: taken.append(x))).forever()
+
+    @do
+    def scenario():
+        fibers = []
+        for p in range(4):
+            fibers.append((yield q.offer_all([(p, -1)] * 3).flat_map(
+                lambda _, p=p: q.offer((p, 0)).forever()).fork()))
+            fibers.append((yield consumer().fork()))
+        yield settle(delay) if delay else succeed(None)
+        yield q.shutdown()
+        exits = []
+        for f in fibers:
+            exits.append((yield f.await_()))
+        return exits
+
+    exits = run(scenario.timeout(5))
+    assert all(is_shutdown_failure(ex) for ex in exits)
+    assert not q._takers and not q._offerers
+
+
+# --- parallel producers and consumers ------------------------------------------------------
+
+
+def producers_and_consumers(q, producers=4, consumers=4, per_producer=150):
+    """Producers offer (p, i) with offer and offer_all; consumers read with take, take_up_to
+    and poll; the queue is shut down once everything is taken. Returns what each consumer
+    took, in order."""
+    total = producers * per_producer
+    taken = [[] for _ in range(consumers)]
+    count = [0]
+
+    def produce(p):
+        @do
+        def go():
+            i = 0
+            while i < per_producer:
+                if i % 3 == 0:
+                    chunk = [(p, j) for j in range(i, min(i + 4, per_producer))]
+                    yield q.offer_all(chunk)
+                    i += len(chunk)
+                else:
+                    yield q.offer((p, i))
+                    i += 1
+        return go
+
+    def record(c, items):
+        taken[c].extend(items)
+        count[0] += len(items)
+
+    def consume(c):
+        kind = c % 3
+        if kind == 0:
+            step = q.take().map(lambda x: record(c, [x]))
+        elif kind == 1:
+            step = q.take_up_to(3).flat_map(
+                lambda xs: sync(lambda: record(c, xs)) if xs else yield_now)
+        else:
+            step = q.poll().flat_map(
+                lambda o: sync(lambda: record(c, [o.value])) if o.is_some() else yield_now)
+        return step.forever()
+
+    @do
+    def scenario():
+        workers = []
+        for c in range(consumers):
+            workers.append((yield consume(c).fork()))
+        makers = []
+        for p in range(producers):
+            makers.append((yield produce(p).fork()))
+        for f in makers:
+            yield f.join()
+        while count[0] < total:
+            yield yield_now
+        yield q.shutdown()
+        for f in workers:
+            yield f.await_()
+        return taken
+
+    return scenario, total
+
+
+def check_nothing_lost_and_fifo(taken, producers, per_producer):
+    every = sorted(x for batch in taken for x in batch)
+    assert every == sorted((p, i) for p in range(producers) for i in range(per_producer))
+    for batch in taken:  # one consumer sees each producer's items in the order offered
+        for p in range(producers):
+            mine = [i for (q, i) in batch if q == p]
+            assert mine == sorted(mine)
+
+
+@pytest.mark.parametrize("maxsize", [1, 3, 0])
+def test_parallel_producers_and_consumers_lose_nothing(maxsize):
+    scenario, _ = producers_and_consumers(Queue(maxsize=maxsize))
+    taken = run(scenario.timeout(10))
+    check_nothing_lost_and_fifo(taken, 4, 150)
+
+
+@pytest.mark.parametrize("budget", [2, 3, 5, 7])
+def test_nothing_lost_when_fibers_yield_between_check_and_wait(budget, monkeypatch):
+    # a tiny step budget makes fibers yield between any two steps, e.g. between a take
+    # finding the queue empty and registering as a waiter (an offer may come in between)
+    monkeypatch.setattr(fiber_module, "STEP_BUDGET", budget)
+    scenario, _ = producers_and_consumers(Queue(maxsize=2), per_producer=40)
+    taken = run(scenario.timeout(10))
+    check_nothing_lost_and_fifo(taken, 4, 40)
+
+
+# --- interruption -------------------------------------------------------------------------
+
+
+def test_interrupted_waiting_offer_adds_nothing():
+    q = Queue(maxsize=1)
+    q.put_nowait("x")
+
+    @do
+    def scenario():
+        offerer = yield q.offer("lost").fork()
+        yield settle()
+        exit_ = yield offerer.interrupt()
+        return exit_.is_interrupted(), (yield q.take_all()), len(q._offerers)
+
+    assert run(scenario) == (True, ["x"], 0)
+
+
+def test_woken_offerer_interrupted_before_running_hands_the_room_on():
+    q = Queue(maxsize=1)
+    q.put_nowait("x")
+
+    @do
+    def scenario():
+        first = yield q.offer("a").fork()
+        second = yield q.offer("b").fork()
+        yield settle()
+        x = yield q.take()             # room for one: wakes the first offerer...
+        yield first.interrupt()        # ...which is interrupted before it runs
+        ok = yield second.join()       # so the second one gets the room
+        return x, ok, (yield q.take_all())
+
+    assert run(scenario.timeout(5)) == ("x", True, ["b"])
+
+
+def test_interrupted_take_while_items_arrive_loses_nothing():
+    q = Queue()
+
+    @do
+    def scenario():
+        takers = []
+        for _ in range(3):
+            takers.append((yield q.take().fork()))
+        yield settle()
+        yield q.offer_all(["a", "b", "c"])  # wakes all three...
+        # ...interrupt two of them before they run (interrupt() then waits for the first
+        # one's end, and the others run meanwhile: the third may succeed first)
+        exits = [(yield takers[0].interrupt()), (yield takers[2].interrupt())]
+        got = [(yield takers[1].join())] + [ex.value for ex in exits if ex.is_success()]
+        assert exits[0].is_interrupted()
+        rest = yield q.take_all()
+        return sorted([*got, *rest])
+
+    assert run(scenario.timeout(5)) == ["a", "b", "c"]
+
+
+def test_repr():
+    q = Queue(maxsize=2)
+    q.put_nowait(1)
+    assert repr(q) == "<Queue 1/2 items>"
+    run(q.shutdown())
+    assert repr(q) == "<Queue 0/2 items, shut down>"
