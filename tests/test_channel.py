@@ -8,34 +8,12 @@ import asyncio
 import pytest
 
 import effectpy._core._fiber as fiber_module
-from effectpy import succeed, suspend, yield_now
+from effectpy import succeed
 from effectpy._channel import Channel, ChannelClosed
 from effectpy._option import NONE, Some
 import _backend
 from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
-
-
-def do(fn):
-    """Do-notation for tests: ``fn`` is a generator function yielding effects; each
-    yield gives back the effect's value; the generator's return value is the result."""
-    def start():
-        gen = fn()
-
-        def step(value):
-            try:
-                eff = gen.send(value)
-            except StopIteration as stop:
-                return succeed(stop.value)
-            return eff.flat_map(step)
-        return step(None)
-    return suspend(start)
-
-
-def settle(n=20):
-    eff = yield_now
-    for _ in range(n - 1):
-        eff = eff.flat_map(lambda _: yield_now)
-    return eff
+from _effects import do, settle
 
 
 def is_closed_failure(exit_):
