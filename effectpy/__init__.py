@@ -54,3 +54,10 @@ __all__ = [
     "suspend", "sync", "uninterruptible_mask", "unit", "yield_now", "zip_par",
 ]
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext effectpy``: registers the ``%%effect`` cell magic (IPython is imported
+    only now, never by ``import effectpy``)."""
+    from ._magic import load_ipython_extension as load
+
+    load(ipython)

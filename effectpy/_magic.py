@@ -1,0 +1,122 @@
+"""The ``%%effect`` cell magic (``%load_ext effectpy``).
+
+The cell is Python whose last expression is an effect (top-level ``await`` works); the magic
+runs it under `effectpy.trace.record`, shows the timeline, and returns the effect's value, so
+it is the cell's output and ``_`` holds it. A failure shows its cause and the timeline up to
+the failure, then raises, so "run all" stops there.
+
+Typing is loosened for this module: IPython's magics API is untyped.
+"""
+
+# mypy: disable-error-code="misc,no-untyped-call,untyped-decorator,union-attr,attr-defined"
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import threading
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+__all__ = ["EffectMagics", "load_ipython_extension"]
+
+_RESULT = "__effectpy_cell_result__"
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magics(EffectMagics)
+
+
+def _split_last_expression(source: str) -> str:
+    """The cell with its last expression assigned to a hidden name (so top-level ``await``
+    and IPython's transformations keep working)."""
+    tree = ast.parse(source)
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        raise ValueError("%%effect: the cell's last line must be an expression giving an Effect")
+    last = tree.body[-1]
+    expr = ast.get_source_segment(source, last)
+    head = "\n".join(source.splitlines()[: last.lineno - 1])
+    return f"{head}\n{_RESULT} = ({expr})\n"
+
+
+def _blocking(run: Any) -> Any:
+    """Run ``run()`` to completion: here if no event loop runs in this thread, else (in a
+    Jupyter kernel, whose loop is running) in a worker thread with its own loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = run()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="effectpy-%%effect")
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+@magics_class
+class EffectMagics(Magics):
+    @magic_arguments()
+    @argument("--test-clock", action="store_true",
+              help="run on a TestClock advanced automatically: sleeps finish at once, deterministically")
+    @argument("--svg", help="also write the timeline SVG to this path")
+    @argument("--perfetto", help="also write Chrome trace-event JSON (ui.perfetto.dev) to this path")
+    @argument("--jsonl", help="also write the trace (JSONL) to this path")
+    @argument("--tree", action="store_true", help="also show the effect tree, annotated from the run")
+    @argument("--no-widget", action="store_true", help="do not show the timeline")
+    @argument("--name", help="bind the Trace to this variable")
+    @cell_magic
+    def effect(self, line: str, cell: str) -> Any:
+        """Run the cell's effect under the recorder and show its timeline."""
+        import effectpy
+        from effectpy import Effect, TestClock
+        from effectpy._core._effect import lift
+        from effectpy.trace import record
+
+        args = parse_argstring(self.effect, line)
+        shell = self.shell
+        outcome = shell.run_cell(_split_last_expression(cell), store_history=False, silent=True)
+        if not outcome.success:
+            outcome.raise_error()
+        value = shell.user_ns.pop(_RESULT, None)
+        effect = value if isinstance(value, Effect) else lift(value, "%%effect")
+
+        with record() as trace:
+            if args.test_clock:
+                exit_ = _blocking(lambda: asyncio.run(TestClock().drive(effect)))
+            else:
+                exit_ = _blocking(lambda: effectpy.run_exit(effect))
+        if args.name:
+            shell.user_ns[args.name] = trace
+        self._show(trace, effect, args)
+        if exit_.is_success():
+            return exit_.value
+        from IPython.display import display
+        display({"text/plain": exit_.cause.pretty()}, raw=True)
+        raise effectpy.Failure(exit_.cause)
+
+    @staticmethod
+    def _show(trace: Any, effect: Any, args: Any) -> None:
+        from IPython.display import SVG, display
+
+        from effectpy.trace import render_svg
+        if args.svg:
+            trace.save_svg(args.svg)
+        if args.perfetto:
+            trace.save_perfetto(args.perfetto)
+        if args.jsonl:
+            trace.save_jsonl(args.jsonl)
+        if not args.no_widget:
+            display(SVG(trace.to_svg()))
+        if args.tree:
+            display(SVG(render_svg(trace.effect_tree(effect))))

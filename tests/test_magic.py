@@ -1,0 +1,80 @@
+"""The %%effect cell magic, driven headless through IPython's InteractiveShell."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+pytest.importorskip("IPython")
+
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+
+import effectpy  # noqa: E402
+from effectpy.trace import Trace  # noqa: E402
+
+
+@pytest.fixture
+def shell():
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "effectpy")
+    yield sh
+    InteractiveShell.clear_instance()
+
+
+RACE = """
+from effectpy import race, sleep
+def fetch(name, seconds):
+    return sleep(seconds).as_(name).named(name)
+race(fetch("Primary", 0.3), fetch("Backup", 0.2))  # the cell's effect
+"""
+
+
+def test_the_cell_value_is_the_effects_value_and_the_trace_is_kept(shell, tmp_path):
+    svg = tmp_path / "race.svg"
+    value = shell.run_cell_magic("effect", f"--test-clock --name tr --svg {svg} --no-widget", RACE)
+    assert value == "Backup"
+    trace = shell.user_ns["tr"]
+    assert isinstance(trace, Trace) and trace.clock == "TestClock"
+    assert {f.name: f.outcome for f in trace.fibers() if f.name}["Primary"] == "interrupted"
+    ET.parse(svg)
+
+
+def test_same_cell_on_the_test_clock_gives_the_same_picture(shell, tmp_path):
+    for name in ("a", "b"):
+        shell.run_cell_magic("effect", f"--test-clock --no-widget --svg {tmp_path / name}.svg", RACE)
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+
+
+def test_top_level_await_and_statements_before_the_effect(shell):
+    cell = "import asyncio\nawait asyncio.sleep(0)\nx = 20\neffectpy.succeed(x).map(lambda v: v + 1)\n"
+    shell.user_ns["effectpy"] = effectpy
+    assert shell.run_cell_magic("effect", "--no-widget", cell) == 21
+
+
+def test_a_failing_effect_reports_its_cause_and_raises(shell):
+    with pytest.raises(effectpy.Failure) as info:
+        shell.run_cell_magic("effect", "--no-widget --name failed", "import effectpy\neffectpy.fail('boom')")
+    assert info.value.error == "boom"
+    assert any(e.kind == "fail" for e in shell.user_ns["failed"].events)
+
+
+def test_a_cell_without_an_effect_is_a_clear_error(shell):
+    with pytest.raises(ValueError, match="last line must be an expression"):
+        shell.run_cell_magic("effect", "", "x = 1")
+    with pytest.raises(TypeError, match="expected an Effect"):
+        shell.run_cell_magic("effect", "--no-widget", "42")
+
+
+def test_displays_the_timeline_and_tree(shell, capsys):
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    shell.run_cell_magic("effect", "--test-clock --tree", RACE)
+    svgs = [d["image/svg+xml"] for d in shown if "image/svg+xml" in d]
+    assert len(svgs) == 2  # the timeline and the effect tree
+    assert "Backup" in svgs[0] and all("text/plain" in d for d in shown)
+
+
+def test_importing_effectpy_does_not_import_ipython():
+    import subprocess
+    import sys
+    code = "import sys, effectpy; assert 'IPython' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
