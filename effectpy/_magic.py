@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextvars
 import threading
 from typing import Any
 
@@ -56,7 +57,9 @@ def _blocking(run: Any) -> Any:
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
 
-    worker = threading.Thread(target=target, name="effectpy-%%effect")
+    # the worker runs in a copy of this context, so `record()` (a context variable) sees it
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(target,), name="effectpy-%%effect")
     worker.start()
     worker.join()
     if "error" in box:

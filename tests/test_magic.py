@@ -78,3 +78,15 @@ def test_importing_effectpy_does_not_import_ipython():
     import sys
     code = "import sys, effectpy; assert 'IPython' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_inside_a_running_event_loop_the_run_is_still_recorded(shell):
+    """In a Jupyter kernel a loop is running: the effect runs in a worker thread, which
+    must see the recorder (a context variable)."""
+    import asyncio
+
+    async def in_kernel():
+        return shell.run_cell_magic("effect", "--test-clock --no-widget --name tr", RACE)
+
+    assert asyncio.run(in_kernel()) == "Backup"
+    assert len(shell.user_ns["tr"].fibers()) == 3

@@ -470,5 +470,8 @@ def _legend(c: _Canvas, y: float) -> None:
     add(f'<circle cx="{lx + 6}" cy="{num(y2)}" r="4" fill="#ffffff" stroke="{CANCEL}" stroke-width="1.4"/>'
         f'<text x="{lx + 16}" y="{num(y2 + 4)}" fill="{TEXT}">timeout</text>')
     lx += 80
+    add(f'<text x="{lx + 6}" y="{num(y2 + 4)}" text-anchor="middle" font-size="11" font-weight="bold" '
+        f'fill="{RESOURCE}">\u21bb</text><text x="{lx + 16}" y="{num(y2 + 4)}" fill="{TEXT}">retry</text>')
+    lx += 64
     add(f'<path d="M{lx + 4},{num(y2 - 6)} H{lx} V{num(y2 + 6)} H{lx + 4}" fill="none" stroke="#9aa5b1" stroke-width="1.5"/>'
         f'<text x="{lx + 10}" y="{num(y2 + 4)}" fill="{TEXT}">scope of zip_par, race, for_each_par</text>')
