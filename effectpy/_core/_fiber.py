@@ -368,6 +368,15 @@ class Fiber(Generic[E, A]):
                     ok = True
                     val = eff._a
                     eff = None
+                elif tag == SUSPEND:
+                    try:
+                        eff = eff._a()
+                        if eff.__class__ is not Effect:
+                            eff = lift(eff, "suspend's function")
+                    except BaseException as exc:  # noqa: BLE001
+                        ok = False
+                        val = cause_of(exc)
+                        eff = None
                 elif tag == SYNC:
                     try:
                         val = eff._a()
@@ -442,13 +451,6 @@ class Fiber(Generic[E, A]):
                     if self._interruptor is not None:
                         self._interrupt_suspended()
                     return
-                elif tag == SUSPEND:
-                    try:
-                        eff = _coerce(eff._a())
-                    except BaseException as exc:  # noqa: BLE001
-                        ok = False
-                        val = cause_of(exc)
-                        eff = None
                 elif tag == ATTEMPT:
                     try:
                         val = eff._a()

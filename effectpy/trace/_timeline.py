@@ -44,6 +44,7 @@ RESOURCE: Final = "#2563eb"
 TEXT: Final = "#1f2933"
 MUTED: Final = "#616e7c"
 FONT: Final = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
+MONO_CHAR_W: Final = 6.1  # width of one 10px monospace character
 MONO: Final = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 
 
@@ -362,7 +363,7 @@ def _scopes(c: _Canvas) -> None:
 # Marker kinds; on one lane, markers closer than this are spread out in event order, so
 # the order of e.g. cancel -> release at the same instant stays visible.
 MARKERS: Final = frozenset({"cancel", "acquire", "release", "fail", "die", "timeout", "retry"})
-MARKER_GAP: Final = 8.0
+MARKER_GAP: Final = 14.0  # room for a marker and its short label ("r12")
 
 
 def _arrows_and_markers(c: _Canvas) -> None:
@@ -416,12 +417,16 @@ def _arrows_and_markers(c: _Canvas) -> None:
         elif e.kind in ("fail", "die") and not summary:
             error = str(e.data.get("error", e.kind))
             tip = f"{e.kind} at {c.rel(e.ts)}: {error}\n{e.data.get('cause', '')}"
+            label = short(error, 40)
+            # keep the label inside the picture: to the left of the marker if it would overflow
+            fits = ex + 8 + MONO_CHAR_W * len(label) <= c.width - 4
+            lx, anchor = (ex + 8, "start") if fits else (ex - 8, "end")
             c.add(f'<g><title>{esc(tip)}</title><circle cx="{num(ex)}" cy="{num(y)}" r="5.5" fill="#ffffff" '
                   f'stroke="{COLORS["failure"]}" stroke-width="2"/>'
                   f'<text x="{num(ex)}" y="{num(y + 3.5)}" text-anchor="middle" font-size="9" font-weight="bold" '
                   f'fill="{COLORS["failure"]}">!</text>'
-                  f'<text x="{num(ex + 8)}" y="{num(y + LANE_H / 2 - 2)}" font-size="10" font-family="{MONO}" '
-                  f'fill="{COLORS["failure"]}">{esc(short(error, 40))}</text></g>')
+                  f'<text x="{num(lx)}" y="{num(y + LANE_H / 2 - 2)}" text-anchor="{anchor}" font-size="10" '
+                  f'font-family="{MONO}" fill="{COLORS["failure"]}">{esc(label)}</text></g>')
         elif e.kind == "retry" and not summary:
             tip = (f"retry #{e.data.get('attempt')} at {c.rel(e.ts)} after {e.data.get('error')}, "
                    f"next try in {fmt_time(float(e.data.get('delay', 0)))}")
