@@ -377,13 +377,16 @@ class Stream(Generic[A]):
             queue: Queue[Any] = Queue(maxsize=2)
             live = [2]
 
-            def producer(stream: Stream[Any]) -> Effect[Any, Any, Any]:
-                return _make(IN_SCOPE, stream._open, scope).flat_map(
-                    lambda up: _pump(up, queue, end=False)).flat_map(
+            def producer(up: Pull) -> Effect[Any, Any, Any]:
+                return _pump(up, queue, end=False).flat_map(
                     lambda _: suspend(lambda: _one_ended(live, queue)))
 
-            start = producer(self).fork_in(scope).zip(producer(other).fork_in(scope))
-            return start.as_(_consume(queue))
+            def start(pulls: tuple[Pull, Pull]) -> Effect[Any, Any, Any]:
+                # both sides are opened here first, so a failure to open fails the run, and
+                # the producer fibers are stopped before the upstream resources are released
+                return producer(pulls[0]).fork_in(scope).zip(producer(pulls[1]).fork_in(scope))
+
+            return self._open.zip(other._open).flat_map(start).as_(_consume(queue))
         return Stream(with_fiber(open_))
 
     def zip(self, other: Stream[B]) -> Stream[tuple[A, B]]:
@@ -420,7 +423,8 @@ class Stream(Generic[A]):
         return Stream(suspend(open_))
 
     def throttle(self, n: int, per: float | Duration) -> Stream[A]:
-        """At most ``n`` items per ``per`` seconds (on the context's Clock)."""
+        """At most ``n`` items in each window of ``per`` seconds (fixed windows, on the
+        context's Clock; the first starts when the run does)."""
         _check_size(n, "throttle's n")
         window = to_seconds(per, "Stream.throttle")
 
@@ -441,7 +445,14 @@ class Stream(Generic[A]):
                         start[0], sent[0] = now, 0
                     room = n - sent[0]
                     if room <= 0:
-                        return sleep(start[0] + window - now).flat_map(lambda _: emit())
+                        wake = start[0] + window
+
+                        def new_window(_: Any) -> Effect[Any, Any, Chunk | None]:
+                            # start the next window explicitly (re-comparing floats could
+                            # leave it closed forever: 0.6 + 0.3 - 0.6 < 0.3)
+                            start[0], sent[0] = max(clock.now(), wake), 0
+                            return emit()
+                        return sleep(wake - now).flat_map(new_window)
                     out = pending[:room]
                     del pending[:room]
                     sent[0] += len(out)

@@ -196,3 +196,35 @@ def test_bad_input():
         Stream.range(3).map(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         Stream.range(3).zip([1, 2])  # type: ignore[arg-type]
+
+
+def test_merge_fails_when_a_side_fails_to_open():
+    exit_ = run_exit(Stream.range(3).merge(Stream.scoped(fail("boom"))).run_collect().timeout(5))
+    assert exit_.cause == Fail("boom")
+
+
+@pytest.mark.asyncio_only
+def test_merge_stops_its_producers_before_releasing_upstream_resources():
+    log = []
+
+    async def slow():
+        try:
+            yield "first"
+            await asyncio.sleep(10)
+            yield "never"
+        finally:
+            log.append("generator closed")
+
+    merged = Stream.from_async_iterable(slow()).merge(Stream.range(3)).take(3)
+    exit_ = run_exit(merged.run_collect())
+    assert exit_.is_success() and len(exit_.value) == 3
+    assert log == ["generator closed"]
+
+
+def test_throttle_windows_survive_float_rounding():
+    clock = TestClock()
+    env = Context().with_service(Clock, clock)
+    stamps = []
+    s = Stream.range(100).throttle(1, 0.3).tap(lambda _: sync(lambda: stamps.append(round(clock.now(), 6)))).take(5)
+    run(zip_par(s.run_drain(), clock.adjust(10)).provide(env))
+    assert stamps == [0.0, 0.3, 0.6, 0.9, 1.2]
