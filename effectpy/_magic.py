@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import contextvars
 import threading
 from typing import Any
@@ -76,7 +77,8 @@ class EffectMagics(Magics):
     @argument("--perfetto", help="also write Chrome trace-event JSON (ui.perfetto.dev) to this path")
     @argument("--jsonl", help="also write the trace (JSONL) to this path")
     @argument("--tree", action="store_true", help="also show the effect tree, annotated from the run")
-    @argument("--no-widget", action="store_true", help="do not show the timeline")
+    @argument("--no-widget", action="store_true",
+              help="show the timeline as a static SVG instead of the interactive widget")
     @argument("--name", help="bind the Trace to this variable")
     @cell_magic
     def effect(self, line: str, cell: str) -> Any:
@@ -94,22 +96,39 @@ class EffectMagics(Magics):
         value = shell.user_ns.pop(_RESULT, None)
         effect = value if isinstance(value, Effect) else lift(value, "%%effect")
 
+        from IPython.display import display
         with record() as trace:
-            if args.test_clock:
-                exit_ = _blocking(lambda: asyncio.run(TestClock().drive(effect)))
-            else:
-                exit_ = _blocking(lambda: effectpy.run_exit(effect))
+            widget = self._widget(trace, effect, args)
+            # live: the widget grows while the effect runs
+            handle = display(widget, display_id=True) if widget is not None else None
+            with widget.live() if widget is not None else contextlib.nullcontext():
+                if args.test_clock:
+                    exit_ = _blocking(lambda: asyncio.run(TestClock().drive(effect)))
+                else:
+                    exit_ = _blocking(lambda: effectpy.run_exit(effect))
         if args.name:
             shell.user_ns[args.name] = trace
-        self._show(trace, effect, args)
+        if handle is not None:
+            handle.update(widget)  # the static fallbacks (SVG, text) now hold the whole run
+        self._show(trace, effect, args, shown=widget is not None)
         if exit_.is_success():
             return exit_.value
-        from IPython.display import display
         display({"text/plain": exit_.cause.pretty()}, raw=True)
         raise effectpy.Failure(exit_.cause)
 
     @staticmethod
-    def _show(trace: Any, effect: Any, args: Any) -> None:
+    def _widget(trace: Any, effect: Any, args: Any) -> Any:
+        """The timeline widget, or None with ``--no-widget`` or without ``anywidget``."""
+        if args.no_widget:
+            return None
+        try:
+            from effectpy.trace._widget import TimelineWidget
+        except ImportError:  # no effectpy[notebook]: the static SVG instead
+            return None
+        return TimelineWidget(trace, effect, title=args.name or "%%effect")
+
+    @staticmethod
+    def _show(trace: Any, effect: Any, args: Any, shown: bool) -> None:
         from IPython.display import SVG, display
 
         from effectpy.trace import render_svg
@@ -119,7 +138,7 @@ class EffectMagics(Magics):
             trace.save_perfetto(args.perfetto)
         if args.jsonl:
             trace.save_jsonl(args.jsonl)
-        if not args.no_widget:
+        if not shown:
             display(SVG(trace.to_svg()))
         if args.tree:
             display(SVG(render_svg(trace.effect_tree(effect))))

@@ -13,3 +13,8 @@ def arun(coro: Coroutine[Any, Any, Any]) -> Any:
 @pytest.fixture
 def run_async():
     return arun
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--effectpy-screenshots", default=None,
+                     help="keep the browser test's screenshots of the timeline widget in this folder")

@@ -64,19 +64,34 @@ def test_a_cell_without_an_effect_is_a_clear_error(shell):
         shell.run_cell_magic("effect", "--no-widget", "42")
 
 
-def test_displays_the_timeline_and_tree(shell, capsys):
+def test_displays_the_live_widget_then_its_final_fallbacks_and_the_tree(shell):
+    pytest.importorskip("anywidget")
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append((data, kw))
+    shell.run_cell_magic("effect", "--test-clock --tree", RACE)
+    first, update, tree = shown
+    widget_view = "application/vnd.jupyter.widget-view+json"
+    # the widget is shown before the run (empty), then its display is updated with the whole run
+    assert widget_view in first[0] and widget_view in update[0]
+    assert update[1]["update"] and update[1]["transient"] == first[1]["transient"]
+    assert first[0]["text/plain"].startswith("TimelineWidget: 0 fibers")
+    assert update[0]["text/plain"].splitlines()[0] == "TimelineWidget: 3 fibers (1 interrupted, 2 success)"
+    assert "Backup" in update[0]["image/svg+xml"]
+    assert "race" in tree[0]["image/svg+xml"] and widget_view not in tree[0]
+
+
+def test_no_widget_shows_the_static_timeline(shell):
     shown = []
     shell.display_pub.publish = lambda data, **kw: shown.append(data)
-    shell.run_cell_magic("effect", "--test-clock --tree", RACE)
-    svgs = [d["image/svg+xml"] for d in shown if "image/svg+xml" in d]
-    assert len(svgs) == 2  # the timeline and the effect tree
-    assert "Backup" in svgs[0] and all("text/plain" in d for d in shown)
+    shell.run_cell_magic("effect", "--test-clock --no-widget", RACE)
+    [only] = shown
+    assert "Backup" in only["image/svg+xml"] and "application/vnd.jupyter.widget-view+json" not in only
 
 
 def test_importing_effectpy_does_not_import_ipython():
     import subprocess
     import sys
-    code = "import sys, effectpy; assert 'IPython' not in sys.modules"
+    code = "import sys, effectpy; assert not {'IPython', 'ipywidgets', 'anywidget'} & set(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

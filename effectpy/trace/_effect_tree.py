@@ -456,6 +456,7 @@ class EffectTreeBuilder:
         info = self.run.fibers[fid]
         fill, border, _ = OUTCOME[info.outcome]
         box.fill, box.border, box.penwidth = fill, border, 2.0
+        box.fiber = fid
         box.dashed = info.outcome is None
         if badge:
             box.lines.append(Line(badge, bold=True, color=border, size=11.0))
@@ -720,6 +721,12 @@ def effect_tree(effect: Effect[Any, Any, Any], trace: Trace | None = None, *,
     3
     >>> svg = effectpy.trace.render_svg(graph)  # with Graphviz's dot, or effectpy's own layout
     """
+    return to_digraph(effect_tree_picture(effect, trace, fiber=fiber, max_nodes=max_nodes))
+
+
+def effect_tree_picture(effect: Effect[Any, Any, Any], trace: Trace | None = None, *,
+                        fiber: int | None = None, max_nodes: int = MAX_NODES) -> Picture:
+    """`effect_tree` as the neutral `Picture` model (the widget draws it with its own layout)."""
     if not isinstance(effect, Effect):
         raise TypeError(f"effect_tree expects an Effect, got {type(effect).__name__}")
     if trace is not None and not isinstance(trace, Trace):
@@ -754,4 +761,4 @@ def effect_tree(effect: Effect[Any, Any, Any], trace: Trace | None = None, *,
         where = f"ran in fiber #{root}" if root is not None else "no fiber of the trace matched"
         pic.caption.append(f"annotated from a trace of {len(run.fibers)} fibers ({where}) \u00b7 "
                            "green success \u00b7 red failure \u00b7 amber interrupted")
-    return to_digraph(pic)
+    return pic

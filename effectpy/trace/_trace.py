@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from .._core._effect import Effect
     from ._recorder import Recorder
+    from ._widget import TimelineWidget
 
 __all__ = ["FiberInfo", "Leaks", "ResourceInfo", "Trace"]
 
@@ -331,6 +332,13 @@ class Trace:
         target = Path(path)
         target.write_text(self.to_svg(title=title), encoding="utf-8")
         return target
+
+    def widget(self, effect: Effect[Any, Any, Any] | None = None, *, title: str | None = None) -> TimelineWidget:
+        """The timeline as an interactive notebook widget (needs ``effectpy[notebook]``):
+        zoom, hover, a replay slider, and the fiber tree and ``effect``'s tree beside it.
+        A live trace's widget can follow the run: see `TimelineWidget.live`."""
+        from ._widget import TimelineWidget
+        return TimelineWidget(self, effect, title=title)
 
     # --- trees (graphviz) ---------------------------------------------------------------
 

@@ -121,6 +121,7 @@ class Box:
     dashed: bool = False
     tooltip: str = ""
     penwidth: float = 1.2
+    fiber: int | None = None  # the trace fiber this box ran in (annotated trees)
 
 
 @dataclass
@@ -535,7 +536,8 @@ def _node_svg(placed: Placed) -> list[str]:
     box = placed.box
     x0, y0 = placed.x - placed.width / 2, placed.y - placed.height / 2
     title = tooltip_text(box) if box.tooltip else " ".join(ln.text for ln in placed.lines)
-    out = [f'<g class="node" id="node-{xml_escape(clean(box.name, 80))}">',
+    fiber = f' data-fiber="{box.fiber}"' if box.fiber is not None else ""
+    out = [f'<g class="node" id="node-{xml_escape(clean(box.name, 80))}"{fiber}>',
            f"<title>{xml_escape(clean(title, 1000))}</title>",
            f'<rect x="{num(x0)}" y="{num(y0)}" width="{num(placed.width)}" height="{num(placed.height)}" '
            f'rx="7" ry="7" fill="{box.fill}" stroke="{box.border}" stroke-width="{num(box.penwidth)}"'

@@ -1,0 +1,208 @@
+"""`TimelineWidget`: the trace timeline as an interactive notebook widget (``effectpy[notebook]``).
+
+Zoom and pan on the time axis, hover for an event's details, click a fiber to highlight its
+subtree and its resources, a replay slider that steps through the events one by one, and the
+fiber tree and the effect tree beside the timeline, linked to the lanes. It is an `anywidget`
+(an ipywidgets ``DOMWidget``): the browser side is ``_widget.js``.
+
+Data flows one way: the widget reads the `Trace` (never a fiber) and sends its events to the
+browser in batches, each event once: `flush` sends what was recorded since the last batch, and
+`live()` flushes from a background thread while an effect runs, so the picture grows as the
+program does. A view that missed batches (opened late, or reloaded) asks for the events it
+lacks, and gets only those.
+
+Outside a live kernel (GitHub, nbval, a saved notebook) the widget's mimebundle carries the
+static timeline SVG and a deterministic text summary.
+
+Typing is loosened for this module: ipywidgets and traitlets are untyped.
+"""
+
+# mypy: disable-error-code="misc,no-untyped-call,untyped-decorator,no-any-unimported"
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Final
+
+import anywidget
+import traitlets
+
+from ._timeline import CANCEL, COLORS, FORK, RESOURCE
+from ._trace import Trace
+
+if TYPE_CHECKING:
+    from .._core._effect import Effect
+
+__all__ = ["TimelineWidget"]
+
+BATCH: Final = 5000  # events per message at most
+PALETTE: Final = {"success": COLORS["success"], "failure": COLORS["failure"],
+                  "interrupted": COLORS["interrupted"], "running": COLORS[None],
+                  "cancel": CANCEL, "fork": FORK, "resource": RESOURCE}
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _row(e: Any) -> list[Any]:
+    return [e.seq, e.ts, e.kind, e.fiber, e.parent, e.by, e.name, e.data]
+
+
+class TimelineWidget(anywidget.AnyWidget):
+    """The timeline of a `Trace`, interactive. Make one with ``trace.widget()``.
+
+    ``selected`` (a fiber id, or None) and ``cursor`` (how many events the replay shows, or
+    None for all, following new ones) are synced both ways: set them from Python, or read
+    what the user chose.
+    """
+
+    _esm = _asset("_widget.js")
+    _css = _asset("_widget.css")
+
+    title = traitlets.Unicode("").tag(sync=True)
+    clock = traitlets.Unicode("live").tag(sync=True)
+    running = traitlets.Bool(False).tag(sync=True)
+    selected = traitlets.Int(None, allow_none=True).tag(sync=True)
+    cursor = traitlets.Int(None, allow_none=True).tag(sync=True)
+    effect_tree_svg = traitlets.Unicode("").tag(sync=True)
+    sent = traitlets.Int(0).tag(sync=True)  # events sent to the browser so far
+    _palette = traitlets.Dict(PALETTE).tag(sync=True)
+    _uid = traitlets.Unicode().tag(sync=True)  # names the browser-side store of events
+
+    def __init__(self, trace: Trace, effect: Effect[Any, Any, Any] | None = None, *,
+                 title: str | None = None) -> None:
+        if not isinstance(trace, Trace):
+            raise TypeError(f"TimelineWidget expects a Trace, got {type(trace).__name__} {trace!r}")
+        from .._core._effect import Effect
+        if effect is not None and not isinstance(effect, Effect):
+            raise TypeError(f"TimelineWidget's effect must be an Effect or None, got {type(effect).__name__}")
+        super().__init__(title=title or "", clock=trace.clock, _uid=uuid.uuid4().hex)
+        self._trace = trace
+        self._effect = effect
+        self._lock = threading.Lock()  # flushes from a live() thread and from requests
+        self.on_msg(self._on_request)
+        self.flush()
+        self._draw_effect_tree()
+
+    @property
+    def trace(self) -> Trace:
+        return self._trace
+
+    # --- sending events -------------------------------------------------------------
+
+    def _send_from(self, start: int, events: Any) -> int:
+        """Send ``events[start:]`` in batches; the number sent."""
+        end = len(events)
+        for i in range(start, end, BATCH):
+            rows = [_row(e) for e in events[i:min(i + BATCH, end)]]
+            self.send({"type": "events", "start": i, "events": rows})
+        return max(0, end - start)
+
+    def flush(self) -> int:
+        """Send the events recorded since the last flush (each event is sent once); returns
+        how many. The trace's clock may be adopted late (a TestClock seen in the run), in
+        which case the earlier timestamps change, so everything is sent again, once."""
+        with self._lock:
+            events = self._trace.events
+            sent = self.sent
+            clock = self._trace.clock
+            if clock != self.clock:
+                self.clock = clock
+                sent = 0
+                self.send({"type": "reset"})
+            if len(events) <= sent:
+                return 0
+            count = self._send_from(sent, events)
+            self.sent = len(events)
+            return count
+
+    def _on_request(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """A view asks for the events it lacks (it missed batches, or was opened late)."""
+        if not isinstance(content, dict) or content.get("type") != "need":
+            return
+        have = content.get("have")
+        if not isinstance(have, int) or have < 0:
+            return
+        with self._lock:
+            self._send_from(have, self._trace.events[:self.sent])
+
+    def _draw_effect_tree(self) -> None:
+        if self._effect is None:
+            return
+        from ._effect_tree import effect_tree_picture
+        from ._tree_picture import fallback_svg
+        done = not self.running and len(self._trace) > 0
+        self.effect_tree_svg = fallback_svg(effect_tree_picture(self._effect, self._trace if done else None))
+
+    # --- live updates -----------------------------------------------------------------
+
+    @contextmanager
+    def live(self, interval: float = 0.1) -> Iterator[TimelineWidget]:
+        """Flush every ``interval`` seconds from a background thread while the block runs,
+        then once more at its end (the effect tree is then annotated from the run)::
+
+            w = trace.widget(effect); display(w)
+            with w.live():
+                effectpy.run(effect)
+        """
+        if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not interval > 0:
+            raise ValueError(f"live's interval must be a number of seconds > 0, got {interval!r}")
+        stop = threading.Event()
+
+        def pump() -> None:
+            while not stop.wait(interval):
+                self.flush()
+
+        self.running = True
+        thread = threading.Thread(target=pump, name="effectpy-widget-live", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
+            self.flush()
+            self.running = False
+            self._draw_effect_tree()
+
+    # --- static fallbacks -------------------------------------------------------------
+
+    def summary(self) -> str:
+        """A deterministic text account: fibers by outcome, failures, resources, leaks
+        (no timings, so a live-clock run gives the same text each time)."""
+        trace = self._trace
+        fibers = trace.fibers()
+        counts: dict[str, int] = {}
+        for f in fibers:
+            key = f.outcome or "running"
+            counts[key] = counts.get(key, 0) + 1
+        outcomes = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none yet"
+        lines = [f"TimelineWidget: {len(fibers)} fibers ({outcomes})"]
+        for e in trace.events:
+            if e.kind in ("fail", "die"):
+                who = f"#{e.fiber} {e.name}" if e.name else f"#{e.fiber}"
+                lines.append(f"  {who}: {e.kind} {e.data.get('error')}")
+        resources_ = trace.resources()
+        if resources_:
+            released = sum(r.released is not None for r in resources_)
+            lines.append(f"resources: {len(resources_)} acquired, {released} released")
+        leaks = trace.leaks()
+        if leaks:
+            lines.append(f"leaks: {len(leaks.fibers)} fibers never ended, "
+                         f"{len(leaks.resources)} resources never released")
+        return "\n".join(lines)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data = dict(data)
+        data["image/svg+xml"] = self._trace.to_svg(title=self.title or None)
+        data["text/plain"] = self.summary()
+        return data, metadata
