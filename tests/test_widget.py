@@ -188,3 +188,17 @@ def test_importing_effectpy_trace_does_not_import_widgets():
     code = ("import sys, effectpy, effectpy.trace; "
             "assert not {'anywidget', 'ipywidgets', 'IPython'} & set(sys.modules), sys.modules.keys()")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_bounded_recorder_that_drops_events_resends_its_window(sent):
+    with record(capacity=8) as trace:
+        w = TimelineWidget(trace)
+        effectpy.run(effectpy.for_each_par(range(5), succeed))
+        w.flush()
+        assert trace.dropped > 0 and w.dropped == trace.dropped
+        assert received(sent) == rows(trace) and len(rows(trace)) == 8
+        before = len(sent)
+        assert w.flush() == 0 and len(sent) == before  # nothing new, nothing sent
+        effectpy.run(succeed(3))
+        w.flush()
+    assert received(sent) == rows(trace) and rows(trace)[-1][2] == "exit"

@@ -512,7 +512,9 @@ class View {
     const running = model.get("running");
     this.badge.textContent = running ? "\u25cf live" : `${model.get("clock")} clock`;
     this.badge.classList.toggle("live", !!running);
-    this.stats.textContent = `${order.length} fibers \u00b7 ${n} events`;
+    const dropped = model.get("dropped");
+    this.stats.textContent = `${order.length} fibers \u00b7 ${n} events` +
+      (dropped ? ` \u00b7 the ${dropped} oldest dropped` : "");
     this.modeBtn.textContent = `axis: ${this.currentMode()}`;
     this.slider.max = String(n);
     this.slider.value = String(c);

@@ -70,7 +70,8 @@ class TimelineWidget(anywidget.AnyWidget):
     selected = traitlets.Int(None, allow_none=True).tag(sync=True)
     cursor = traitlets.Int(None, allow_none=True).tag(sync=True)
     effect_tree_svg = traitlets.Unicode("").tag(sync=True)
-    sent = traitlets.Int(0).tag(sync=True)  # events sent to the browser so far
+    sent = traitlets.Int(0).tag(sync=True)  # events the browser should hold
+    dropped = traitlets.Int(0).tag(sync=True)  # the oldest events a bounded recorder dropped
     _palette = traitlets.Dict(PALETTE).tag(sync=True)
     _uid = traitlets.Unicode().tag(sync=True)  # names the browser-side store of events
 
@@ -105,19 +106,24 @@ class TimelineWidget(anywidget.AnyWidget):
 
     def flush(self) -> int:
         """Send the events recorded since the last flush (each event is sent once); returns
-        how many. The trace's clock may be adopted late (a TestClock seen in the run), in
-        which case the earlier timestamps change, so everything is sent again, once."""
+        how many. Two cases start the browser's copy afresh (a "reset", then the events the
+        trace holds): the trace adopted its clock late (a `TestClock` seen in the run, which
+        rebases the timestamps so far), and a bounded recorder (``record(capacity=n)``)
+        dropped its oldest events (it then holds at most n, and those are sent)."""
         with self._lock:
-            events = self._trace.events
-            sent = self.sent
-            clock = self._trace.clock
-            if clock != self.clock:
-                self.clock = clock
-                sent = 0
+            trace = self._trace
+            # the clock first: if it is adopted between the reads, the next flush sees the
+            # change and starts afresh
+            clock, dropped = trace.clock, trace.dropped
+            events = trace.events
+            start = self.sent
+            if clock != self.clock or dropped != self.dropped:
+                self.clock, self.dropped = clock, dropped
                 self.send({"type": "reset"})
-            if len(events) <= sent:
+                start = 0
+            elif len(events) <= start:
                 return 0
-            count = self._send_from(sent, events)
+            count = self._send_from(start, events)
             self.sent = len(events)
             return count
 
