@@ -11,6 +11,9 @@ The primitive nodes (``Effect._tag``) and their fields::
     SYNC       a=thunk()                      exceptions become defects (Die)
     ATTEMPT    a=thunk()                      exceptions become typed failures (Fail)
     SUSPEND    a=thunk() -> Effect
+    OP         a=fn(b, c) -> value, or Then(effect): the effect runs in the node's place
+                                          (a library operation's synchronous fast path,
+                                          with a slow path; exceptions become defects)
     ASYNC      a=fn(ctx) -> awaitable         the guide's Effect(fn); an Effect result is run
     AWAIT      a=_OneShot(awaitable)          a lifted coroutine: runs once, then is spent
     CALLBACK   a=register(fiber, resume) -> canceller | None
@@ -78,6 +81,7 @@ IN_SCOPE: Final = 14
 FORK: Final = 15
 YIELD: Final = 16
 NAMED: Final = 17
+OP: Final = 18
 # Frames pushed by the run loop itself (never built by users).
 RESTORE_STATUS: Final = 20
 RESTORE_CONTEXT: Final = 21
@@ -87,7 +91,7 @@ TAG_NAMES: Final = {
     FLAT_MAP: "flat_map", MAP: "map", SUCCEED: "succeed", SYNC: "sync", FOLD: "fold",
     FAIL: "fail", ASYNC: "async", AWAIT: "await", CALLBACK: "callback", SUSPEND: "suspend",
     ATTEMPT: "attempt", STATUS: "status", WITH_FIBER: "with_fiber", PROVIDE: "provide",
-    IN_SCOPE: "in_scope", FORK: "fork", YIELD: "yield", NAMED: "named",
+    IN_SCOPE: "in_scope", FORK: "fork", YIELD: "yield", NAMED: "named", OP: "op",
 }
 
 
@@ -117,6 +121,16 @@ class _OneShot:
         if aw is not None and inspect.iscoroutine(aw):
             self.awaitable = None
             aw.close()
+
+
+class Then:
+    """What an OP node's function returns to run an effect in the node's place (its slow
+    path) instead of succeeding with a value. Library-internal: users never see one."""
+
+    __slots__ = ("effect",)
+
+    def __init__(self, effect: Effect[Any, Any, Any]) -> None:
+        self.effect = effect
 
 
 class _ForkOptions:

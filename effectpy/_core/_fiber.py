@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
 from ._effect import (
-    ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, PROVIDE,
+    ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP, PROVIDE,
     RESTORE_CONTEXT, RESTORE_SCOPE, RESTORE_STATUS, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER,
-    YIELD, Effect, _ForkOptions, _is_awaitable, _make, cause_of, exit_effect, lift,
+    YIELD, Effect, Then, _ForkOptions, _is_awaitable, _make, cause_of, exit_effect, lift,
 )
 
 if TYPE_CHECKING:
@@ -348,12 +348,30 @@ class Fiber(Generic[E, A]):
                 tag = eff._tag
                 if tag == FLAT_MAP:
                     inner = eff._a
-                    if inner._tag == SUCCEED:
+                    itag = inner._tag
+                    if itag == SUCCEED:
                         # fast path: succeed(x).flat_map(f) calls f(x) without a frame
                         try:
                             eff = eff._b(inner._a)
                             if eff.__class__ is not Effect:
                                 eff = lift(eff, "flat_map's function")
+                        except BaseException as exc:  # noqa: BLE001
+                            ok = False
+                            val = cause_of(exc)
+                            eff = None
+                    elif itag == OP:
+                        # fast path: an operation that completes at once, then f, in one
+                        # step and without a frame (as the frame would be popped at once:
+                        # popping a frame never checks for interruption)
+                        try:
+                            v = inner._a(inner._b, inner._c)
+                            if v.__class__ is Then:
+                                push(eff)
+                                eff = v.effect
+                            else:
+                                eff = eff._b(v)
+                                if eff.__class__ is not Effect:
+                                    eff = lift(eff, "flat_map's function")
                         except BaseException as exc:  # noqa: BLE001
                             ok = False
                             val = cause_of(exc)
@@ -385,6 +403,19 @@ class Fiber(Generic[E, A]):
                         ok = False
                         val = cause_of(exc)
                     eff = None
+                elif tag == OP:
+                    try:
+                        val = eff._a(eff._b, eff._c)
+                    except BaseException as exc:  # noqa: BLE001 - every escape is a defect
+                        ok = False
+                        val = cause_of(exc)
+                        eff = None
+                        continue
+                    if val.__class__ is Then:
+                        eff = val.effect
+                    else:
+                        ok = True
+                        eff = None
                 elif tag == FAIL:
                     ok = False
                     val = eff._a
