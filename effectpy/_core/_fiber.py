@@ -349,29 +349,26 @@ class Fiber(Generic[E, A]):
                 if tag == FLAT_MAP:
                     inner = eff._a
                     itag = inner._tag
-                    if itag == SUCCEED:
-                        # fast path: succeed(x).flat_map(f) calls f(x) without a frame
+                    if itag == SUCCEED or itag == OP:
+                        # fast paths, without a frame: succeed(x).flat_map(f) calls f(x); an
+                        # operation that completes at once is run, then f, in this one step
+                        # (the frame would be popped at once, and popping a frame never
+                        # checks for interruption). One try block: the loop's hot path must
+                        # stay small (short jumps keep their comparisons specialized)
                         try:
-                            eff = eff._b(inner._a)
+                            if itag == SUCCEED:
+                                v = inner._a
+                            else:
+                                f = inner._a
+                                v = f(inner._b, inner._c)
+                                if type(v) is Then:
+                                    push(eff)
+                                    eff = v.effect
+                                    continue
+                            f = eff._b
+                            eff = f(v)
                             if eff.__class__ is not Effect:
                                 eff = lift(eff, "flat_map's function")
-                        except BaseException as exc:  # noqa: BLE001
-                            ok = False
-                            val = cause_of(exc)
-                            eff = None
-                    elif itag == OP:
-                        # fast path: an operation that completes at once, then f, in one
-                        # step and without a frame (as the frame would be popped at once:
-                        # popping a frame never checks for interruption)
-                        try:
-                            v = inner._a(inner._b, inner._c)
-                            if v.__class__ is Then:
-                                push(eff)
-                                eff = v.effect
-                            else:
-                                eff = eff._b(v)
-                                if eff.__class__ is not Effect:
-                                    eff = lift(eff, "flat_map's function")
                         except BaseException as exc:  # noqa: BLE001
                             ok = False
                             val = cause_of(exc)
@@ -388,7 +385,8 @@ class Fiber(Generic[E, A]):
                     eff = None
                 elif tag == SUSPEND:
                     try:
-                        eff = eff._a()
+                        f = eff._a
+                        eff = f()
                         if eff.__class__ is not Effect:
                             eff = lift(eff, "suspend's function")
                     except BaseException as exc:  # noqa: BLE001
@@ -397,7 +395,8 @@ class Fiber(Generic[E, A]):
                         eff = None
                 elif tag == SYNC:
                     try:
-                        val = eff._a()
+                        f = eff._a
+                        val = f()
                         ok = True
                     except BaseException as exc:  # noqa: BLE001 - every escape is a defect
                         ok = False
@@ -405,13 +404,14 @@ class Fiber(Generic[E, A]):
                     eff = None
                 elif tag == OP:
                     try:
-                        val = eff._a(eff._b, eff._c)
+                        f = eff._a
+                        val = f(eff._b, eff._c)
                     except BaseException as exc:  # noqa: BLE001 - every escape is a defect
                         ok = False
                         val = cause_of(exc)
                         eff = None
                         continue
-                    if val.__class__ is Then:
+                    if type(val) is Then:
                         eff = val.effect
                     else:
                         ok = True
@@ -549,7 +549,8 @@ class Fiber(Generic[E, A]):
                 if ok:
                     if tag == FLAT_MAP:
                         try:
-                            eff = frame._b(val)
+                            f = frame._b
+                            eff = f(val)
                             if eff.__class__ is not Effect:
                                 eff = lift(eff, "flat_map's function")
                             elif eff._tag == SUCCEED:  # fast path: keep unwinding
@@ -561,7 +562,8 @@ class Fiber(Generic[E, A]):
                             eff = None
                     elif tag == MAP:
                         try:
-                            val = frame._b(val)
+                            f = frame._b
+                            val = f(val)
                         except BaseException as exc:  # noqa: BLE001
                             ok = False
                             val = cause_of(exc)
