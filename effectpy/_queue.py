@@ -16,7 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 from ._core._cause import EMPTY, Cause, Exit, Fail
 from ._core._effect import (
     CALLBACK, FAIL, FLAT_MAP, FOLD, OP, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, Then,
-    _make, _new_effect,
+    _alloc, _make,
 )
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
@@ -252,7 +252,7 @@ class Queue(Generic[A]):
         """Add ``item``, waiting for room on a full backpressure queue. Succeeds with False
         when a dropping queue dropped it. Interrupted while waiting, it adds nothing."""
         # one OP node: the run loop adds the item in a single step when there is room
-        eff: Effect[Any, QueueShutdown, bool] = _new_effect(Effect)
+        eff: Effect[Any, QueueShutdown, bool] = _alloc()
         eff._tag = OP
         eff._a = _queue_offer
         eff._b = self
