@@ -393,9 +393,7 @@ def _queue_offer(q: Queue[A], item: A) -> bool | Then:
     if q._strategy == "sliding":
         q._try_offer(item)
         return True
-    retry = _make(OP, _queue_offer, q, item)
-    return Then(_make(FLAT_MAP, _wait(q._offerers, q._can_offer, "queue.offer"),
-                      lambda _: retry))
+    return _wait_then(q._offerers, q._can_offer, "queue.offer", _make(OP, _queue_offer, q, item))
 
 
 _queue_offer.__qualname__ = "queue.offer"  # as effect trees show the node
@@ -410,8 +408,14 @@ def _queue_take(q: Queue[A], _: None) -> A | Then:
         return item
     if q._shutdown:
         return Then(q._shutdown_failure())
-    return Then(_make(FLAT_MAP, _wait(q._takers, q._can_take, "queue.take"),
-                      lambda _: q._take))
+    return _wait_then(q._takers, q._can_take, "queue.take", q._take)
 
 
 _queue_take.__qualname__ = "queue.take"
+
+
+def _wait_then(waiters: deque[_Waiter], ready: Callable[[], bool], label: str,
+               retry: Effect[Any, Any, Any]) -> Then:
+    """An op's slow path: wait to be signalled, then run ``retry`` (the op again). Not
+    inlined in the ops: a closure there would cost every call a cell."""
+    return Then(_make(FLAT_MAP, _wait(waiters, ready, label), lambda _: retry))
