@@ -496,7 +496,8 @@ class Fiber(Generic[E, A]):
                 elif tag == STATUS:
                     want = eff._b
                     if want != self._interruptible:
-                        stack.append(_make(RESTORE_STATUS, self._interruptible))
+                        stack.append(_RESTORE_INTERRUPTIBLE if self._interruptible
+                                     else _RESTORE_UNINTERRUPTIBLE)
                         self._interruptible = want
                     eff = eff._a
                 elif tag == WITH_FIBER:
@@ -652,6 +653,11 @@ class Fiber(Generic[E, A]):
         for cb in observers:
             cb(exit_)
         return None
+
+
+# The two RESTORE_STATUS frames (frames are never changed, so they are shared).
+_RESTORE_INTERRUPTIBLE: Final = _make(RESTORE_STATUS, True)
+_RESTORE_UNINTERRUPTIBLE: Final = _make(RESTORE_STATUS, False)
 
 
 def _make_fail(cause: Cause) -> Effect[Any, Any, Any]:
