@@ -15,8 +15,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from ._core._cause import EMPTY, Cause, Exit, Fail
 from ._core._effect import (
-    CALLBACK, FAIL, FLAT_MAP, FOLD, OP, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, Then,
-    _alloc, _make,
+    CALLBACK, FAIL, FLAT_MAP, FOLD, OP, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _alloc,
+    _Instead, _make,
 )
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
@@ -379,9 +379,9 @@ class Queue(Generic[A]):
 # --- the OP functions of offer and take: the common case completes in one run-loop step ----
 
 
-def _queue_offer(q: Queue[A], item: A) -> bool | Then:
+def _queue_offer(q: Queue[A], item: A) -> bool | _Instead:
     if q._shutdown:
-        return Then(q._shutdown_failure())
+        return _Instead(q._shutdown_failure())
     items = q._items
     if not 0 < q._maxsize <= len(items):  # the common case, inlined
         items.append(item)
@@ -399,7 +399,7 @@ def _queue_offer(q: Queue[A], item: A) -> bool | Then:
 _queue_offer.__qualname__ = "queue.offer"  # as effect trees show the node
 
 
-def _queue_take(q: Queue[A], _: None) -> A | Then:
+def _queue_take(q: Queue[A], _: None) -> A | _Instead:
     items = q._items
     if items:  # the common case, inlined
         item = items.popleft()
@@ -407,7 +407,7 @@ def _queue_take(q: Queue[A], _: None) -> A | Then:
             _signal(q._offerers)
         return item
     if q._shutdown:
-        return Then(q._shutdown_failure())
+        return _Instead(q._shutdown_failure())
     return _wait_then(q._takers, q._can_take, "queue.take", q._take)
 
 
@@ -415,7 +415,7 @@ _queue_take.__qualname__ = "queue.take"
 
 
 def _wait_then(waiters: deque[_Waiter], ready: Callable[[], bool], label: str,
-               retry: Effect[Any, Any, Any]) -> Then:
+               retry: Effect[Any, Any, Any]) -> _Instead:
     """An op's slow path: wait to be signalled, then run ``retry`` (the op again). Not
     inlined in the ops: a closure there would cost every call a cell."""
-    return Then(_make(FLAT_MAP, _wait(waiters, ready, label), lambda _: retry))
+    return _Instead(_make(FLAT_MAP, _wait(waiters, ready, label), lambda _: retry))

@@ -497,9 +497,9 @@ def _op(fn, b=None, c=None):
     return _make(OP, fn, b, c)
 
 
-def _then(eff):
-    from effectpy._core._effect import Then
-    return Then(eff)
+def _instead(eff):
+    from effectpy._core._effect import _Instead
+    return _Instead(eff)
 
 
 def test_op_succeeds_with_its_value_alone_and_under_flat_map():
@@ -509,12 +509,12 @@ def test_op_succeeds_with_its_value_alone_and_under_flat_map():
     assert run(add.map(lambda x: x + 1)) == 6
 
 
-def test_op_returning_then_runs_that_effect_in_its_place():
-    slow = _op(lambda b, c: _then(sleep(0).map(lambda _: b)), "slow")
+def test_op_returning_instead_runs_that_effect_in_its_place():
+    slow = _op(lambda b, c: _instead(sleep(0).map(lambda _: b)), "slow")
     assert run(slow) == "slow"
     assert run(slow.flat_map(lambda x: succeed(x + "!"))) == "slow!"
     # the slow path's failure skips the continuation
-    failing = _op(lambda b, c: _then(fail("no")))
+    failing = _op(lambda b, c: _instead(fail("no")))
     assert run_exit(failing.flat_map(lambda _: succeed("not run"))).cause.failures() == ["no"]
 
 

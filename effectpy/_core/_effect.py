@@ -11,7 +11,7 @@ The primitive nodes (``Effect._tag``) and their fields::
     SYNC       a=thunk()                      exceptions become defects (Die)
     ATTEMPT    a=thunk()                      exceptions become typed failures (Fail)
     SUSPEND    a=thunk() -> Effect
-    OP         a=fn(b, c) -> value, or Then(effect): the effect runs in the node's place
+    OP         a=fn(b, c) -> value, or _Instead(effect): that effect runs in the node's place
                                           (a library operation's synchronous fast path,
                                           with a slow path; exceptions become defects)
     ASYNC      a=fn(ctx) -> awaitable         the guide's Effect(fn); an Effect result is run
@@ -123,7 +123,7 @@ class _OneShot:
             aw.close()
 
 
-class Then:
+class _Instead:
     """What an OP node's function returns to run an effect in the node's place (its slow
     path) instead of succeeding with a value. Library-internal: users never see one."""
 

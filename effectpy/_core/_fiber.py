@@ -28,7 +28,7 @@ from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
 from ._effect import (
     ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP, PROVIDE,
     RESTORE_CONTEXT, RESTORE_SCOPE, RESTORE_STATUS, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER,
-    YIELD, Effect, Then, _ForkOptions, _is_awaitable, _make, cause_of, exit_effect, lift,
+    YIELD, Effect, _ForkOptions, _Instead, _is_awaitable, _make, cause_of, exit_effect, lift,
 )
 
 if TYPE_CHECKING:
@@ -361,7 +361,7 @@ class Fiber(Generic[E, A]):
                             else:
                                 f = inner._a
                                 v = f(inner._b, inner._c)
-                                if type(v) is Then:
+                                if type(v) is _Instead:
                                     push(eff)
                                     eff = v.effect
                                     continue
@@ -411,7 +411,7 @@ class Fiber(Generic[E, A]):
                         val = cause_of(exc)
                         eff = None
                         continue
-                    if type(val) is Then:
+                    if type(val) is _Instead:
                         eff = val.effect
                     else:
                         ok = True
