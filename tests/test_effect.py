@@ -249,3 +249,14 @@ def test_the_constructor_works_through_a_subscripted_alias_and_by_keyword():
     assert run(Effect(fn=impl)) == 21
     with pytest.raises(TypeError, match="expects a function"):
         Effect[Any, Any, int](42)  # type: ignore[arg-type]
+
+
+def test_a_subclass_constructor_makes_an_instance_of_the_subclass():
+    class Mine(Effect):
+        pass
+
+    async def impl(ctx):
+        return 5
+
+    eff = Mine(impl)
+    assert type(eff) is Mine and run(eff) == 5

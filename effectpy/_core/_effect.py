@@ -238,7 +238,7 @@ else:
 
         def __call__(cls, fn):
             _check_async_fn(fn)
-            eff = _alloc()
+            eff = _alloc() if cls is Effect else type.__call__(cls)  # (a subclass: its own)
             eff._tag = ASYNC
             eff._a = fn
             eff._b = True  # fn takes the context
