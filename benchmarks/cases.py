@@ -1076,9 +1076,10 @@ def bench_queue_throughput(cfg: Config) -> Section:
         Ratio(EFFECTPY_TRIO, f"trio memory channel({maxsize}) send / receive", 1.5),
     ]
     sec.notes.append("one offer and one take per item are two effects run by the fiber run "
-                     "loop (a flat_map, a suspend and a succeed step each); the run loop's cost "
-                     "per step is the flat_map_chain ratio. The batched row moves the same items "
-                     f"with one offer_all per {chunk} items and a take_up_to after each take")
+                     "loop: when they need not wait, each, with its flat_map, is one run-loop "
+                     "step; the rest is building the effects (an offer node, two flat_map nodes "
+                     "and two closures per item) and the waits. The batched row moves the same "
+                     f"items with one offer_all per {chunk} items and a take_up_to after each take")
     return sec
 
 

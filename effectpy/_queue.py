@@ -15,8 +15,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from ._core._cause import EMPTY, Cause, Exit, Fail
 from ._core._effect import (
-    CALLBACK, FAIL, FLAT_MAP, FOLD, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _make,
-    _new_effect,
+    CALLBACK, FAIL, FLAT_MAP, FOLD, OP, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _alloc,
+    _Instead, _make,
 )
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
@@ -165,7 +165,7 @@ class Queue(Generic[A]):
     """
 
     __slots__ = ("_maxsize", "_strategy", "_items", "_takers", "_offerers", "_shutdown",
-                 "_on_shutdown")
+                 "_on_shutdown", "_take")
 
     def __init__(self, maxsize: int | None = 0, strategy: Strategy = "backpressure") -> None:
         self._maxsize = _check_maxsize(maxsize, "Queue")
@@ -178,6 +178,7 @@ class Queue(Generic[A]):
         self._offerers: deque[_Waiter] = deque()
         self._shutdown = False
         self._on_shutdown: Deferred[Any, None] | None = None  # made by await_shutdown
+        self._take: Effect[Any, QueueShutdown, A] = _make(OP, _queue_take, self)
 
     @property
     def maxsize(self) -> int:
@@ -250,25 +251,12 @@ class Queue(Generic[A]):
     def offer(self, item: A) -> Effect[Any, QueueShutdown, bool]:
         """Add ``item``, waiting for room on a full backpressure queue. Succeeds with False
         when a dropping queue dropped it. Interrupted while waiting, it adds nothing."""
-        def attempt() -> Effect[Any, Any, bool]:
-            if self._shutdown:
-                return self._shutdown_failure()
-            items = self._items
-            if not 0 < self._maxsize <= len(items):  # the common case, inlined
-                items.append(item)
-                if self._takers:
-                    _signal(self._takers)
-                return _SUCCEED_TRUE
-            if self._strategy == "dropping":
-                return _SUCCEED_FALSE
-            if self._strategy == "sliding":
-                self._try_offer(item)
-                return _SUCCEED_TRUE
-            return _make(FLAT_MAP, _wait(self._offerers, self._can_offer, "queue.offer"),
-                         lambda _: attempt())
-        eff: Effect[Any, QueueShutdown, bool] = _new_effect(Effect)
-        eff._tag = SUSPEND
-        eff._a = attempt
+        # one OP node: the run loop adds the item in a single step when there is room
+        eff: Effect[Any, QueueShutdown, bool] = _alloc()
+        eff._tag = OP
+        eff._a = _queue_offer
+        eff._b = self
+        eff._c = item
         return eff
 
     def offer_all(self, items: Iterable[A]) -> Effect[Any, QueueShutdown, list[A]]:
@@ -312,23 +300,7 @@ class Queue(Generic[A]):
     def take(self) -> Effect[Any, QueueShutdown, A]:
         """Remove and succeed with the first item, waiting for one if empty. Interrupted
         while waiting, it takes nothing: the item goes to the next taker."""
-        def attempt() -> Effect[Any, Any, A]:
-            items = self._items
-            if items:  # the common case, inlined
-                eff: Effect[Any, Any, A] = _new_effect(Effect)
-                eff._tag = SUCCEED
-                eff._a = items.popleft()
-                if self._offerers:
-                    _signal(self._offerers)
-                return eff
-            if self._shutdown:
-                return self._shutdown_failure()
-            return _make(FLAT_MAP, _wait(self._takers, self._can_take, "queue.take"),
-                         lambda _: attempt())
-        node: Effect[Any, QueueShutdown, A] = _new_effect(Effect)
-        node._tag = SUSPEND
-        node._a = attempt
-        return node
+        return self._take  # one OP node per queue (it has no argument): nothing to build
 
     def take_up_to(self, n: int) -> Effect[Any, QueueShutdown, list[A]]:
         """Remove and succeed with the first ``n`` items, or fewer (maybe none) if the queue
@@ -402,3 +374,48 @@ class Queue(Generic[A]):
         bound = f"/{self._maxsize}" if self._maxsize else ""
         state = ", shut down" if self._shutdown else ""
         return f"<Queue {len(self._items)}{bound} items{state}>"
+
+
+# --- the OP functions of offer and take: the common case completes in one run-loop step ----
+
+
+def _queue_offer(q: Queue[A], item: A) -> bool | _Instead:
+    if q._shutdown:
+        return _Instead(q._shutdown_failure())
+    items = q._items
+    if not 0 < q._maxsize <= len(items):  # the common case, inlined
+        items.append(item)
+        if q._takers:
+            _signal(q._takers)
+        return True
+    if q._strategy == "dropping":
+        return False
+    if q._strategy == "sliding":
+        q._try_offer(item)
+        return True
+    return _wait_then(q._offerers, q._can_offer, "queue.offer", _make(OP, _queue_offer, q, item))
+
+
+_queue_offer.__qualname__ = "queue.offer"  # as effect trees show the node
+
+
+def _queue_take(q: Queue[A], _: None) -> A | _Instead:
+    items = q._items
+    if items:  # the common case, inlined
+        item = items.popleft()
+        if q._offerers:
+            _signal(q._offerers)
+        return item
+    if q._shutdown:
+        return _Instead(q._shutdown_failure())
+    return _wait_then(q._takers, q._can_take, "queue.take", q._take)
+
+
+_queue_take.__qualname__ = "queue.take"
+
+
+def _wait_then(waiters: deque[_Waiter], ready: Callable[[], bool], label: str,
+               retry: Effect[Any, Any, Any]) -> _Instead:
+    """An op's slow path: wait to be signalled, then run ``retry`` (the op again). Not
+    inlined in the ops: a closure there would cost every call a cell."""
+    return _Instead(_make(FLAT_MAP, _wait(waiters, ready, label), lambda _: retry))

@@ -235,3 +235,28 @@ def test_option():
 def test_unit_and_run_exit_success():
     assert run(unit) is None
     assert run_exit(succeed(1)).value == 1
+
+
+def test_the_constructor_works_through_a_subscripted_alias_and_by_keyword():
+    # Effect's constructor is its metaclass's __call__ (so the library's own nodes are
+    # made by the fast type.__call__ path): every spelling of the call still reaches it
+    from typing import Any
+
+    async def impl(ctx):
+        return 21
+
+    assert run(Effect[Any, Any, int](impl).map(lambda x: x * 2)) == 42
+    assert run(Effect(fn=impl)) == 21
+    with pytest.raises(TypeError, match="expects a function"):
+        Effect[Any, Any, int](42)  # type: ignore[arg-type]
+
+
+def test_a_subclass_constructor_makes_an_instance_of_the_subclass():
+    class Mine(Effect):
+        pass
+
+    async def impl(ctx):
+        return 5
+
+    eff = Mine(impl)
+    assert type(eff) is Mine and run(eff) == 5

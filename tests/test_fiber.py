@@ -11,6 +11,7 @@ from effectpy import (
 from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
 from effectpy import run as effectpy_run
 from effectpy.lowlevel import with_fiber
+from _effects import do
 
 
 def test_fork_join():
@@ -486,3 +487,87 @@ def test_self_interrupt_in_an_uninterruptible_region_is_delivered_after_it():
         lambda _: sync(lambda: log.append("after the region (must not run)")))
     ex = run(body.fork().flat_map(lambda f: f.await_()))
     assert ex.is_interrupted() and log == ["rest of the region"]
+
+
+# --- OP nodes: a library operation's one-step fast path, with a slow path -----------------
+
+
+def _op(fn, b=None, c=None):
+    from effectpy._core._effect import OP, _make
+    return _make(OP, fn, b, c)
+
+
+def _instead(eff):
+    from effectpy._core._effect import _Instead
+    return _Instead(eff)
+
+
+def test_op_succeeds_with_its_value_alone_and_under_flat_map():
+    add = _op(lambda b, c: b + c, 2, 3)
+    assert run(add) == 5
+    assert run(add.flat_map(lambda x: succeed(x * 10))) == 50
+    assert run(add.map(lambda x: x + 1)) == 6
+
+
+def test_op_returning_instead_runs_that_effect_in_its_place():
+    slow = _op(lambda b, c: _instead(sleep(0).map(lambda _: b)), "slow")
+    assert run(slow) == "slow"
+    assert run(slow.flat_map(lambda x: succeed(x + "!"))) == "slow!"
+    # the slow path's failure skips the continuation
+    failing = _op(lambda b, c: _instead(fail("no")))
+    assert run_exit(failing.flat_map(lambda _: succeed("not run"))).cause.failures() == ["no"]
+
+
+def test_op_value_may_itself_be_an_effect():
+    inner = succeed(1)
+    assert run(_op(lambda b, c: b, inner)) is inner
+    assert run(_op(lambda b, c: b, inner).flat_map(lambda e: e.map(lambda x: x + 1))) == 2
+
+
+def test_op_exception_is_a_defect_and_skips_the_continuation():
+    boom = _op(lambda b, c: 1 / 0)
+    seen = []
+    for eff in (boom, boom.flat_map(lambda x: sync(lambda: seen.append(x)))):
+        defects = run_exit(eff).cause.defects()
+        assert len(defects) == 1 and isinstance(defects[0], ZeroDivisionError)
+    assert seen == []
+    # recoverable like any defect
+    assert run(boom.flat_map(succeed).catch_all_cause(lambda c: succeed("caught"))) == "caught"
+
+
+def test_continuation_after_an_op_failing_is_a_defect():
+    eff = _op(lambda b, c: 1).flat_map(lambda _: 1 / 0)
+    assert isinstance(run_exit(eff).cause.defects()[0], ZeroDivisionError)
+
+
+def test_interruption_requested_by_an_op_under_flat_map_is_delivered_before_the_next_effect():
+    # as after a sync step: the continuation builds the next effect, which never runs
+    ran = []
+
+    def interrupt_self(fiber, _):
+        fiber.interrupt_as("test")
+        return "v"
+
+    @do
+    def body():
+        me = yield with_fiber(succeed)
+        yield _op(interrupt_self, me).flat_map(lambda v: sync(lambda: ran.append(v)))
+        ran.append("after")
+
+    assert run_exit(body).is_interrupted()
+    assert ran == []
+
+
+def test_ops_under_flat_map_count_against_the_step_budget():
+    # a fiber whose every step is an op that completes at once still lets others run
+    from effectpy import Queue, zip_par
+    q = Queue()
+    n = 20_000
+
+    def produce(i):
+        return succeed(None) if i == n else q.offer(i).flat_map(lambda _: produce(i + 1))
+
+    seen = []
+    observer = yield_now.flat_map(lambda _: sync(lambda: seen.append(q.qsize())))
+    run(zip_par(produce(0), observer))
+    assert seen and seen[0] < n

@@ -373,6 +373,32 @@ def test_interrupted_take_while_items_arrive_loses_nothing():
     assert run(scenario.timeout(5)) == ["a", "b", "c"]
 
 
+def test_take_is_one_rerunnable_node_per_queue():
+    q = Queue()
+    take = q.take()
+    assert q.take() is take and q.get() is take
+    q.put_nowait("a")
+    q.put_nowait("b")
+    assert run(take.zip(take)) == ("a", "b")
+    assert Queue().take() is not take
+
+
+def test_a_waiting_offer_retries_with_its_own_item():
+    q = Queue(maxsize=1)
+    q.put_nowait("x")
+
+    @do
+    def scenario():
+        first = yield q.offer("a").fork()
+        yield settle()
+        second = yield q.offer("b").fork()
+        yield settle()
+        got = yield take_n(q, 3)
+        return got, (yield first.join()), (yield second.join())
+
+    assert run(scenario.timeout(5)) == (["x", "a", "b"], True, True)
+
+
 def test_repr():
     q = Queue(maxsize=2)
     q.put_nowait(1)

@@ -157,6 +157,15 @@ def test_library_steps_show_the_effects_they_hold():
         ("succeed(2)", "step 2"), ("fail('nope')", "step 3")}
 
 
+def test_queue_operations_are_named_steps():
+    q = effectpy.Queue(maxsize=2)
+    g = effect_tree(q.offer(1).flat_map(lambda _: q.take()))
+    assert list(boxes(g).values()) == [
+        "sequence \u00b7 2 steps | 1. queue.offer | 2. flat_map(<lambda>)"]
+    assert list(boxes(effect_tree(q.take())).values()) == ["queue.take"]
+    assert q.qsize() == 0  # drawing runs nothing
+
+
 def test_labelled_nodes_for_every_combinator():
     async def fetch_data():
         return 1

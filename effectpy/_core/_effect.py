@@ -11,6 +11,9 @@ The primitive nodes (``Effect._tag``) and their fields::
     SYNC       a=thunk()                      exceptions become defects (Die)
     ATTEMPT    a=thunk()                      exceptions become typed failures (Fail)
     SUSPEND    a=thunk() -> Effect
+    OP         a=fn(b, c) -> value, or _Instead(effect): that effect runs in the node's place
+                                          (a library operation's synchronous fast path,
+                                          with a slow path; exceptions become defects)
     ASYNC      a=fn(ctx) -> awaitable         the guide's Effect(fn); an Effect result is run
     AWAIT      a=_OneShot(awaitable)          a lifted coroutine: runs once, then is spent
     CALLBACK   a=register(fiber, resume) -> canceller | None
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, NoReturn, TypeVar, cast
 
 from ._cause import Cause, Die, Exit, Fail, Failure
 from ._duration import Duration, to_seconds
@@ -78,6 +81,7 @@ IN_SCOPE: Final = 14
 FORK: Final = 15
 YIELD: Final = 16
 NAMED: Final = 17
+OP: Final = 18
 # Frames pushed by the run loop itself (never built by users).
 RESTORE_STATUS: Final = 20
 RESTORE_CONTEXT: Final = 21
@@ -87,7 +91,7 @@ TAG_NAMES: Final = {
     FLAT_MAP: "flat_map", MAP: "map", SUCCEED: "succeed", SYNC: "sync", FOLD: "fold",
     FAIL: "fail", ASYNC: "async", AWAIT: "await", CALLBACK: "callback", SUSPEND: "suspend",
     ATTEMPT: "attempt", STATUS: "status", WITH_FIBER: "with_fiber", PROVIDE: "provide",
-    IN_SCOPE: "in_scope", FORK: "fork", YIELD: "yield", NAMED: "named",
+    IN_SCOPE: "in_scope", FORK: "fork", YIELD: "yield", NAMED: "named", OP: "op",
 }
 
 
@@ -117,6 +121,16 @@ class _OneShot:
         if aw is not None and inspect.iscoroutine(aw):
             self.awaitable = None
             aw.close()
+
+
+class _Instead:
+    """What an OP node's function returns to run an effect in the node's place (its slow
+    path) instead of succeeding with a value. Library-internal: users never see one."""
+
+    __slots__ = ("effect",)
+
+    def __init__(self, effect: Effect[Any, Any, Any]) -> None:
+        self.effect = effect
 
 
 class _ForkOptions:
@@ -156,11 +170,8 @@ def _is_awaitable(x: object) -> bool:
     return inspect.isawaitable(x)
 
 
-_new_effect: Final = object.__new__
-
-
 def _make(tag: int, a: object = None, b: object = None, c: object = None) -> Effect[Any, Any, Any]:
-    eff: Effect[Any, Any, Any] = object.__new__(Effect)
+    eff: Effect[Any, Any, Any] = _alloc()
     eff._tag = tag
     eff._a = a
     eff._b = b
@@ -199,7 +210,43 @@ def cause_of(exc: BaseException) -> Cause:
     return Die(exc)
 
 
-class Effect(Generic[R_co, E_co, A_co]):
+def _check_async_fn(fn: object) -> None:
+    if isinstance(fn, Effect):
+        raise TypeError("Effect(...) expects a function fn(ctx) returning an awaitable, "
+                        "got an Effect (it is already an effect: use it directly)")
+    if _is_awaitable(fn):
+        raise TypeError(
+            f"Effect(...) expects a function fn(ctx) returning an awaitable, got "
+            f"{_describe(fn)}; pass a function instead, e.g. Effect(lambda ctx: coro_fn())"
+        )
+    if not callable(fn):
+        raise TypeError(
+            "Effect(...) expects a function fn(ctx) returning an awaitable, got "
+            f"{type(fn).__name__} {fn!r}"
+        )
+
+
+if TYPE_CHECKING:
+    _EffectType = type
+else:
+    class _EffectType(type):
+        """Effect's metaclass, for speed: the public constructor ``Effect(fn)`` is this
+        `__call__`, so that `Effect` itself has no ``__init__`` and the nodes the library
+        builds come from ``type.__call__`` (`_alloc`), CPython's fastest way to make an
+        object of a class (no argument tuple, no Python frame: `object.__new__(Effect)`
+        costs about a third more)."""
+
+        def __call__(cls, fn):
+            _check_async_fn(fn)
+            eff = _alloc() if cls is Effect else type.__call__(cls)  # (a subclass: its own)
+            eff._tag = ASYNC
+            eff._a = fn
+            eff._b = True  # fn takes the context
+            eff._c = None
+            return eff
+
+
+class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
     """A lazy, re-runnable description of a program that needs services ``R``, may fail
     with ``E`` and succeeds with ``A``.
 
@@ -221,24 +268,8 @@ class Effect(Generic[R_co, E_co, A_co]):
     _b: Any
     _c: Any
 
-    def __init__(self, fn: Callable[[Context], Awaitable[Any]]) -> None:
-        if isinstance(fn, Effect):
-            raise TypeError("Effect(...) expects a function fn(ctx) returning an awaitable, "
-                            "got an Effect (it is already an effect: use it directly)")
-        if _is_awaitable(fn):
-            raise TypeError(
-                f"Effect(...) expects a function fn(ctx) returning an awaitable, got "
-                f"{_describe(fn)}; pass a function instead, e.g. Effect(lambda ctx: coro_fn())"
-            )
-        if not callable(fn):
-            raise TypeError(
-                "Effect(...) expects a function fn(ctx) returning an awaitable, got "
-                f"{type(fn).__name__} {fn!r}"
-            )
-        self._tag = ASYNC
-        self._a = fn
-        self._b = True  # fn takes the context
-        self._c = None
+    if TYPE_CHECKING:  # at run time, `_EffectType.__call__` (see there)
+        def __init__(self, fn: Callable[[Context], Awaitable[Any]]) -> None: ...
 
     def __repr__(self) -> str:
         return f"<Effect {TAG_NAMES.get(self._tag, self._tag)}>"
@@ -249,7 +280,7 @@ class Effect(Generic[R_co, E_co, A_co]):
         """Transform the success value with a plain function."""
         if not callable(f):
             _check_callable(f, "map")
-        eff: Effect[R_co, E_co, B] = _new_effect(Effect)
+        eff: Effect[R_co, E_co, B] = _alloc()
         eff._tag = MAP
         eff._a = self
         eff._b = f
@@ -259,7 +290,7 @@ class Effect(Generic[R_co, E_co, A_co]):
         """Run ``f(value)``, an effect, after this one. ``f`` may also return a coroutine."""
         if not callable(f):
             _check_callable(f, "flat_map")
-        eff: Effect[R_co, E_co | E2, B] = _new_effect(Effect)
+        eff: Effect[R_co, E_co | E2, B] = _alloc()
         eff._tag = FLAT_MAP
         eff._a = self
         eff._b = f
@@ -554,6 +585,11 @@ class Effect(Generic[R_co, E_co, A_co]):
         return self._run().__await__()
 
 
+# A new Effect node, its fields unset: ``type.__call__`` bound to the class (see _EffectType).
+_alloc: Final[Callable[[], Effect[Any, Any, Any]]] = cast(
+    "Callable[[], Effect[Any, Any, Any]]", type.__call__.__get__(Effect))
+
+
 def _check_name(name: str | None) -> str | None:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__} {name!r}")
@@ -647,7 +683,7 @@ def succeed(value: A) -> Effect[Any, NoReturn, A]:
     >>> effectpy.run(succeed(3))
     3
     """
-    eff: Effect[Any, NoReturn, A] = _new_effect(Effect)
+    eff: Effect[Any, NoReturn, A] = _alloc()
     eff._tag = SUCCEED
     eff._a = value
     return eff

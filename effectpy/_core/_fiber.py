@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
 from ._effect import (
-    ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, PROVIDE,
+    ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP, PROVIDE,
     RESTORE_CONTEXT, RESTORE_SCOPE, RESTORE_STATUS, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER,
-    YIELD, Effect, _ForkOptions, _is_awaitable, _make, cause_of, exit_effect, lift,
+    YIELD, Effect, _ForkOptions, _Instead, _is_awaitable, _make, cause_of, exit_effect, lift,
 )
 
 if TYPE_CHECKING:
@@ -348,10 +348,25 @@ class Fiber(Generic[E, A]):
                 tag = eff._tag
                 if tag == FLAT_MAP:
                     inner = eff._a
-                    if inner._tag == SUCCEED:
-                        # fast path: succeed(x).flat_map(f) calls f(x) without a frame
+                    itag = inner._tag
+                    if itag == SUCCEED or itag == OP:
+                        # fast paths, without a frame: succeed(x).flat_map(f) calls f(x); an
+                        # operation that completes at once is run, then f, in this one step
+                        # (the frame would be popped at once, and popping a frame never
+                        # checks for interruption). One try block: the loop's hot path must
+                        # stay small (short jumps keep their comparisons specialized)
                         try:
-                            eff = eff._b(inner._a)
+                            if itag == SUCCEED:
+                                v = inner._a
+                            else:
+                                f = inner._a
+                                v = f(inner._b, inner._c)
+                                if type(v) is _Instead:
+                                    push(eff)
+                                    eff = v.effect
+                                    continue
+                            f = eff._b
+                            eff = f(v)
                             if eff.__class__ is not Effect:
                                 eff = lift(eff, "flat_map's function")
                         except BaseException as exc:  # noqa: BLE001
@@ -370,7 +385,8 @@ class Fiber(Generic[E, A]):
                     eff = None
                 elif tag == SUSPEND:
                     try:
-                        eff = eff._a()
+                        f = eff._a
+                        eff = f()
                         if eff.__class__ is not Effect:
                             eff = lift(eff, "suspend's function")
                     except BaseException as exc:  # noqa: BLE001
@@ -379,12 +395,27 @@ class Fiber(Generic[E, A]):
                         eff = None
                 elif tag == SYNC:
                     try:
-                        val = eff._a()
+                        f = eff._a
+                        val = f()
                         ok = True
                     except BaseException as exc:  # noqa: BLE001 - every escape is a defect
                         ok = False
                         val = cause_of(exc)
                     eff = None
+                elif tag == OP:
+                    try:
+                        f = eff._a
+                        val = f(eff._b, eff._c)
+                    except BaseException as exc:  # noqa: BLE001 - every escape is a defect
+                        ok = False
+                        val = cause_of(exc)
+                        eff = None
+                        continue
+                    if type(val) is _Instead:
+                        eff = val.effect
+                    else:
+                        ok = True
+                        eff = None
                 elif tag == FAIL:
                     ok = False
                     val = eff._a
@@ -465,7 +496,8 @@ class Fiber(Generic[E, A]):
                 elif tag == STATUS:
                     want = eff._b
                     if want != self._interruptible:
-                        stack.append(_make(RESTORE_STATUS, self._interruptible))
+                        stack.append(_RESTORE_INTERRUPTIBLE if self._interruptible
+                                     else _RESTORE_UNINTERRUPTIBLE)
                         self._interruptible = want
                     eff = eff._a
                 elif tag == WITH_FIBER:
@@ -518,7 +550,8 @@ class Fiber(Generic[E, A]):
                 if ok:
                     if tag == FLAT_MAP:
                         try:
-                            eff = frame._b(val)
+                            f = frame._b
+                            eff = f(val)
                             if eff.__class__ is not Effect:
                                 eff = lift(eff, "flat_map's function")
                             elif eff._tag == SUCCEED:  # fast path: keep unwinding
@@ -530,7 +563,8 @@ class Fiber(Generic[E, A]):
                             eff = None
                     elif tag == MAP:
                         try:
-                            val = frame._b(val)
+                            f = frame._b
+                            val = f(val)
                         except BaseException as exc:  # noqa: BLE001
                             ok = False
                             val = cause_of(exc)
@@ -619,6 +653,11 @@ class Fiber(Generic[E, A]):
         for cb in observers:
             cb(exit_)
         return None
+
+
+# The two RESTORE_STATUS frames (frames are never changed, so they are shared).
+_RESTORE_INTERRUPTIBLE: Final = _make(RESTORE_STATUS, True)
+_RESTORE_UNINTERRUPTIBLE: Final = _make(RESTORE_STATUS, False)
 
 
 def _make_fail(cause: Cause) -> Effect[Any, Any, Any]:

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._core._cause import Cause
 from .._core._effect import (
-    ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, PROVIDE,
-    STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, YIELD, Effect, _ForkOptions, _OneShot, _Shape,
-    _to_none,
+    ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP,
+    PROVIDE, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, YIELD, Effect, _ForkOptions, _OneShot,
+    _Shape, _to_none,
 )
 from ._events import safe_repr
 from ._trace import FiberInfo, ResourceInfo, Trace
@@ -199,6 +199,8 @@ def leaf_text(eff: Effect[Any, Any, Any]) -> str | None:
         return f"attempt({fn_name(eff._a)})"
     if tag == SUSPEND:
         return f"suspend({fn_name(eff._a)})"
+    if tag == OP:
+        return fn_name(eff._a)  # a library operation, e.g. queue.offer
     if tag == ASYNC:
         return f"Effect({fn_name(eff._a)})" if eff._b else f"from_async({fn_name(eff._a)})"
     if tag == AWAIT:
