@@ -202,3 +202,43 @@ def test_a_bounded_recorder_that_drops_events_resends_its_window(sent):
         effectpy.run(succeed(3))
         w.flush()
     assert received(sent) == rows(trace) and rows(trace)[-1][2] == "exit"
+
+
+def test_readers_in_other_threads_never_corrupt_a_live_trace(sent):
+    """Two live widgets read the trace from their threads while the run appends to it (a
+    stress test: without the recorder's read lock, about a third of runs lost or repeated
+    events)."""
+    import sys
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(5):
+            with record() as trace:
+                w1, w2 = TimelineWidget(trace), TimelineWidget(trace)
+                with w1.live(interval=0.0001), w2.live(interval=0.0001):
+                    effectpy.run(effectpy.for_each_par(range(200), lambda i: sleep(0), parallelism=20))
+            assert [e.seq for e in trace.events] == list(range(len(trace)))
+    finally:
+        sys.setswitchinterval(old)
+
+
+def test_live_keeps_flushing_a_bounded_trace_and_reports_a_failed_flush(sent, monkeypatch):
+    with record(capacity=200) as trace:
+        w = TimelineWidget(trace)
+        with w.live(interval=0.0005):
+            effectpy.run(effectpy.for_each_par(range(500), lambda i: sleep(0), parallelism=50))
+    assert received(sent) == rows(trace)
+
+    real, tried = TimelineWidget._flush, threading.Event()
+
+    def broken(self, afresh):
+        if threading.current_thread().name == "effectpy-widget-live":
+            tried.set()
+            raise OSError("comm closed")
+        return real(self, afresh)
+
+    monkeypatch.setattr(TimelineWidget, "_flush", broken)
+    with pytest.raises(RuntimeError, match="stopped updating") as info:
+        with w.live(interval=0.0001):
+            assert tried.wait(30)  # the flusher failed (the block still ends normally)
+    assert isinstance(info.value.__cause__, OSError) and not w.running

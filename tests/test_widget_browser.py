@@ -49,9 +49,17 @@ race(fetch("primary", 2), backup)
 """
 
 
+# A trace loaded from elsewhere, with what a renderer must survive: timestamps far from zero
+# (ticks must still advance) and a sleep event without its duration.
+ODD_CELL = """from effectpy.trace import Trace, TraceEvent
+Trace([TraceEvent(0, 1e12, "fork", 1, None, None, "main", {}),
+       TraceEvent(1, 1e12, "sleep", 1, None, None, None, {"deadline": 1.0}),
+       TraceEvent(2, 1e12 + 1e-4, "exit", 1, None, None, None, {"outcome": "success"})]).widget(title="odd")"""
+
+
 def _notebook(path: Path) -> None:
     cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": src}
-             for src in ("%load_ext effectpy", LIVE_CELL, RACE_CELL)]
+             for src in ("%load_ext effectpy", LIVE_CELL, RACE_CELL, ODD_CELL)]
     nb = {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                       "language": "python"}},
           "nbformat": 4, "nbformat_minor": 5}
@@ -222,6 +230,11 @@ def test_the_widget_renders_live_replays_and_links(lab, shots):
                                    arg=[race.element_handle(), json.dumps(ticks_before)])
             race.locator("button", has_text="fit").click()
             race.screenshot(path=str(shots / "widget.png"))
+
+            _run_cell(page, 3)  # the odd trace: drawn, with its axis, and nothing thrown
+            odd = page.locator(".jp-Cell").nth(3).locator(".eptw")
+            odd.locator("g.eptw-lane").first.wait_for()
+            assert odd.locator("svg.eptw-axis text").count() > 1
             assert not errors, errors
         except BaseException:
             page.screenshot(path=str(shots / "failure.png"))  # what the browser showed

@@ -7,6 +7,7 @@ hand it; the `Trace` it fills is a plain value that renderers use without the ru
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -67,23 +68,33 @@ class Recorder(Instrument):
         # The last context seen to use the live clock (contexts are immutable, so the
         # decision holds for as long as the recorder keeps it).
         self._live_ctx: Any = None
+        self._read_lock = threading.Lock()
         self.trace = Trace._live(self)
 
     @property
     def events(self) -> list[TraceEvent] | deque[TraceEvent]:
-        origin = self._origin
-        if self._capacity is None:
-            raw, made = self._raw, self._made
-            seq = len(made)
-            for i in range(seq * 7, len(raw), 7):
-                kind, fid, parent, by, name, data, t = raw[i:i + 7]
-                made.append(_new_event(TraceEvent, (seq, round(t - origin, 9), kind, fid,
-                                                    parent, by, name, data)))
-                seq += 1
-            return made
-        first = self.total - len(self._raw)
-        return deque((_new_event(TraceEvent, (first + j, round(r[6] - origin, 9), *r[:6]))
-                      for j, r in enumerate(self._raw)), maxlen=self._capacity)
+        # Readers may be other threads (a live widget's flusher) while the run appends: the
+        # lock keeps two readers, or a reader and `_adopt`, from interleaving; the run's own
+        # appends are single C calls (list.extend, deque.append), so they need no lock.
+        with self._read_lock:
+            # the events' number first, then the origin (set before the first event is kept)
+            if self._capacity is None:
+                raw, made = self._raw, self._made
+                end = len(raw)
+                origin = self._origin
+                seq = len(made)
+                for i in range(seq * 7, end, 7):
+                    kind, fid, parent, by, name, data, t = raw[i:i + 7]
+                    made.append(_new_event(TraceEvent, (seq, round(t - origin, 9), kind, fid,
+                                                        parent, by, name, data)))
+                    seq += 1
+                return made
+            window = tuple(self._raw)  # one C call: the deque cannot change under it
+            origin = self._origin
+            # (an event kept while this runs may shift the numbering by one; nothing is lost)
+            first = max(self.total - len(window), 0)
+            return deque((_new_event(TraceEvent, (first + j, round(r[6] - origin, 9), *r[:6]))
+                          for j, r in enumerate(window)), maxlen=self._capacity)
 
     @property
     def clock_name(self) -> str:
@@ -113,6 +124,10 @@ class Recorder(Instrument):
 
     def _adopt(self, clock: Clock) -> None:
         """Switch to ``clock``: the events so far happened at its start."""
+        with self._read_lock:
+            self._adopt_locked(clock)
+
+    def _adopt_locked(self, clock: Clock) -> None:
         self._clock = clock
         origin = self._origin = clock.now()
         if self._capacity is None:

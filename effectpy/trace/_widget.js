@@ -152,6 +152,7 @@ function redrawAll(st) {
 // --- text --------------------------------------------------------------------------------
 
 function fmtTime(s) {
+  if (typeof s !== "number" || !Number.isFinite(s)) return "?";
   if (s === 0) return "0";
   const a = Math.abs(s);
   const g = (x) => Number(x.toPrecision(3)).toString();
@@ -280,6 +281,7 @@ class View {
   }
 
   dispose() {
+    this.unbind();
     this.resize.disconnect();
     if (this.timer) clearInterval(this.timer);
   }
@@ -431,7 +433,7 @@ class View {
     this.axis.addEventListener("wheel", (ev) => onWheel(ev, true), { passive: false });
     svg.addEventListener("dblclick", () => { this.win = null; this.schedule(); });
     svg.addEventListener("mousedown", (ev) => { drag = { x: ev.clientX, moved: false }; });
-    window.addEventListener("mousemove", (ev) => {
+    const onMove = (ev) => {
       if (!drag) return;
       const dx = ev.clientX - drag.x;
       if (Math.abs(dx) > 3 || drag.moved) {
@@ -439,14 +441,20 @@ class View {
         svg.classList.add("dragging");
         this.pan(dx);
       }
-    });
-    window.addEventListener("mouseup", (ev) => {
+    };
+    const onUp = (ev) => {
       if (!drag) return;
       const moved = drag.moved;
       drag = null;
       svg.classList.remove("dragging");
       if (!moved && svg.contains(ev.target)) this.click(ev);
-    });
+    };
+    window.addEventListener("mousemove", onMove);
+    window.addEventListener("mouseup", onUp);
+    this.unbind = () => {
+      window.removeEventListener("mousemove", onMove);
+      window.removeEventListener("mouseup", onUp);
+    };
     svg.addEventListener("mousemove", (ev) => { if (!drag) this.hover(ev); });
     svg.addEventListener("mouseleave", () => { this.tip.style.display = "none"; });
   }
@@ -540,12 +548,14 @@ class View {
     axis.setAttribute("width", w);
     const [d0, d1] = this.window();
     const timeMode = this.currentMode() === "time";
-    const stepSize = niceStep(d1 - d0, Math.max(2, Math.floor(this.plotWidth() / 90)));
-    for (let t = Math.ceil(d0 / stepSize) * stepSize; t <= d1; t += stepSize) {
-      const x = this.x(t);
+    let stepSize = niceStep(d1 - d0, Math.max(2, Math.floor(this.plotWidth() / 90)));
+    if (!timeMode) stepSize = Math.max(1, Math.round(stepSize)); // events are whole numbers
+    // counting ticks by an integer: `t += step` can stop moving when |t| dwarfs the step
+    for (let k = Math.ceil(d0 / stepSize), n = 0; k * stepSize <= d1 && n < 200; k++, n++) {
+      const t = k * stepSize, x = this.x(t);
       h("svg:line", { x1: x, x2: x, y1: AXIS_H - 6, y2: AXIS_H, stroke: "#9aa5b1" }, axis);
       h("svg:text", { x, y: AXIS_H - 9, "text-anchor": "middle", "font-size": 10, fill: "#52606d" }, axis,
-        timeMode ? fmtTime(Math.round(t / stepSize) * stepSize) : `#${Math.round(t)}`);
+        timeMode ? fmtTime(t) : `#${t + 1}`); // event numbers count from 1, as the slider does
     }
     h("svg:text", { x: 8, y: AXIS_H - 9, "font-size": 10, fill: "#52606d" }, axis,
       timeMode ? `time (${this.model.get("clock")} clock)` : "event number");
@@ -721,11 +731,13 @@ class View {
 }
 
 function initialize({ model }) {
+  const uid = model.get("_uid");
   const st = newStore();
-  STORES.set(model.get("_uid"), st);
+  STORES.set(uid, st);
   model.on("msg:custom", (msg) => receive(model, st, msg));
   model.on("change:sent", () => checkComplete(model, st));
   checkComplete(model, st); // batches sent before this side was listening: ask for them
+  return () => STORES.delete(uid); // anywidget calls this when the model goes away
 }
 
 function render({ model, el }) {

@@ -50,7 +50,7 @@ def _asset(name: str) -> str:
 
 
 def _row(e: Any) -> list[Any]:
-    return [e.seq, e.ts, e.kind, e.fiber, e.parent, e.by, e.name, e.data]
+    return [e.seq, e.ts, e.kind, e.fiber, e.parent, e.by, e.name, dict(e.data)]
 
 
 class TimelineWidget(anywidget.AnyWidget):
@@ -111,21 +111,24 @@ class TimelineWidget(anywidget.AnyWidget):
         rebases the timestamps so far), and a bounded recorder (``record(capacity=n)``)
         dropped its oldest events (it then holds at most n, and those are sent)."""
         with self._lock:
-            trace = self._trace
-            # the clock first: if it is adopted between the reads, the next flush sees the
-            # change and starts afresh
-            clock, dropped = trace.clock, trace.dropped
-            events = trace.events
-            start = self.sent
-            if clock != self.clock or dropped != self.dropped:
-                self.clock, self.dropped = clock, dropped
-                self.send({"type": "reset"})
-                start = 0
-            elif len(events) <= start:
-                return 0
-            count = self._send_from(start, events)
-            self.sent = len(events)
-            return count
+            return self._flush(False)
+
+    def _flush(self, afresh: bool) -> int:
+        trace = self._trace
+        # the clock first: if it is adopted between the reads, the next flush sees the
+        # change and starts afresh
+        clock, dropped = trace.clock, trace.dropped
+        events = trace.events
+        start = self.sent
+        if afresh or clock != self.clock or dropped != self.dropped:
+            self.clock, self.dropped = clock, dropped
+            self.send({"type": "reset"})
+            start = 0
+        elif len(events) <= start:
+            return 0
+        count = self._send_from(start, events)
+        self.sent = len(events)
+        return count
 
     def _on_request(self, _widget: Any, content: Any, _buffers: Any) -> None:
         """A view asks for the events it lacks (it missed batches, or was opened late)."""
@@ -135,7 +138,10 @@ class TimelineWidget(anywidget.AnyWidget):
         if not isinstance(have, int) or have < 0:
             return
         with self._lock:
-            self._send_from(have, self._trace.events[:self.sent])
+            if self.dropped:  # a bounded recorder's window moves: send the one it holds now
+                self._flush(True)
+            else:
+                self._send_from(have, self._trace.events[:self.sent])
 
     def _draw_effect_tree(self) -> None:
         if self._effect is None:
@@ -159,10 +165,14 @@ class TimelineWidget(anywidget.AnyWidget):
         if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not interval > 0:
             raise ValueError(f"live's interval must be a number of seconds > 0, got {interval!r}")
         stop = threading.Event()
+        failed: list[BaseException] = []
 
         def pump() -> None:
-            while not stop.wait(interval):
-                self.flush()
+            try:
+                while not stop.wait(interval):
+                    self.flush()
+            except BaseException as exc:  # noqa: BLE001 - raised again when the block ends
+                failed.append(exc)
 
         self.running = True
         thread = threading.Thread(target=pump, name="effectpy-widget-live", daemon=True)
@@ -175,6 +185,8 @@ class TimelineWidget(anywidget.AnyWidget):
             self.flush()
             self.running = False
             self._draw_effect_tree()
+        if failed:
+            raise RuntimeError("the timeline widget stopped updating during the run") from failed[0]
 
     # --- static fallbacks -------------------------------------------------------------
 
@@ -189,6 +201,8 @@ class TimelineWidget(anywidget.AnyWidget):
             counts[key] = counts.get(key, 0) + 1
         outcomes = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none yet"
         lines = [f"TimelineWidget: {len(fibers)} fibers ({outcomes})"]
+        if trace.dropped:
+            lines.append(f"the {trace.dropped} oldest events were dropped (a bounded recorder)")
         for e in trace.events:
             if e.kind in ("fail", "die"):
                 who = f"#{e.fiber} {e.name}" if e.name else f"#{e.fiber}"
