@@ -74,8 +74,9 @@ def test_displays_the_live_widget_then_its_final_fallbacks_and_the_tree(shell):
     # the widget is shown before the run (empty), then its display is updated with the whole run
     assert widget_view in first[0] and widget_view in update[0]
     assert update[1]["update"] and update[1]["transient"] == first[1]["transient"]
-    assert first[0]["text/plain"].startswith("TimelineWidget: 0 fibers")
-    assert update[0]["text/plain"].splitlines()[0] == "TimelineWidget: 3 fibers (1 interrupted, 2 success)"
+    assert first[0]["text/plain"].startswith("TimelineWidget %%effect: 0 fibers")
+    assert update[0]["text/plain"].splitlines()[:2] == ["TimelineWidget %%effect: 3 fibers",
+                                                         "fibers: 1 interrupted, 2 success"]
     assert "Backup" in update[0]["image/svg+xml"]
     assert "race" in tree[0]["image/svg+xml"] and widget_view not in tree[0]
 

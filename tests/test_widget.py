@@ -150,16 +150,19 @@ def test_mimebundle_has_the_static_svg_and_a_deterministic_summary(sent):
     assert data["image/svg+xml"].startswith("<svg") and "slow" in data["image/svg+xml"]
     assert "application/vnd.jupyter.widget-view+json" in data
     text = data["text/plain"]
-    assert text.splitlines()[0] == "TimelineWidget: 3 fibers (1 failure, 1 interrupted, 1 success)"
-    assert "#3 fast: fail 'boom'" in text and "resources: 1 acquired, 1 released" in text
+    assert text.splitlines()[:2] == ["TimelineWidget t: 3 fibers", "fibers: 1 failure, 1 interrupted, 1 success"]
+    assert "  #3 fast: fail 'boom'" in text and "resources: 1 acquired, 1 released" in text
 
 
-def test_the_summary_names_leaks(sent):
-    trace = Trace([TraceEvent(0, 0.0, "fork", 1, None, None, None, {}),
-                   TraceEvent(1, 0.5, "acquire", 1, None, None, None, {"resource": 1, "value": "'db'"})])
+def test_the_summary_names_leaks_and_drops(sent):
+    trace = Trace([TraceEvent(5, 0.0, "fork", 1, None, None, None, {}),
+                   TraceEvent(6, 0.5, "acquire", 1, None, None, None, {"resource": 1, "value": "'db'"})],
+                  dropped=5)
     text = TimelineWidget(trace).summary()
-    assert text.splitlines() == ["TimelineWidget: 1 fibers (1 running)", "resources: 1 acquired, 0 released",
-                                 "leaks: 1 fibers never ended, 1 resources never released"]
+    assert text.splitlines() == ["TimelineWidget: 1 fibers, 5 oldest events dropped", "fibers: 1 still running",
+                                 "resources: 1 acquired, 0 released", "leaks: ",
+                                 "fiber #1 never ended (in #1)",
+                                 "resource 1 ('db') never released (acquired by fiber #1, in #1)"]
 
 
 def test_bad_arguments_are_clear_errors(sent):

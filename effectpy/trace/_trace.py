@@ -66,13 +66,19 @@ class Leaks:
         return bool(self.fibers or self.resources)
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, *, timings: bool = True) -> str:
+        """One line per leak; ``timings=False`` leaves out when each began."""
         if not self:
             return "no leaks"
         lines = []
         for f in self.fibers:
-            lines.append(f"fiber {f.label} never ended (started at {f.start:g}s, in {self.paths.get(f.id, '?')})")
+            when = f"started at {f.start:g}s, " if timings else ""
+            lines.append(f"fiber {f.label} never ended ({when}in {self.paths.get(f.id, '?')})")
         for r in self.resources:
-            lines.append(f"resource {r.id} ({r.value}) never released (acquired at {r.acquired:g}s "
+            when = f"at {r.acquired:g}s " if timings else ""
+            lines.append(f"resource {r.id} ({r.value}) never released (acquired {when}"
                          f"by fiber #{r.fiber}, in {self.paths.get(r.fiber, '?')})")
         return "\n".join(lines)
 
@@ -221,28 +227,34 @@ class Trace:
         paths.update({r.fiber: self.path(r.fiber) for r in resources})
         return Leaks(fibers, resources, paths)
 
-    def summary(self) -> str:
-        """A short text account of the trace: fibers by outcome, failures, resources, leaks."""
+    def summary(self, *, timings: bool = True) -> str:
+        """A short text account of the trace: fibers by outcome, failures, resources, leaks.
+        ``timings=False`` leaves out the clock readings and the number of events, so that
+        runs of one program on the live clock give the same text."""
         events = self.events
         fibers = self.fibers()
         counts: dict[str, int] = {}
         for f in fibers:
             key = f.outcome or "still running"
             counts[key] = counts.get(key, 0) + 1
-        span = (events[-1].ts - events[0].ts) if events else 0.0
-        lines = [f"{len(events)} events, {len(fibers)} fibers over {span:g}s ({self.clock} clock)"
-                 + (f", {self.dropped} oldest events dropped" if self.dropped else "")]
+        if timings:
+            span = (events[-1].ts - events[0].ts) if events else 0.0
+            head = f"{len(events)} events, {len(fibers)} fibers over {span:g}s ({self.clock} clock)"
+        else:
+            head = f"{len(fibers)} fibers"
+        lines = [head + (f", {self.dropped} oldest events dropped" if self.dropped else "")]
         lines.append("fibers: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"))
         for e in events:
             if e.kind in ("fail", "die"):
                 who = f"#{e.fiber} {e.name}" if e.name else f"#{e.fiber}"
-                lines.append(f"  {e.ts:g}s {who}: {e.kind} {e.data.get('error')}")
+                when = f"{e.ts:g}s " if timings else ""
+                lines.append(f"  {when}{who}: {e.kind} {e.data.get('error')}")
         resources = self.resources()
         if resources:
             released = sum(r.released is not None for r in resources)
             lines.append(f"resources: {len(resources)} acquired, {released} released")
         leaks = self.leaks()
-        lines.append("leaks: " + ("none" if not leaks else "\n" + str(leaks)))
+        lines.append("leaks: " + ("none" if not leaks else "\n" + leaks.describe(timings=timings)))
         return "\n".join(lines)
 
     # --- JSONL ------------------------------------------------------------------------

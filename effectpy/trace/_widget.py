@@ -191,31 +191,10 @@ class TimelineWidget(anywidget.AnyWidget):
     # --- static fallbacks -------------------------------------------------------------
 
     def summary(self) -> str:
-        """A deterministic text account: fibers by outcome, failures, resources, leaks
-        (no timings, so a live-clock run gives the same text each time)."""
-        trace = self._trace
-        fibers = trace.fibers()
-        counts: dict[str, int] = {}
-        for f in fibers:
-            key = f.outcome or "running"
-            counts[key] = counts.get(key, 0) + 1
-        outcomes = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none yet"
-        lines = [f"TimelineWidget: {len(fibers)} fibers ({outcomes})"]
-        if trace.dropped:
-            lines.append(f"the {trace.dropped} oldest events were dropped (a bounded recorder)")
-        for e in trace.events:
-            if e.kind in ("fail", "die"):
-                who = f"#{e.fiber} {e.name}" if e.name else f"#{e.fiber}"
-                lines.append(f"  {who}: {e.kind} {e.data.get('error')}")
-        resources_ = trace.resources()
-        if resources_:
-            released = sum(r.released is not None for r in resources_)
-            lines.append(f"resources: {len(resources_)} acquired, {released} released")
-        leaks = trace.leaks()
-        if leaks:
-            lines.append(f"leaks: {len(leaks.fibers)} fibers never ended, "
-                         f"{len(leaks.resources)} resources never released")
-        return "\n".join(lines)
+        """The text form of the widget: `Trace.summary` without timings, so that a run on
+        the live clock gives the same text each time."""
+        title = f" {self.title}" if self.title else ""
+        return f"TimelineWidget{title}: " + self._trace.summary(timings=False)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
         bundle = super()._repr_mimebundle_(**kwargs)
