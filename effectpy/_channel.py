@@ -9,7 +9,8 @@ from typing import Any, Generic, TypeVar
 from ._core._cause import Fail
 from ._core._effect import FAIL, FLAT_MAP, SUCCEED, SUSPEND, SYNC, Effect, _make
 from ._option import NONE, Option, Some
-from ._queue import _check_maxsize, _signal, _wait, _wake_all, _Waiter
+from ._core._wait import _signal, _wake_all, _Waiter
+from ._queue import _check_maxsize, _wait
 
 __all__ = ["Channel", "ChannelClosed"]
 

@@ -11,9 +11,9 @@ from ._core._cause import EMPTY, Cause, Exit, Fail
 from ._core._effect import CALLBACK, FAIL, FLAT_MAP, MAP, SUCCEED, SUSPEND, SYNC, Effect, _make
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
+from ._core._wait import _signal, _wake_all, _Waiter
 from ._queue import (
-    QueueShutdown, Strategy, _check_count, _check_maxsize, _check_strategy, _pop_n, _signal,
-    _wait, _wake_all, _Waiter,
+    QueueShutdown, Strategy, _check_count, _check_maxsize, _check_strategy, _pop_n, _wait,
 )
 from ._resource import acquire_release
 

@@ -1,9 +1,9 @@
 """`Queue`: a FIFO channel between fibers, with effect methods and asyncio-style ones.
 
-The waiting machinery here (`_Waiter`, `_signal`, `_wait`) is shared with `PubSub`'s
-subscriptions and with `Channel`: a waiter that is signalled retries its operation, and a
-signalled waiter that is interrupted before it could retry hands the signal on (the
-"baton"), so no wake-up, and so no item, is ever lost.
+The waiting machinery (`_Waiter`, `_signal`, the `WAIT` run-loop node: `_core/_wait.py`,
+and `_wait` here) is shared with `PubSub`'s subscriptions and with `Channel`: a waiter that
+is signalled retries its operation, and a signalled waiter that is interrupted before it
+could retry hands the signal on (the "baton"), so no wake-up, and so no item, is ever lost.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, Literal, TypeVar
 
-from ._core._cause import EMPTY, Cause, Exit, Fail
+from ._core._cause import Exit, Fail
 from ._core._effect import (
-    CALLBACK, FAIL, FLAT_MAP, FOLD, OP, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _alloc,
-    _Instead, _make,
+    FAIL, FLAT_MAP, NAMED, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _alloc, _Instead, _make,
 )
+from ._core._wait import _signal, _signal_n, _wake_all, _Waiter
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
 
@@ -39,79 +39,24 @@ class QueueShutdown(Exception):
 # --- waiting, shared with _pubsub and _channel -------------------------------------------
 
 
-class _Waiter:
-    __slots__ = ("resume", "signalled")
-
-    def __init__(self) -> None:
-        self.resume: Callable[[bool, Any], None] | None = None
-        self.signalled = False
-
-
-def _signal(waiters: deque[_Waiter]) -> bool:
-    """Wake the first live waiter (it will retry); False if there was none."""
-    while waiters:
-        w = waiters.popleft()
-        resume = w.resume
-        if resume is not None:
-            w.signalled = True
-            resume(True, None)
-            return True
-    return False
-
-
-def _signal_n(waiters: deque[_Waiter], n: int) -> None:
-    while n > 0 and waiters and _signal(waiters):
-        n -= 1
-
-
-def _wake_all(waiters: deque[_Waiter], ok: bool, value: Any) -> None:
-    """Resume every waiter with (ok, value): (True, None) to make them retry, or
-    (False, cause) to fail them."""
-    while waiters:
-        w = waiters.popleft()
-        resume = w.resume
-        if resume is not None:
-            w.resume = None
-            resume(ok, value)
-
-
 def _wait(waiters: deque[_Waiter], ready: Callable[[], bool], label: str) -> Effect[Any, Any, None]:
     """Suspend (interruptibly, unless the caller is not) until signalled; the caller then
     retries. ``ready()`` is checked again when registering, so a wake-up sent between the
     caller's check and the registration (the fiber may yield in between) is not lost.
 
     A waiter signalled and then interrupted before it ran again hands the signal on."""
-    def with_fiber(fiber: Any) -> Effect[Any, Any, Any]:
-        w = _Waiter()
+    return _make(WAIT, waiters, ready, _resumed(label))
 
-        def register(fiber: Any, resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
-            if ready():
-                resume(True, None)
-                return None
-            w.resume = resume
-            waiters.append(w)
 
-            def cancel() -> None:
-                w.resume = None
-                try:
-                    waiters.remove(w)  # do not let abandoned waiters pile up
-                except ValueError:
-                    pass  # already signalled (and so popped)
-                resume(False, EMPTY)
-            return cancel
+def _resumed(label: str) -> Effect[Any, Any, None]:
+    """What a `_wait` runs once signalled: succeed with None, named for the instruments."""
+    node = _RESUMED.get(label)
+    if node is None:
+        node = _RESUMED[label] = _make(NAMED, _make(SUCCEED, None), label)
+    return node
 
-        def on_failure(cause: Cause) -> Effect[Any, Any, Any]:
-            w.resume = None
-            if w.signalled:
-                _signal(waiters)  # hand the wake-up on
-            return _make(FAIL, cause)
 
-        wait = _make(CALLBACK, register, label)
-        if fiber._interruptible:
-            wait = _make(STATUS, wait, True)
-        return _make(STATUS, _make(FOLD, wait, on_failure, None), False)
-
-    return _make(WITH_FIBER, with_fiber)
+_RESUMED: dict[str, Effect[Any, Any, None]] = {}
 
 
 def _check_count(n: object, where: str) -> int:
@@ -165,7 +110,7 @@ class Queue(Generic[A]):
     """
 
     __slots__ = ("_maxsize", "_strategy", "_items", "_takers", "_offerers", "_shutdown",
-                 "_on_shutdown", "_take")
+                 "_on_shutdown", "_take", "_take_wait", "_offer_ready")
 
     def __init__(self, maxsize: int | None = 0, strategy: Strategy = "backpressure") -> None:
         self._maxsize = _check_maxsize(maxsize, "Queue")
@@ -179,6 +124,9 @@ class Queue(Generic[A]):
         self._shutdown = False
         self._on_shutdown: Deferred[Any, None] | None = None  # made by await_shutdown
         self._take: Effect[Any, QueueShutdown, A] = _make(OP, _queue_take, self)
+        # take's slow path (wait, then take again), made once; offer's readiness check
+        self._take_wait = _Instead(_make(WAIT, self._takers, self._can_take, self._take))
+        self._offer_ready = self._can_offer
 
     @property
     def maxsize(self) -> int:
@@ -393,7 +341,8 @@ def _queue_offer(q: Queue[A], item: A) -> bool | _Instead:
     if q._strategy == "sliding":
         q._try_offer(item)
         return True
-    return _wait_then(q._offerers, q._can_offer, "queue.offer", _make(OP, _queue_offer, q, item))
+    # wait for room, then offer again (not inlined here: a closure would cost every call a cell)
+    return _Instead(_make(WAIT, q._offerers, q._offer_ready, _make(OP, _queue_offer, q, item)))
 
 
 _queue_offer.__qualname__ = "queue.offer"  # as effect trees show the node
@@ -408,14 +357,7 @@ def _queue_take(q: Queue[A], _: None) -> A | _Instead:
         return item
     if q._shutdown:
         return _Instead(q._shutdown_failure())
-    return _wait_then(q._takers, q._can_take, "queue.take", q._take)
+    return q._take_wait  # wait for an item, then take again
 
 
 _queue_take.__qualname__ = "queue.take"
-
-
-def _wait_then(waiters: deque[_Waiter], ready: Callable[[], bool], label: str,
-               retry: Effect[Any, Any, Any]) -> _Instead:
-    """An op's slow path: wait to be signalled, then run ``retry`` (the op again). Not
-    inlined in the ops: a closure there would cost every call a cell."""
-    return _Instead(_make(FLAT_MAP, _wait(waiters, ready, label), lambda _: retry))

@@ -373,6 +373,61 @@ def test_interrupted_take_while_items_arrive_loses_nothing():
     assert run(scenario.timeout(5)) == ["a", "b", "c"]
 
 
+def test_interrupted_waiting_take_leaves_no_waiter_behind():
+    q = Queue()
+
+    @do
+    def scenario():
+        taker = yield q.take().fork()
+        yield settle()
+        waiting = len(q._takers)
+        exit_ = yield taker.interrupt()
+        yield q.offer("a")
+        return waiting, exit_.is_interrupted(), len(q._takers), (yield q.take_all())
+
+    assert run(scenario) == (1, True, 0, ["a"])
+
+
+def test_waiting_take_in_an_uninterruptible_region_is_not_interrupted():
+    q = Queue()
+    got = []
+
+    @do
+    def scenario():
+        taker = yield (q.take().flat_map(lambda x: sync(lambda: got.append(x)))
+                       .uninterruptible().fork())
+        yield settle()
+        interrupter = yield taker.interrupt().fork()
+        yield settle()
+        still_waiting = taker.poll() is None
+        yield q.offer("a")
+        exit_ = yield interrupter.join()
+        return still_waiting, exit_.is_interrupted(), (yield q.take_all())
+
+    assert run(scenario.timeout(5)) == (True, True, [])
+    assert got == ["a"]
+
+
+def test_a_waiting_take_or_offer_is_one_run_loop_wait():
+    # the wait is a WAIT node: no frames of its own on the fiber's stack, and the waiter is
+    # the fiber's canceller (the baton is passed by the run loop, not by a handler frame)
+    q = Queue(maxsize=1)
+
+    @do
+    def scenario():
+        taker = yield q.take().fork()
+        yield settle()
+        take_frames, take_waiter = len(taker._stack), taker._canceller is q._takers[0]
+        yield q.offer("a")
+        yield q.offer("b")
+        offerer = yield q.offer("c").fork()
+        yield settle()
+        offer_frames, offer_waiter = len(offerer._stack), offerer._canceller is q._offerers[0]
+        return take_frames, take_waiter, offer_frames, offer_waiter, (yield take_n(q, 2))
+
+    assert run(scenario.timeout(5)) == (0, True, 0, True, ["b", "c"])
+
+
 def test_take_is_one_rerunnable_node_per_queue():
     q = Queue()
     take = q.take()

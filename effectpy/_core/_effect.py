@@ -17,6 +17,9 @@ The primitive nodes (``Effect._tag``) and their fields::
     ASYNC      a=fn(ctx) -> awaitable         the guide's Effect(fn); an Effect result is run
     AWAIT      a=_OneShot(awaitable)          a lifted coroutine: runs once, then is spent
     CALLBACK   a=register(fiber, resume) -> canceller | None
+    WAIT       a=deque of _Waiter, b=ready() -> bool, c=then (an effect)
+                                          run `then` if ready(), else wait in the deque
+                                          until signalled, then run it (`_wait.py`)
     FLAT_MAP   a=effect, b=f(value) -> Effect
     MAP        a=effect, b=f(value) -> value
     FOLD       a=effect, b=on_failure(cause) -> Effect, c=on_success(value) -> Effect | None
@@ -82,6 +85,7 @@ FORK: Final = 15
 YIELD: Final = 16
 NAMED: Final = 17
 OP: Final = 18
+WAIT: Final = 19
 # Frames pushed by the run loop itself (never built by users).
 RESTORE_STATUS: Final = 20
 RESTORE_CONTEXT: Final = 21
@@ -92,6 +96,7 @@ TAG_NAMES: Final = {
     FAIL: "fail", ASYNC: "async", AWAIT: "await", CALLBACK: "callback", SUSPEND: "suspend",
     ATTEMPT: "attempt", STATUS: "status", WITH_FIBER: "with_fiber", PROVIDE: "provide",
     IN_SCOPE: "in_scope", FORK: "fork", YIELD: "yield", NAMED: "named", OP: "op",
+    WAIT: "wait",
 }
 
 

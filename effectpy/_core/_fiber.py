@@ -25,10 +25,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
+from ._wait import _new_waiter, _Waiter
 from ._effect import (
     ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP, PROVIDE,
-    RESTORE_CONTEXT, RESTORE_SCOPE, RESTORE_STATUS, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER,
-    YIELD, Effect, _ForkOptions, _Instead, _is_awaitable, _make, cause_of, exit_effect, lift,
+    RESTORE_CONTEXT, RESTORE_SCOPE, RESTORE_STATUS, STATUS, SUCCEED, SUSPEND, SYNC, WAIT,
+    WITH_FIBER, YIELD, Effect, _ForkOptions, _Instead, _is_awaitable, _make, cause_of, exit_effect, lift,
 )
 
 if TYPE_CHECKING:
@@ -330,6 +331,8 @@ class Fiber(Generic[E, A]):
         pop = stack.pop
         budget = STEP_BUDGET
         if self._interruptor is not None and self._interruptible and not self._interrupting:
+            if ok and val.__class__ is _Waiter:
+                val.pass_on()  # signalled in a WAIT, but interrupted before it could retry
             val = self._deliver(None if ok else val)
             eff = None
             ok = False
@@ -450,6 +453,33 @@ class Fiber(Generic[E, A]):
                         inst.emit("fiber_suspended", self, eff._b or "callback")
                     if self._interruptor is not None:
                         self._interrupt_suspended()  # requested while registering
+                    return
+                elif tag == WAIT:
+                    try:
+                        f = eff._b
+                        now = f()
+                    except BaseException as exc:  # noqa: BLE001
+                        ok = False
+                        val = cause_of(exc)
+                        eff = None
+                        continue
+                    if now:
+                        eff = eff._c
+                        continue
+                    # wait in the deque: the waiter is the canceller (see _wait.py)
+                    w = _new_waiter()
+                    w.fiber = self
+                    w.token = self._token = self._token + 1
+                    w.waiters = waiters = eff._a
+                    w.then = eff._c
+                    waiters.append(w)
+                    self._state = SUSPENDED
+                    self._canceller = w
+                    inst = self._runtime.instrument
+                    if inst is not None:
+                        inst.emit("fiber_suspended", self, _wait_label(eff._c))
+                    if self._interruptor is not None:
+                        self._interrupt_suspended()
                     return
                 elif tag == ASYNC or tag == AWAIT:
                     try:
@@ -658,6 +688,15 @@ class Fiber(Generic[E, A]):
 # The two RESTORE_STATUS frames (frames are never changed, so they are shared).
 _RESTORE_INTERRUPTIBLE: Final = _make(RESTORE_STATUS, True)
 _RESTORE_UNINTERRUPTIBLE: Final = _make(RESTORE_STATUS, False)
+
+
+def _wait_label(then: Effect[Any, Any, Any]) -> str:
+    """What a WAIT node waits for, for the instruments: its retry's name."""
+    if then._tag == NAMED:
+        return str(then._b)
+    if then._tag == OP:
+        return str(getattr(then._a, "__qualname__", "wait"))
+    return "wait"
 
 
 def _make_fail(cause: Cause) -> Effect[Any, Any, Any]:

@@ -1,0 +1,98 @@
+"""Waiting on a condition: the `WAIT` run-loop node's waiter, and the signalling functions.
+
+A fiber that runs ``WAIT(waiters, ready, then)`` either finds ``ready()`` true and runs
+``then`` at once, or appends a `_Waiter` to the ``waiters`` deque and suspends. Whoever makes
+the condition true calls `_signal(waiters)`: the first live waiter's fiber is woken and
+runs ``then`` (which retries its operation). Shared by `Queue`, `PubSub` subscriptions and
+`Channel`.
+
+The guarantees, without frames on the fiber's stack:
+
+* interrupted while waiting (the fiber is suspended and interruptible): the waiter is the
+  fiber's canceller; it removes itself from the deque and wakes the fiber with the
+  interruption. It was never signalled, so no wake-up is lost.
+* signalled, then interrupted before it could run ``then``: the fiber is woken with the
+  waiter as its value; the run loop, delivering the interruption instead, passes the
+  signal on to the next waiter (the "baton"), so no wake-up, and no item, is lost.
+* in an uninterruptible region the wait is uninterruptible (the fiber's canceller is only
+  called while it is interruptible).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Final, cast
+
+from ._cause import EMPTY
+
+if TYPE_CHECKING:
+    from ._effect import Effect
+    from ._fiber import Fiber
+
+__all__ = ["_Waiter", "_signal", "_signal_n", "_wake_all"]
+
+
+class _Waiter:
+    """One fiber waiting in a WAIT node; also its canceller (called on interruption)."""
+
+    __slots__ = ("fiber", "token", "waiters", "then")
+
+    # None once signalled, woken or cancelled: a waiter is woken at most once
+    fiber: Fiber[Any, Any] | None
+    token: int  # the fiber's suspension token
+    waiters: deque[_Waiter]  # the deque it waits in
+    then: Effect[Any, Any, Any]  # what the fiber runs once signalled
+
+    def __call__(self) -> None:
+        """Cancel the wait: the fiber is interrupted while suspended here."""
+        fiber = self.fiber
+        if fiber is None:
+            return
+        self.fiber = None
+        try:
+            self.waiters.remove(self)  # do not let abandoned waiters pile up
+        except ValueError:
+            pass
+        fiber._wake(self.token, None, False, EMPTY)
+
+    def pass_on(self) -> None:
+        """This waiter was signalled but interrupted before it could retry: wake the next."""
+        _signal(self.waiters)
+
+
+# A new _Waiter, its fields unset, without an __init__ call (as `_effect._alloc`).
+_new_waiter: Final[Callable[[], _Waiter]] = cast(
+    "Callable[[], _Waiter]", type.__call__.__get__(_Waiter))
+
+
+def _signal(waiters: deque[_Waiter]) -> bool:
+    """Wake the first live waiter (it will retry); False if there was none."""
+    while waiters:
+        w = waiters.popleft()
+        fiber = w.fiber
+        if fiber is not None:
+            w.fiber = None
+            # the waiter as the value: if the fiber is interrupted before it runs `then`,
+            # the run loop passes the signal on (`_Waiter.pass_on`)
+            fiber._wake(w.token, w.then, True, w)
+            return True
+    return False
+
+
+def _signal_n(waiters: deque[_Waiter], n: int) -> None:
+    while n > 0 and waiters and _signal(waiters):
+        n -= 1
+
+
+def _wake_all(waiters: deque[_Waiter], ok: bool, value: Any) -> None:
+    """Wake every waiter: (True, _) to make them retry (run their ``then``), or
+    (False, cause) to fail them."""
+    while waiters:
+        w = waiters.popleft()
+        fiber = w.fiber
+        if fiber is not None:
+            w.fiber = None
+            if ok:
+                fiber._wake(w.token, w.then, True, None)
+            else:
+                fiber._wake(w.token, None, False, value)
