@@ -34,11 +34,11 @@ TOKEN = "effectpy-test"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
-# The live cell: fibers appear over about three seconds of real time, so the test can see
+# The live cell: fibers end over three and a half seconds of real time, so the test can see
 # the widget grow before the cell ends. The second cell is the replay subject.
 LIVE_CELL = """%%effect --name live
 from effectpy import for_each_par, sleep
-for_each_par(range(6), lambda i: sleep(0.5 * i).as_(i).named(f"job {i}"), parallelism=6)"""
+for_each_par(range(8), lambda i: sleep(0.5 * i).as_(i).named(f"job {i}"), parallelism=8)"""
 RACE_CELL = """%%effect --test-clock --name race_trace
 from effectpy import acquire_release, fail, race, sleep, succeed, sync
 def fetch(name, seconds):
@@ -179,12 +179,19 @@ def test_the_widget_renders_live_replays_and_links(lab, shots):
             assert live.locator(".eptw-badge.live").count() == 1
             assert running_then > 0
             page.screenshot(path=str(shots / "widget-live.png"))
-            # the whole run eventually: 7 lanes, nothing running, the badge no longer live
+            fit = live.locator("svg.eptw-axis text").all_text_contents()
+            live.locator("button", has_text="+").click()  # zoomed while it runs ...
+            page.wait_for_function("([el, fit]) => JSON.stringify([...el.querySelectorAll('svg.eptw-axis text')]"
+                                   ".map(t => t.textContent)) !== fit", arg=[live.element_handle(), json.dumps(fit)])
+            zoomed = live.locator("svg.eptw-axis text").all_text_contents()
+            # the whole run eventually: 9 lanes, nothing running, the badge no longer live
             page.wait_for_function(
-                "(el) => el.querySelectorAll('g.eptw-lane').length === 7 && !el.querySelector('.eptw-badge.live')",
+                "(el) => el.querySelectorAll('g.eptw-lane').length === 9 && !el.querySelector('.eptw-badge.live')",
                 arg=live.element_handle())
             assert live.locator(".eptw-tree span[data-fiber]", has_text="running").count() == 0
             assert _events(live) > events_then
+            # ... and still zoomed in the view made again when the display is updated at the end
+            assert live.locator("svg.eptw-axis text").all_text_contents() == zoomed
 
             _run_cell(page, 2)  # the race cell
             race = page.locator(".jp-Cell").nth(2).locator(".eptw")

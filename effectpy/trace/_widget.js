@@ -16,12 +16,14 @@ const STORES = new Map();
 
 function newStore() {
   return { events: [], pending: new Map(), asked: -1, views: new Set(),
-           fibers: new Map(), resources: new Map(), done: 0, order: null };
+           fibers: new Map(), resources: new Map(), done: 0, order: null,
+           look: { mode: null, win: null, effectPane: false } };
 }
 
 function reset(st) {
   Object.assign(st, { events: [], pending: new Map(), asked: -1, fibers: new Map(),
                       resources: new Map(), done: 0, order: null });
+  st.look.win = null; // the timestamps may have been rebased
 }
 
 function fiberOf(st, id, e, i) {
@@ -215,10 +217,15 @@ function niceStep(span, ticks) {
 }
 
 class View {
+  // How the reader looks at the run (axis, zoom, pane) lives in the store, so a view made
+  // again (`%%effect` updates its display at the end of the run) keeps it.
+  get mode() { return this.st.look.mode; } // "time" | "steps"; null: chosen from the trace
+  set mode(m) { this.st.look.mode = m; }
+  get win() { return this.st.look.win; } // [d0, d1] of the domain shown; null: fit
+  set win(w) { this.st.look.win = w; }
+
   constructor(model, el, st) {
     this.model = model; this.st = st; this.el = el;
-    this.mode = null; // "time" | "steps"; null: chosen from the trace
-    this.win = null; // [d0, d1] of the domain shown; null: fit
     this.queued = false; this.timer = null;
     const root = this.root = h("div", { class: "eptw" }, el);
     const bar = h("div", { class: "eptw-bar" }, root);
@@ -275,6 +282,7 @@ class View {
       model.on(`change:${name}`, () => this.schedule(name === "effect_tree_svg"));
     }
     this.effectDirty = true;
+    if (st.look.effectPane) this.showPane(true);
     this.resize = new ResizeObserver(() => this.schedule());
     this.resize.observe(root);
     this.schedule();
@@ -355,6 +363,7 @@ class View {
   }
 
   showPane(effect) {
+    this.st.look.effectPane = effect;
     this.effectPane.style.display = effect ? "" : "none";
     this.treePane.style.display = effect ? "none" : "";
     this.effectTab.classList.toggle("on", effect);
