@@ -183,6 +183,8 @@ def test_trace_widget_is_the_widget(sent):
     trace = run_recorded(race_program())
     w = trace.widget(title="x")
     assert isinstance(w, TimelineWidget) and w.trace is trace and w.title == "x"
+    from effectpy.trace import TimelineWidget as public  # loaded on first use
+    assert public is TimelineWidget
 
 
 def test_importing_effectpy_trace_does_not_import_widgets():

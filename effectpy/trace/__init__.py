@@ -4,7 +4,8 @@
 block. A `Trace` is a plain value: query it (`fibers`, `resources`, `leaks`, `summary`),
 save it (`to_jsonl` / `Trace.load`), or open it in Perfetto (`to_perfetto`). Trees as
 `graphviz.Digraph` objects: `effect_tree(effect)` and `Trace.fiber_tree()`; `render_svg`
-draws them, with or without Graphviz's ``dot``.
+draws them, with or without Graphviz's ``dot``. In a notebook, `Trace.widget()` is the
+interactive timeline (`TimelineWidget`, with ``effectpy[notebook]``; imported on first use).
 
 Data flows one way: runtime -> instrument hooks -> `Recorder` -> `Trace` -> exports.
 """
@@ -14,6 +15,14 @@ from ._recorder import record
 from ._trace import FiberInfo, Leaks, ResourceInfo, Trace
 from ._effect_tree import effect_tree
 from ._tree_picture import render_svg
+
+
+def __getattr__(name: str) -> object:
+    if name == "TimelineWidget":  # only on demand: it imports anywidget and ipywidgets
+        from ._widget import TimelineWidget
+        return TimelineWidget
+    raise AttributeError(f"module 'effectpy.trace' has no attribute {name!r}")
+
 
 __all__ = ["KINDS", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent", "TraceFormatError",
            "effect_tree", "record", "render_svg"]
