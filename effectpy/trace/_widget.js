@@ -497,6 +497,8 @@ class View {
       const e = st.events[best];
       text = `${describe(st, e)}\nt = ${fmtTime(e[1])} \u00b7 event ${best + 1} of ${st.events.length}`;
       if (e[7] && e[7].cause) text += "\n" + short(e[7].cause, 600);
+    } else if (f.start >= c) {
+      text = `${who(st, f.id)}: not started yet at this point of the replay (event ${c} of ${st.events.length})`;
     } else {
       const end = f.end != null && f.end < c ? f.end : null;
       const t0 = st.events[f.start][1];
