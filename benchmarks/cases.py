@@ -964,12 +964,15 @@ def bench_trace_overhead(cfg: Config) -> Section:
 # --- queues -------------------------------------------------------------------------------
 
 
-def queue_effect(n: int, par: int, maxsize: int, chunk: int = 1) -> Effect[Any, Any, int]:
+def queue_effect(n: int, par: int, maxsize: int, chunk: int = 1,
+                 loop: str = "for_each") -> Effect[Any, Any, int]:
     """``par`` producers offer n items in all (distinct ints) into a ``Queue(maxsize)``,
     ``par`` consumers take n/par each; succeeds with the sum taken. ``chunk`` 1: one `offer`
     / `take` per item; more: `offer_all` of ``chunk`` items, and `take` then
-    `take_up_to(chunk - 1)`."""
-    from effectpy import Queue
+    `take_up_to(chunk - 1)`. ``loop`` "for_each": the workers are `for_each` loops (the
+    library's loop, as asyncio's are ``for`` loops); "flat_map": hand-written recursion,
+    ``offer(i).flat_map(lambda _: loop(i + 1))`` (a closure and a flat_map node per item)."""
+    from effectpy import Queue, for_each
 
     per = n // par
 
@@ -979,26 +982,33 @@ def queue_effect(n: int, par: int, maxsize: int, chunk: int = 1) -> Effect[Any, 
 
         def producer(start: int) -> Effect[Any, Any, None]:
             stop = start + per
+            if chunk > 1:
+                return for_each(range(start, stop, chunk),
+                                lambda i: offer_all(range(i, min(i + chunk, stop))), discard=True)
+            if loop == "for_each":
+                return for_each(range(start, stop), offer, discard=True)
 
-            def loop(i: int) -> Effect[Any, Any, None]:
+            def step(i: int) -> Effect[Any, Any, None]:
                 if i == stop:
                     return succeed(None)
-                if chunk == 1:
-                    return offer(i).flat_map(lambda _: loop(i + 1))
-                j = min(i + chunk, stop)
-                return offer_all(range(i, j)).flat_map(lambda _: loop(j))
-            return suspend(lambda: loop(start))
+                return offer(i).flat_map(lambda _: step(i + 1))
+            return suspend(lambda: step(start))
 
         def consumer() -> Effect[Any, Any, int]:
-            def loop(k: int, acc: int) -> Effect[Any, Any, int]:
+            if chunk > 1:
+                def batch(k: int) -> Effect[Any, Any, int]:
+                    more = min(chunk, per - k) - 1
+                    return take().flat_map(lambda x: take_up_to(more).map(lambda xs: x + sum(xs)))
+                return for_each(range(0, per, chunk), batch).map(sum)
+            if loop == "for_each":
+                taking = take()
+                return for_each(range(per), lambda _: taking).map(sum)
+
+            def step(k: int, acc: int) -> Effect[Any, Any, int]:
                 if k == per:
                     return succeed(acc)
-                if chunk == 1:
-                    return take().flat_map(lambda x: loop(k + 1, acc + x))
-                more = min(chunk, per - k) - 1
-                return take().flat_map(lambda x: take_up_to(more).flat_map(
-                    lambda xs: loop(k + 1 + len(xs), acc + x + sum(xs))))
-            return suspend(lambda: loop(0, 0))
+                return take().flat_map(lambda x: step(k + 1, acc + x))
+            return suspend(lambda: step(0, 0))
 
         workers = [producer(p * per) for p in range(par)] + [consumer() for _ in range(par)]
         return zip_par(*workers).map(lambda results: sum(results[par:]))
@@ -1054,11 +1064,14 @@ def bench_queue_throughput(cfg: Config) -> Section:
         return sum(sums)
 
     batched_label = f"effectpy offer_all / take + take_up_to, chunks of {chunk} (asyncio)"
+    recursion_label = "effectpy, hand-written flat_map loops (asyncio)"
     check = equals(n * (n - 1) // 2)
     single = lambda: queue_effect(n, par, maxsize)  # noqa: E731
     variants = [
         Variant(EFFECTPY_ASYNCIO, "asyncio", make_effect=single, check=check),
         Variant("asyncio.Queue put / get", "asyncio", op=aio_queue, check=check),
+        Variant(recursion_label, "asyncio",
+                make_effect=lambda: queue_effect(n, par, maxsize, loop="flat_map"), check=check),
         Variant(batched_label, "asyncio", make_effect=lambda: queue_effect(n, par, maxsize, chunk),
                 check=check),
         Variant(f"trio memory channel({maxsize}) send / receive", "trio", op=trio_channel,
@@ -1066,20 +1079,25 @@ def bench_queue_throughput(cfg: Config) -> Section:
     ]
     variants = with_effectpy_trio(variants, cfg, single, check)
     sec = Section("queue_throughput", f"{n:,} items through a Queue(maxsize={maxsize}), "
-                  f"{par} producers (offer) and {par} consumers (take), vs asyncio.Queue({maxsize}) "
-                  f"with {par}+{par} tasks (put / get)", plan_text(repeats, inner))
+                  f"{par} producers (offer) and {par} consumers (take), each a for_each loop, "
+                  f"vs asyncio.Queue({maxsize}) with {par}+{par} tasks (put / get in for loops)",
+                  plan_text(repeats, inner))
     sec.rows = measure(variants, repeats=repeats, inner=inner, count=n, unit="item",
                        warmup=cfg.warmup)
     sec.ratios = [
         Ratio(EFFECTPY_ASYNCIO, "asyncio.Queue put / get", 1.5),
+        Ratio(recursion_label, "asyncio.Queue put / get",
+              label="effectpy flat_map loops / asyncio.Queue"),
         Ratio(batched_label, "asyncio.Queue put / get", label="effectpy batched / asyncio.Queue"),
         Ratio(EFFECTPY_TRIO, f"trio memory channel({maxsize}) send / receive", 1.5),
     ]
     sec.notes.append("one offer and one take per item are two effects run by the fiber run "
-                     "loop: when they need not wait, each, with its flat_map, is one run-loop "
-                     "step; the rest is building the effects (an offer node, two flat_map nodes "
-                     "and two closures per item) and the waits. The batched row moves the same "
-                     f"items with one offer_all per {chunk} items and a take_up_to after each take")
+                     "loop: when they need not wait, each, with its loop's continuation, is one "
+                     "run-loop step. The flat_map row writes the loops by hand, as recursion "
+                     "(an offer node, two flat_map nodes and two closures per item): that "
+                     "building is what it costs over the for_each row. The batched row moves "
+                     f"the same items with one offer_all per {chunk} items and a take_up_to "
+                     "after each take")
     return sec
 
 

@@ -22,7 +22,7 @@ from ._core._clock import Clock
 from ._core._context import Context, MissingServiceError
 from ._core._duration import Duration
 from ._core._effect import (
-    Effect, Either, Left, Right, attempt, die, fail, fail_cause, from_async, never, service,
+    Effect, Either, Left, Right, attempt, die, fail, fail_cause, for_each, from_async, never, service,
     sleep, succeed, suspend, sync, uninterruptible_mask, unit, yield_now,
 )
 from ._core._fiber import Fiber
@@ -49,7 +49,7 @@ __all__ = [
     "Layer", "Left", "MissingServiceError", "Option", "PubSub", "Queue", "QueueShutdown", "Ref",
     "Right",
     "Schedule", "Scope", "Semaphore", "Some", "Stream", "Subscription", "TestClock", "TestClockLayer", "Then", "acquire_release",
-    "attempt", "blocking", "die", "fail", "fail_cause", "for_each_par", "from_async", "never",
+    "attempt", "blocking", "die", "fail", "fail_cause", "for_each", "for_each_par", "from_async", "never",
     "race", "race_success", "run", "run_exit", "scoped", "service", "sleep", "succeed",
     "suspend", "sync", "uninterruptible_mask", "unit", "yield_now", "zip_par",
 ]

@@ -32,15 +32,15 @@ The primitive nodes (``Effect._tag``) and their fields::
     NAMED      a=effect, b=label, c=source (file:line) or None
 
 Composite combinators (``zip_par``, ``race``, ``timeout``, ``acquire_release``, ``scoped``,
-``ensuring``, ``sleep``, ...) put a `_Shape` in ``c`` of their outer CALLBACK, WITH_FIBER or
-STATUS node (where ``c`` is otherwise unused): what the node was built from, for pictures
+``ensuring``, ``sleep``, ``for_each``, ...) put a `_Shape` in ``c`` of their outer CALLBACK,
+WITH_FIBER, STATUS or SUSPEND node (where ``c`` is otherwise unused): what the node was built from, for pictures
 (`effectpy.trace.effect_tree`). The run loop never reads it.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, NoReturn, TypeVar, cast
 
 from ._cause import Cause, Die, Exit, Fail, Failure
@@ -58,6 +58,7 @@ __all__ = ["Effect"]
 R = TypeVar("R")
 E = TypeVar("E")
 A = TypeVar("A")
+T = TypeVar("T")
 B = TypeVar("B")
 C = TypeVar("C")
 E2 = TypeVar("E2")
@@ -158,7 +159,7 @@ class _Shape(NamedTuple):
 
 
 def _shaped(eff: Effect[R, E, A], kind: str, *parts: tuple[str, object]) -> Effect[R, E, A]:
-    """Attach a `_Shape` to a fresh CALLBACK, WITH_FIBER or STATUS node; returns it."""
+    """Attach a `_Shape` to a fresh CALLBACK, WITH_FIBER, STATUS or SUSPEND node; returns it."""
     eff._c = _Shape(kind, parts)
     return eff
 
@@ -731,6 +732,52 @@ def suspend(thunk: Callable[[], Effect[R, E, A]]) -> Effect[R, E, A]:
     """An effect built anew by ``thunk()`` each time it runs (for recursion and laziness)."""
     _check_thunk(thunk, "suspend")
     return _make(SUSPEND, thunk)
+
+
+def for_each(items: Iterable[T], fn: Callable[[T], Effect[R, E, A]], *,
+             discard: bool = False) -> Effect[R, E, Any]:
+    """Run ``fn(item)`` for each item, one after the other, and succeed with the results
+    in order (None with ``discard=True``, which keeps none of them). The first failure
+    stops the loop and fails the whole; the items after it are not run. The sequential
+    sibling of `for_each_par`; ``items`` are read when the effect is built, and the loop
+    runs in constant stack (and, with ``discard``, constant memory).
+
+    >>> import effectpy
+    >>> effectpy.run(for_each([1, 2, 3], lambda x: succeed(x * 10)))
+    [10, 20, 30]
+    """
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        raise TypeError(f"for_each expects an iterable of items, got {type(items).__name__} {items!r}")
+    _check_callable(fn, "for_each")
+    if not isinstance(discard, bool):
+        raise TypeError(f"for_each's discard must be a bool, got {type(discard).__name__} {discard!r}")
+    values: Sequence[T] = items if isinstance(items, (range, tuple)) else list(items)
+
+    def run() -> Effect[R, E, Any]:
+        # one FLAT_MAP node per item, continued by `step` (one closure per run, none per
+        # item): each item's effect and its continuation are one run-loop step
+        it = iter(values)
+        out: list[Any] | None = None if discard else []
+
+        def step(value: object) -> Effect[R, E, Any]:
+            if out is not None:
+                out.append(value)
+            for x in it:
+                eff = fn(x)
+                if eff.__class__ is not Effect:
+                    eff = lift(eff, "for_each's function")
+                node: Effect[R, E, Any] = _alloc()
+                node._tag = FLAT_MAP
+                node._a = eff
+                node._b = step
+                return node
+            return succeed(out)
+        first = step(None)
+        if out is not None:
+            out.clear()  # the None that started the loop (`first` may be succeed(out))
+        return first
+    return _shaped(_make(SUSPEND, run), "for_each", ("fn", fn), ("items", len(values)),
+                   ("discard", discard))
 
 
 def from_async(async_thunk: Callable[[], Awaitable[A]]) -> Effect[Any, NoReturn, A]:

@@ -149,7 +149,7 @@ def peek(fns: Sequence[object]) -> Peek:
 
 
 def shape_of(eff: Effect[Any, Any, Any]) -> _Shape | None:
-    if eff._tag in (CALLBACK, WITH_FIBER, STATUS) and isinstance(eff._c, _Shape):
+    if eff._tag in (CALLBACK, WITH_FIBER, STATUS, SUSPEND) and isinstance(eff._c, _Shape):
         return eff._c
     return None
 
@@ -555,7 +555,7 @@ class EffectTreeBuilder:
             return self.describe_group(shape, ctx)
         if kind in TIMEOUT_KINDS:
             return self.describe_timeout(shape, ctx)
-        if kind == "for_each_par":
+        if kind in ("for_each", "for_each_par"):
             return self.describe_for_each(shape, ctx)
         if kind in ("retry", "repeat"):
             return self.describe_repetition(shape, ctx)
@@ -682,11 +682,16 @@ class EffectTreeBuilder:
     def describe_for_each(self, shape: _Shape, ctx: Ctx) -> _Desc:
         fn = shape_part(shape, "fn")
         n = shape_part(shape, "items", 0)
-        par = shape_part(shape, "parallelism")
         count = n if isinstance(n, int) else 0
-        lines = [title_line(f"for_each_par({fn_name(fn)})"),
-                 detail_line(f"{count:,} items \u00b7 " + (f"at most {par} at a time" if par else "all at once")),
-                 detail_line("results in input order")]
+        lines = [title_line(f"{shape.kind}({fn_name(fn)})")]
+        if shape.kind == "for_each":  # sequential: in this fiber
+            discard = shape_part(shape, "discard")
+            lines += [detail_line(f"{count:,} items \u00b7 one after another"),
+                      detail_line("results discarded" if discard else "results in input order")]
+            return _Desc(lines, "sequence", [], [f"fn: {fn_where(fn)}"])
+        par = shape_part(shape, "parallelism")
+        lines += [detail_line(f"{count:,} items \u00b7 " + (f"at most {par} at a time" if par else "all at once")),
+                  detail_line("results in input order")]
         self.expected.add("for_each_par[0]")
         if self.run is not None:
             found = [f for f in self.run.match(ctx, [f"for_each_par[{i}]" for i in range(count)]) if f is not None]
