@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from effectpy import (
-    Deferred, Exit, Fail, Failure, FiberRef, Interrupt, Ref, acquire_release, die, fail, never,
+    Deferred, Exit, Fail, Failure, FiberRef, Interrupt, Queue, Ref, acquire_release, die, fail, never,
     sleep, succeed, sync, uninterruptible_mask, unit, yield_now,
 )
 from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
@@ -571,3 +571,53 @@ def test_ops_under_flat_map_count_against_the_step_budget():
     observer = yield_now.flat_map(lambda _: sync(lambda: seen.append(q.qsize())))
     run(zip_par(produce(0), observer))
     assert seen and seen[0] < n
+
+
+def test_run_interrupts_the_daemons_still_running_when_it_ends_and_awaits_their_cleanup():
+    log = []
+    started = Deferred()
+    held = acquire_release(sync(lambda: log.append("acquired")), lambda _: sync(lambda: log.append("released")))
+    daemon = held.flat_map(lambda _: started.succeed(None)).flat_map(lambda _: never)
+
+    def program():
+        return daemon.fork_daemon().flat_map(lambda f: started.await_().as_(f))
+
+    fiber = run(program())
+    assert log == ["acquired", "released"]  # released before the run returned
+    assert fiber.poll() is not None and fiber.poll().is_interrupted()
+
+
+def test_daemon_forked_by_a_daemons_finalizer_is_ended_too():
+    log = []
+    started = Deferred()
+    late = never.ensuring(sync(lambda: log.append("late cleaned")))
+    first = started.succeed(None).flat_map(lambda _: never).ensuring(late.fork_daemon().unit())
+    run(first.fork_daemon().flat_map(lambda _: started.await_()))
+    assert log == ["late cleaned"]
+
+
+def test_a_daemon_waiting_on_a_queue_is_gone_after_the_run_and_loses_no_item():
+    q = Queue()
+    got = []
+    run(q.take().flat_map(lambda x: sync(lambda: got.append(x))).fork_daemon())
+    assert run(q.offer(1)) is True
+    assert got == [] and q.qsize() == 1  # the item waits for a live taker
+    assert run(q.take()) == 1
+
+
+@pytest.mark.asyncio_only
+def test_a_waiter_stranded_on_a_closed_loop_is_skipped_by_offers_on_another():
+    # `await effect` leaves its daemons on the loop; this loop then closes with the
+    # daemon still waiting in the queue: it can never run again
+    q = Queue()
+    got = []
+
+    async def strand():
+        await q.take().flat_map(lambda x: sync(lambda: got.append(x))).fork_daemon()
+        await asyncio.sleep(0)
+
+    asyncio.run(strand())
+    assert len(q._takers) == 1
+    assert run(q.offer(1)) is True  # no "Event loop is closed" defect
+    assert q.qsize() == 1 and got == [] and len(q._takers) == 0
+    assert run(q.take()) == 1

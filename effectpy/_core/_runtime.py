@@ -32,9 +32,11 @@ class Runtime:
     when it started (later wake-ups wait for the next turn, so tasks are not starved).
     """
 
-    __slots__ = ("loop", "call_later", "instrument", "inline_depth", "_queue", "_draining")
+    __slots__ = ("loop", "call_later", "instrument", "inline_depth", "_queue", "_draining",
+                 "_daemons")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, instrument: Instruments | None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, instrument: Instruments | None,
+                 owns_loop: bool = False) -> None:
         self.loop = loop
         self.call_later: Callable[..., asyncio.TimerHandle] = loop.call_later
         # None when nothing is attached: every event site is a single `is not None` check.
@@ -43,9 +45,33 @@ class Runtime:
         self._queue: deque[tuple[Callable[..., object], tuple[Any, ...]]] = deque()
         # Invariant: True exactly while a _drain callback is scheduled on the loop.
         self._draining = False
+        # Daemon fibers still running, when the run owns the loop (`effectpy.run`): ended
+        # (interrupted, their finalizers awaited) when the root ends, before the loop closes.
+        # Otherwise (``await effect`` on a loop that goes on) daemons keep running on it.
+        self._daemons: set[Fiber[Any, Any]] | None = set() if owns_loop else None
 
     def track_daemon(self, fiber: Fiber[Any, Any]) -> None:
-        """Daemons outlive the run on asyncio: they keep running on the loop."""
+        daemons = self._daemons
+        if daemons is not None:
+            daemons.add(fiber)
+            fiber._observers.append(lambda _exit: daemons.discard(fiber))
+
+    async def end_daemons(self) -> None:
+        """Interrupt the daemons still running and wait until they (and any daemons their
+        finalizers fork) have ended; a cancellation of the caller does not stop the wait."""
+        while self._daemons:
+            done: asyncio.Future[None] = self.loop.create_future()
+            _interrupt_all(self._daemons, "run ended (daemons cannot outlive effectpy.run)",
+                           lambda: done.set_result(None))
+            while not done.done():
+                try:
+                    await asyncio.shield(done)
+                except asyncio.CancelledError:
+                    continue  # the finalizers must finish first
+
+    def is_closed(self) -> bool:
+        """The loop is closed: the run's fibers can never run again."""
+        return self.loop.is_closed()
 
     def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
         self._queue.append((fn, args))
@@ -93,8 +119,34 @@ def _root(effect: object, ctx: Context | None, where: str) -> tuple[Effect[Any, 
     return eff, ctx
 
 
+def _interrupt_all(fibers: set[Fiber[Any, Any]], reason: str, all_ended: Callable[[], object]) -> None:
+    """Interrupt each of ``fibers`` (all running); call ``all_ended()`` once they have all
+    ended. Shared by both backends' ``end_daemons``."""
+    pending = list(fibers)
+    remaining = [len(pending)]
+
+    def one_ended(_exit: Exit[Any]) -> None:
+        remaining[0] -= 1
+        if remaining[0] == 0:
+            all_ended()
+
+    for fiber in pending:
+        fiber._observers.append(one_ended)
+        fiber.interrupt_as(HOST, reason)
+
+
 async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> Exit[A]:
-    """Run ``effect`` in a new root fiber on the running loop and return its `Exit`."""
+    """Run ``effect`` in a new root fiber on the running loop and return its `Exit`.
+    Daemon fibers it forks keep running on the loop after it returns."""
+    return await _run_on_loop(effect, ctx, owns_loop=False)
+
+
+async def _run_owning_loop(effect: Effect[Any, Any, A], ctx: Context) -> Exit[A]:
+    """`run_exit`'s asyncio run: daemons are ended before the loop closes."""
+    return await _run_on_loop(effect, ctx, owns_loop=True)
+
+
+async def _run_on_loop(effect: Effect[Any, Any, A], ctx: Context | None, owns_loop: bool) -> Exit[A]:
     eff, ctx = _root(effect, ctx, "run")
     try:
         loop = asyncio.get_running_loop()
@@ -102,7 +154,7 @@ async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> 
         from ._trio import run_async_trio
         return await run_async_trio(eff, ctx)
     items = CURRENT_INSTRUMENTS.get()
-    runtime = Runtime(loop, Instruments(items) if items else None)
+    runtime = Runtime(loop, Instruments(items) if items else None, owns_loop)
     fiber = Fiber._new(runtime, ctx, None, eff._b if eff._tag == NAMED else None, False)
     fiber.source = eff._c if eff._tag == NAMED else None
     done: asyncio.Future[Exit[A]] = loop.create_future()
@@ -114,11 +166,10 @@ async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> 
     if runtime.instrument is not None:
         runtime.instrument.emit("fiber_started", fiber, None)
     fiber._loop(eff, True, None)
-    if done.done():
-        return done.result()
     try:
-        # shield: cancelling this task must not cancel `done`, which the fiber completes
-        return await asyncio.shield(done)
+        if not done.done():
+            # shield: cancelling this task must not cancel `done`, which the fiber completes
+            await asyncio.shield(done)
     except asyncio.CancelledError:
         fiber.interrupt_as(HOST, "host task cancelled")
         while not done.done():
@@ -126,8 +177,11 @@ async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> 
                 await asyncio.shield(done)
             except asyncio.CancelledError:
                 continue  # keep waiting: the finalizers must finish first
+        await runtime.end_daemons()
         raise_if_cleanup_failed(done.result())
         raise
+    await runtime.end_daemons()
+    return done.result()
 
 
 def raise_if_cleanup_failed(exit_: Exit[Any]) -> None:
@@ -146,7 +200,7 @@ def run_exit(effect: Effect[Any, Any, A], *, backend: Backend = "asyncio") -> Ex
     """
     eff, ctx = _root(effect, None, "run_exit")
     if backend == "asyncio":
-        return asyncio.run(run_async(eff, ctx))
+        return asyncio.run(_run_owning_loop(eff, ctx))
     if backend == "trio":
         from ._trio import trio_run
         return trio_run(eff, ctx)

@@ -19,7 +19,7 @@ from ._context import Context
 from ._effect import NAMED, Effect, cause_of
 from ._fiber import Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
-from ._runtime import raise_if_cleanup_failed
+from ._runtime import _interrupt_all, raise_if_cleanup_failed
 
 __all__ = ["TrioRuntime", "run_async_trio", "trio_run"]
 
@@ -91,18 +91,12 @@ class TrioRuntime:
     async def end_daemons(self) -> None:
         while self._daemons:
             done = trio.Event()
-            pending = list(self._daemons)
-            remaining = [len(pending)]
-
-            def one_ended(_exit: Exit[Any]) -> None:
-                remaining[0] -= 1
-                if remaining[0] == 0:
-                    done.set()
-
-            for daemon in pending:
-                daemon._observers.append(one_ended)
-                daemon.interrupt_as(HOST, "run ended (daemons cannot outlive a trio run)")
+            _interrupt_all(self._daemons, "run ended (daemons cannot outlive a trio run)", done.set)
             await done.wait()
+
+    def is_closed(self) -> bool:
+        """The driver has returned: the run's fibers can never run again."""
+        return self._done
 
     def close(self) -> None:
         self._closing = True

@@ -66,12 +66,16 @@ _new_waiter: Final[Callable[[], _Waiter]] = cast(
 
 
 def _signal(waiters: deque[_Waiter]) -> bool:
-    """Wake the first live waiter (it will retry); False if there was none."""
+    """Wake the first live waiter (it will retry); False if there was none. A waiter whose
+    run is over (its event loop closed: a daemon of an ``await effect`` whose loop has
+    ended) can never retry: it is dropped, and the signal goes to the next."""
     while waiters:
         w = waiters.popleft()
         fiber = w.fiber
         if fiber is not None:
             w.fiber = None
+            if fiber._runtime.is_closed():
+                continue
             # the waiter as the value: if the fiber is interrupted before it runs `then`,
             # the run loop passes the signal on (`_Waiter.pass_on`)
             fiber._wake(w.token, w.then, True, w)
@@ -90,7 +94,7 @@ def _wake_all(waiters: deque[_Waiter], ok: bool, value: Any) -> None:
     while waiters:
         w = waiters.popleft()
         fiber = w.fiber
-        if fiber is not None:
+        if fiber is not None and not fiber._runtime.is_closed():
             w.fiber = None
             if ok:
                 fiber._wake(w.token, w.then, True, None)
