@@ -10,10 +10,9 @@ from typing import Any, Generic, TypeVar
 from ._core._cause import EMPTY, Cause, Exit, Fail
 from ._core._effect import CALLBACK, FAIL, FLAT_MAP, MAP, SUCCEED, SUSPEND, SYNC, Effect, _make
 from ._deferred import Deferred
-from ._option import NONE, Option, Some
 from ._core._wait import _signal, _wake_all, _Waiter
 from ._queue import (
-    QueueShutdown, Strategy, _check_count, _check_maxsize, _check_strategy, _pop_n, _wait,
+    QueueShutdown, Strategy, _check_maxsize, _check_strategy, _pop_n, _Reader, _wait,
 )
 from ._resource import acquire_release
 
@@ -50,7 +49,7 @@ class _Publish:
             self.failure = cause
 
 
-class Subscription(Generic[A]):
+class Subscription(_Reader[A]):
     """What `PubSub.subscribe` gives: the items published since, in order, read with
     `take`, `take_up_to`, `take_all` and `poll` (as on a `Queue`). It ends with the scope
     that subscribed; reads then fail with `QueueShutdown`, as they do once the hub is shut
@@ -94,6 +93,9 @@ class Subscription(Generic[A]):
     def _can_take(self) -> bool:
         return bool(self._items) or self._closed
 
+    def _ended(self) -> Effect[Any, Any, Any] | None:
+        return self._failure() if self._closed else None
+
     def take(self) -> Effect[Any, QueueShutdown, A]:
         """Remove and succeed with the next item, waiting for one. Interrupted while
         waiting, it takes nothing."""
@@ -107,36 +109,6 @@ class Subscription(Generic[A]):
             return _make(FLAT_MAP, _wait(self._takers, self._can_take, "subscription.take"),
                          lambda _: attempt())
         return _make(SUSPEND, attempt)
-
-    def take_up_to(self, n: int) -> Effect[Any, QueueShutdown, list[A]]:
-        """The next ``n`` items, or fewer (maybe none); never waits."""
-        _check_count(n, "take_up_to")
-
-        def go() -> Effect[Any, Any, list[A]]:
-            if self._closed:
-                return self._failure()
-            return _make(SUCCEED, self._take_n(n))
-        return _make(SUSPEND, go)
-
-    def take_all(self) -> Effect[Any, QueueShutdown, list[A]]:
-        """Every buffered item (maybe none); never waits."""
-        def go() -> Effect[Any, Any, list[A]]:
-            if self._closed:
-                return self._failure()
-            return _make(SUCCEED, self._take_n(len(self._items)))
-        return _make(SUSPEND, go)
-
-    def poll(self) -> Effect[Any, QueueShutdown, Option[A]]:
-        """`Some(next item)`, removed, or `NONE` if none is buffered; never waits."""
-        def go() -> Effect[Any, Any, Option[A]]:
-            if self._items:
-                item = self._items.popleft()
-                self._refill()
-                return _make(SUCCEED, Some(item))
-            if self._closed:
-                return self._failure()
-            return _make(SUCCEED, NONE)
-        return _make(SUSPEND, go)
 
     def size(self) -> Effect[Any, Any, int]:
         """How many items are buffered (not counting publishes still waiting for room)."""

@@ -90,7 +90,55 @@ def _pop_n(items: deque[A], n: int) -> list[A]:
     return [pop() for _ in range(n)]
 
 
-class Queue(Generic[A]):
+class _Reader(Generic[A]):
+    """The reads that never wait, shared by `Queue` and `Subscription`: each is one OP
+    node (drawn as ``take_up_to``... in effect trees)."""
+
+    __slots__ = ()
+
+    _items: deque[A]
+
+    def _take_n(self, n: int) -> list[A]:
+        """Remove up to ``n`` items, and make room for whoever waits for it."""
+        raise NotImplementedError
+
+    def _ended(self) -> Effect[Any, Any, Any] | None:
+        """The failure of a read once shut down (or unsubscribed), else None."""
+        raise NotImplementedError
+
+    def take_up_to(self, n: int) -> Effect[Any, QueueShutdown, list[A]]:
+        """Remove and succeed with the first ``n`` items, or fewer (maybe none) if there
+        are fewer; never waits."""
+        return _make(OP, _take_up_to, self, _check_count(n, "take_up_to"))
+
+    def take_all(self) -> Effect[Any, QueueShutdown, list[A]]:
+        """Remove and succeed with every item there is (maybe none); never waits."""
+        return _make(OP, _take_up_to, self, None)
+
+    def poll(self) -> Effect[Any, QueueShutdown, Option[A]]:
+        """`Some(first item)`, removed, or `NONE` if there is none; never waits."""
+        return _make(OP, _poll, self, None)
+
+
+def _take_up_to(r: _Reader[A], n: int | None) -> list[A] | _Instead:
+    ended = r._ended()
+    if ended is not None:
+        return _Instead(ended)
+    return r._take_n(len(r._items) if n is None else n)
+
+
+def _poll(r: _Reader[A], _: None) -> Option[A] | _Instead:
+    if r._items:
+        return Some(r._take_n(1)[0])
+    ended = r._ended()
+    return NONE if ended is None else _Instead(ended)
+
+
+_take_up_to.__qualname__ = "take_up_to"
+_poll.__qualname__ = "poll"
+
+
+class Queue(_Reader[A]):
     """A FIFO queue. Unbounded without ``maxsize`` (None or 0); when full, ``strategy``
     decides: "backpressure" (offers wait), "dropping" (the new item is dropped) or
     "sliding" (the oldest item is dropped).
@@ -190,6 +238,9 @@ class Queue(Generic[A]):
     def _shutdown_failure(self) -> Effect[Any, Any, Any]:
         return _make(FAIL, Fail(QueueShutdown("the queue has been shut down")))
 
+    def _ended(self) -> Effect[Any, Any, Any] | None:
+        return self._shutdown_failure() if self._shutdown else None
+
     def _can_take(self) -> bool:
         return bool(self._items) or self._shutdown
 
@@ -249,35 +300,6 @@ class Queue(Generic[A]):
         """Remove and succeed with the first item, waiting for one if empty. Interrupted
         while waiting, it takes nothing: the item goes to the next taker."""
         return self._take  # one OP node per queue (it has no argument): nothing to build
-
-    def take_up_to(self, n: int) -> Effect[Any, QueueShutdown, list[A]]:
-        """Remove and succeed with the first ``n`` items, or fewer (maybe none) if the queue
-        holds fewer; never waits."""
-        _check_count(n, "take_up_to")
-
-        def go() -> Effect[Any, Any, list[A]]:
-            if self._shutdown:
-                return self._shutdown_failure()
-            return _make(SUCCEED, self._take_n(n))
-        return _make(SUSPEND, go)
-
-    def take_all(self) -> Effect[Any, QueueShutdown, list[A]]:
-        """Remove and succeed with every item in the queue (maybe none); never waits."""
-        def go() -> Effect[Any, Any, list[A]]:
-            if self._shutdown:
-                return self._shutdown_failure()
-            return _make(SUCCEED, self._take_n(len(self._items)))
-        return _make(SUSPEND, go)
-
-    def poll(self) -> Effect[Any, QueueShutdown, Option[A]]:
-        """`Some(first item)`, removed, or `NONE` if the queue is empty; never waits."""
-        def go() -> Effect[Any, Any, Option[A]]:
-            if self._items:
-                return _make(SUCCEED, Some(self.get_nowait()))
-            if self._shutdown:
-                return self._shutdown_failure()
-            return _make(SUCCEED, NONE)
-        return _make(SUSPEND, go)
 
     def put(self, item: A) -> Effect[Any, QueueShutdown, None]:
         """`offer` for asyncio code: ``await queue.put(item)``."""

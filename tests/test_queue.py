@@ -460,3 +460,15 @@ def test_repr():
     assert repr(q) == "<Queue 1/2 items>"
     run(q.shutdown())
     assert repr(q) == "<Queue 0/2 items, shut down>"
+
+
+def test_queue_operations_say_what_they_are_in_reprs_and_effect_trees():
+    from effectpy.trace import effect_tree
+
+    q = Queue(maxsize=2)
+    assert repr(q.take()) == "<Effect queue.take>"
+    assert repr(q.offer(1)) == "<Effect queue.offer>"
+    assert repr(q.take_up_to(3)) == "<Effect take_up_to>"
+    source = effect_tree(q.take_up_to(3).flat_map(lambda _: q.poll())).source
+    assert "1. take_up_to" in source
+    assert "suspend(" not in source

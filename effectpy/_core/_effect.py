@@ -278,6 +278,8 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
         def __init__(self, fn: Callable[[Context], Awaitable[Any]]) -> None: ...
 
     def __repr__(self) -> str:
+        if self._tag == OP:  # a library operation: its name, e.g. <Effect queue.take>
+            return f"<Effect {getattr(self._a, '__qualname__', 'op')}>"
         return f"<Effect {TAG_NAMES.get(self._tag, self._tag)}>"
 
     # --- sequencing --------------------------------------------------------------------
