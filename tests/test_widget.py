@@ -247,3 +247,18 @@ def test_live_keeps_flushing_a_bounded_trace_and_reports_a_failed_flush(sent, mo
         with w.live(interval=0.0001):
             assert tried.wait(30)  # the flusher failed (the block still ends normally)
     assert isinstance(info.value.__cause__, OSError) and not w.running
+
+
+def test_flushes_of_a_live_trace_do_not_copy_what_was_sent(sent, monkeypatch):
+    # a long live cell flushes ten times a second: each flush must cost what is new, not
+    # a copy of the whole trace (which `Trace.events` makes)
+    with record() as trace:
+        w = TimelineWidget(trace)
+        effectpy.run(effectpy.for_each(range(50), lambda i: succeed(i).fork()))
+        monkeypatch.setattr(Trace, "events", property(lambda self: pytest.fail("copied the trace")))
+        assert w.flush() > 0
+        effectpy.run(succeed(1).fork())
+        assert w.flush() > 0
+        w._on_request(w, {"type": "need", "have": 3}, [])
+    monkeypatch.undo()
+    assert received(sent) == rows(trace)

@@ -7,7 +7,7 @@ so a trace loaded from a file answers the same questions as one just recorded.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,6 +114,14 @@ class Trace:
         if self._recorder is not None:
             return tuple(self._recorder.events)
         return self._events
+
+    def _current(self) -> Sequence[TraceEvent]:
+        """The events, without copying them where the recorder keeps a list that only
+        grows (an unbounded live trace): what a live widget reads at each flush."""
+        if self._recorder is None:
+            return self._events
+        events = self._recorder.events
+        return events if isinstance(events, list) else tuple(events)
 
     @property
     def dropped(self) -> int:

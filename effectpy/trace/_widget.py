@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
@@ -36,6 +36,7 @@ from ._trace import Trace
 
 if TYPE_CHECKING:
     from .._core._effect import Effect
+    from ._events import TraceEvent
 
 __all__ = ["TimelineWidget"]
 
@@ -96,7 +97,7 @@ class TimelineWidget(anywidget.AnyWidget):
 
     # --- sending events -------------------------------------------------------------
 
-    def _send_from(self, start: int, events: Any) -> int:
+    def _send_from(self, start: int, events: Sequence[TraceEvent]) -> int:
         """Send ``events[start:]`` in batches; the number sent."""
         end = len(events)
         for i in range(start, end, BATCH):
@@ -118,7 +119,7 @@ class TimelineWidget(anywidget.AnyWidget):
         # the clock first: if it is adopted between the reads, the next flush sees the
         # change and starts afresh
         clock, dropped = trace.clock, trace.dropped
-        events = trace.events
+        events = trace._current()
         start = self.sent
         if afresh or clock != self.clock or dropped != self.dropped:
             self.clock, self.dropped = clock, dropped
@@ -141,7 +142,7 @@ class TimelineWidget(anywidget.AnyWidget):
             if self.dropped:  # a bounded recorder's window moves: send the one it holds now
                 self._flush(True)
             else:
-                self._send_from(have, self._trace.events[:self.sent])
+                self._send_from(have, self._trace._current()[:self.sent])
 
     def _draw_effect_tree(self) -> None:
         if self._effect is None:
