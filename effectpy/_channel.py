@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from ._core._cause import Fail
 from ._core._effect import FAIL, FLAT_MAP, SUCCEED, SUSPEND, SYNC, Effect, _make
 from ._option import NONE, Option, Some
-from ._core._wait import _signal, _wake_all, _Waiter
+from ._core._wait import _signal, _wake_all, _Waiter, _Waiters
 from ._queue import _check_maxsize, _wait
 
 __all__ = ["Channel", "ChannelClosed"]
@@ -49,8 +49,8 @@ class Channel(Generic[A]):
     def __init__(self, maxsize: int | None = None) -> None:
         self._maxsize = _check_maxsize(maxsize, "Channel")
         self._items: deque[A] = deque()
-        self._receivers: deque[_Waiter] = deque()
-        self._senders: deque[_Waiter] = deque()
+        self._receivers: _Waiters[_Waiter] = _Waiters()
+        self._senders: _Waiters[_Waiter] = _Waiters()
         self._closed = False
 
     @property

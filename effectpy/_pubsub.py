@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 from ._core._cause import EMPTY, Cause, Exit, Fail
 from ._core._effect import CALLBACK, FAIL, FLAT_MAP, MAP, SUCCEED, SUSPEND, SYNC, Effect, _make
 from ._deferred import Deferred
-from ._core._wait import _signal, _wake_all, _Waiter
+from ._core._wait import _signal, _wake_all, _Waiter, _Waiters
 from ._queue import (
     QueueShutdown, Strategy, _check_maxsize, _check_strategy, _pop_n, _Reader, _wait,
 )
@@ -60,7 +60,7 @@ class Subscription(_Reader[A]):
     def __init__(self, hub: PubSub[A]) -> None:
         self._hub = hub
         self._items: deque[A] = deque()
-        self._takers: deque[_Waiter] = deque()
+        self._takers: _Waiters[_Waiter] = _Waiters()
         # Backpressure: items whose publish waits for room here, in publish order.
         # Invariant: _pending is non-empty only while _items is full.
         self._pending: deque[tuple[A, _Publish]] = deque()

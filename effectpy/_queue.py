@@ -17,7 +17,7 @@ from ._core._cause import Exit, Fail
 from ._core._effect import (
     FAIL, FLAT_MAP, NAMED, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _alloc, _Instead, _make,
 )
-from ._core._wait import _signal, _signal_n, _wake_all, _Waiter
+from ._core._wait import _signal, _signal_n, _wake_all, _Waiter, _Waiters
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
 
@@ -39,7 +39,7 @@ class QueueShutdown(Exception):
 # --- waiting, shared with _pubsub and _channel -------------------------------------------
 
 
-def _wait(waiters: deque[_Waiter], ready: Callable[[], bool], label: str) -> Effect[Any, Any, None]:
+def _wait(waiters: _Waiters[_Waiter], ready: Callable[[], bool], label: str) -> Effect[Any, Any, None]:
     """Suspend (interruptibly, unless the caller is not) until signalled; the caller then
     retries. ``ready()`` is checked again when registering, so a wake-up sent between the
     caller's check and the registration (the fiber may yield in between) is not lost.
@@ -167,8 +167,8 @@ class Queue(_Reader[A]):
         self._items: deque[A] = deque()
         # Waiting takers / offerers; a signalled waiter retries, and hands the signal on if
         # it was interrupted before it could (so no wake-up, and no item, is lost).
-        self._takers: deque[_Waiter] = deque()
-        self._offerers: deque[_Waiter] = deque()
+        self._takers: _Waiters[_Waiter] = _Waiters()
+        self._offerers: _Waiters[_Waiter] = _Waiters()
         self._shutdown = False
         self._on_shutdown: Deferred[Any, None] | None = None  # made by await_shutdown
         self._take: Effect[Any, QueueShutdown, A] = _make(OP, _queue_take, self)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._core._cause import EMPTY
 from ._core._effect import CALLBACK, SUSPEND, SYNC, Effect, _make, lift, uninterruptible_mask
+from ._core._wait import _cancelled_one, _waiting, _Waiters
 
 __all__ = ["Semaphore"]
 
@@ -16,12 +16,17 @@ E = TypeVar("E")
 
 
 class _Waiter:
-    __slots__ = ("n", "resume", "granted")
+    __slots__ = ("n", "resume", "granted", "cancelled")
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.resume: Callable[[bool, Any], None] | None = None
         self.granted = False
+        self.cancelled = False  # interrupted while waiting; stays in the deque until dropped
+
+
+def _is_waiting(w: _Waiter) -> bool:
+    return not w.cancelled
 
 
 class Semaphore:
@@ -42,7 +47,7 @@ class Semaphore:
         self._permits = permits
         # Invariant: 0 <= _available <= _permits; waiters only while permits are short.
         self._available = permits
-        self._waiters: deque[_Waiter] = deque()
+        self._waiters: _Waiters[_Waiter] = _Waiters()
 
     @property
     def available(self) -> int:
@@ -82,8 +87,15 @@ class Semaphore:
 
     def _grant(self) -> None:
         waiters = self._waiters
-        while waiters and waiters[0].n <= self._available:
-            w = waiters.popleft()
+        while waiters:
+            w = waiters[0]
+            if w.cancelled:
+                waiters.popleft()
+                waiters.cancelled -= 1
+                continue
+            if w.n > self._available:
+                return
+            waiters.popleft()
             self._available -= w.n
             w.granted = True
             assert w.resume is not None
@@ -99,13 +111,14 @@ class Semaphore:
         self._waiters.append(w)
 
         def cancel() -> None:
-            if w in self._waiters:
-                self._waiters.remove(w)
+            if not w.granted:
+                w.cancelled = True
+                _cancelled_one(self._waiters, _is_waiting)
                 self._grant()  # a smaller request behind it may fit now
             resume(False, EMPTY)
         return cancel
 
     def __repr__(self) -> str:
-        return f"<Semaphore {self._available}/{self._permits} available, {len(self._waiters)} waiting>"
+        return f"<Semaphore {self._available}/{self._permits} available, {_waiting(self._waiters)} waiting>"
 
 

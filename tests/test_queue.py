@@ -472,3 +472,46 @@ def test_queue_operations_say_what_they_are_in_reprs_and_effect_trees():
     source = effect_tree(q.take_up_to(3).flat_map(lambda _: q.poll())).source
     assert "1. take_up_to" in source
     assert "suspend(" not in source
+
+
+def test_interrupted_takers_in_any_order_leave_no_live_waiter_and_the_deque_is_compacted(monkeypatch):
+    from effectpy import for_each
+    from effectpy._core._wait import _Waiter, _waiting
+
+    # no O(n) search of the deque per cancelled waiter (quadratic for n waiters): a search
+    # (`in`, `remove`) compares waiters
+    monkeypatch.setattr(_Waiter, "__eq__", lambda self, other: pytest.fail("searched the waiters"))
+    q = Queue()
+    n = 1000
+
+    def program():
+        return for_each(range(n), lambda _: q.take().fork()).flat_map(
+            lambda fibers: settle().flat_map(lambda _: for_each(
+                reversed(fibers), lambda f: f.interrupt(), discard=True)))
+
+    run(program())
+    assert _waiting(q._takers) == 0
+    # cancelled waiters are dropped in batches once they are most of the deque: what is
+    # left is a handful at most
+    assert len(q._takers) <= 17
+    assert run(q.offer("x")) is True and q.qsize() == 1  # no cancelled waiter takes it
+    assert run(q.take()) == "x"
+
+
+def test_a_cancelled_waiter_is_skipped_by_signals_and_the_next_live_one_gets_the_item():
+    from effectpy._core._wait import _waiting
+
+    q = Queue()
+
+    @do
+    def scenario():
+        first = yield q.take().fork()
+        second = yield q.take().fork()
+        yield settle()
+        yield first.interrupt()
+        assert _waiting(q._takers) == 1
+        yield q.offer("item")
+        return (yield second.join())
+
+    assert run(scenario.timeout(5)) == "item"
+    assert len(q._takers) == 0 and q._takers.cancelled == 0

@@ -8,6 +8,7 @@ from effectpy import (
     Deferred, Exit, Fail, Queue, QueueShutdown, Ref, Semaphore, for_each_par, never,
     succeed, sync, yield_now, zip_par,
 )
+from effectpy._core._wait import _waiting
 from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
 
 
@@ -70,6 +71,48 @@ def test_interrupted_semaphore_waiter_before_grant():
         lambda w: yield_now.flat_map(lambda _: w.interrupt())))
     assert run(eff).is_interrupted()
     assert sem.available == 1
+
+
+def test_semaphore_waiters_interrupted_in_any_order_free_the_line(monkeypatch):
+    from effectpy import for_each
+    from effectpy._semaphore import _Waiter
+
+    # no O(n) search of the waiters per interrupted one (quadratic for n waiters): a
+    # search (`in`, `remove`) compares waiters
+    monkeypatch.setattr(_Waiter, "__eq__", lambda self, other: pytest.fail("searched the waiters"))
+    sem = Semaphore(2)
+    log = []
+
+    def program():
+        # (one permit held) a request for 2 waits first in line, then 100 requests for 1
+        # behind it; interrupt them all, the last first, then the first
+        big = sem.with_permits(2, sync(lambda: log.append("big")))
+        small = [sem.with_permit(sync(lambda i=i: log.append(i))) for i in range(100)]
+        return big.fork().flat_map(lambda b: for_each(small, lambda e: e.fork()).flat_map(
+            lambda fibers: yield_now.flat_map(lambda _: for_each(
+                [*reversed(fibers), b], lambda f: f.interrupt(), discard=True))))
+
+    run(sem.with_permit(program()))
+    assert log == [] and sem.available == 2
+    assert "0 waiting" in repr(sem)
+    assert run(sem.with_permits(2, succeed("free"))) == "free"
+
+
+def test_interrupting_the_head_of_the_line_lets_a_smaller_request_behind_it_in():
+    sem = Semaphore(2)
+    got = []
+
+    def program():
+        # one permit held; a request for 2 waits at the head; a request for 1 waits behind
+        # it (first come, first served); interrupting the head lets the 1 in at once
+        big = sem.with_permits(2, sync(lambda: got.append("big")))
+        small = sem.with_permit(sync(lambda: got.append("small")))
+        return big.fork().flat_map(lambda b: yield_now.flat_map(lambda _: small.fork()).flat_map(
+            lambda s: yield_now.flat_map(lambda _: b.interrupt()).flat_map(lambda _: s.join())))
+
+    run(sem.with_permit(program()))
+    assert got == ["small"]
+    assert sem.available == 2
 
 
 def test_semaphore_bad_input():
@@ -176,4 +219,5 @@ def test_timed_out_takers_do_not_pile_up():
     q = Queue()
     poll = q.take().timeout_option(0.0001)
     run(for_each_par(range(200), lambda _: poll, parallelism=1))
-    assert len(q._takers) == 0
+    assert _waiting(q._takers) == 0
+    assert len(q._takers) <= 17  # cancelled waiters are dropped once they are most of them

@@ -9,8 +9,9 @@ runs ``then`` (which retries its operation). Shared by `Queue`, `PubSub` subscri
 The guarantees, without frames on the fiber's stack:
 
 * interrupted while waiting (the fiber is suspended and interruptible): the waiter is the
-  fiber's canceller; it removes itself from the deque and wakes the fiber with the
-  interruption. It was never signalled, so no wake-up is lost.
+  fiber's canceller; it marks itself cancelled (signals skip it; the deque is compacted once
+  most of it is cancelled, so cancelling is O(1) amortized, in any order) and wakes the
+  fiber with the interruption. It was never signalled, so no wake-up is lost.
 * signalled, then interrupted before it could run ``then``: the fiber is woken with the
   waiter as its value; the run loop, delivering the interruption instead, passes the
   signal on to the next waiter (the "baton"), so no wake-up, and no item, is lost.
@@ -21,7 +22,7 @@ The guarantees, without frames on the fiber's stack:
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Final, cast
+from typing import TYPE_CHECKING, Any, Callable, Final, TypeVar, cast
 
 from ._cause import EMPTY
 
@@ -29,7 +30,38 @@ if TYPE_CHECKING:
     from ._effect import Effect
     from ._fiber import Fiber
 
-__all__ = ["_Waiter", "_signal", "_signal_n", "_wake_all"]
+__all__ = ["_Waiter", "_Waiters", "_cancelled_one", "_signal", "_signal_n", "_wake_all", "_waiting"]
+
+
+W = TypeVar("W")
+
+
+class _Waiters(deque[W]):
+    """A deque of waiters that knows how many of them were cancelled in place (they stay
+    until they reach the front, or until `_compact` drops them)."""
+
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = 0  # waiters in the deque whose wait was cancelled
+
+
+def _waiting(waiters: _Waiters[Any]) -> int:
+    """How many waiters still wait."""
+    return len(waiters) - waiters.cancelled
+
+
+def _cancelled_one(waiters: _Waiters[W], alive: Callable[[W], bool]) -> None:
+    """Count one more cancelled waiter; once they are most of the deque, drop them (each
+    waiter is copied at most once per halving: cancelling is O(1) amortized, in any order,
+    where `deque.remove` would search the deque each time)."""
+    waiters.cancelled += 1
+    if waiters.cancelled > 16 and 2 * waiters.cancelled > len(waiters):
+        live = [w for w in waiters if alive(w)]
+        waiters.clear()
+        waiters.extend(live)
+        waiters.cancelled = 0
 
 
 class _Waiter:
@@ -40,7 +72,7 @@ class _Waiter:
     # None once signalled, woken or cancelled: a waiter is woken at most once
     fiber: Fiber[Any, Any] | None
     token: int  # the fiber's suspension token
-    waiters: deque[_Waiter]  # the deque it waits in
+    waiters: _Waiters[_Waiter]  # the deque it waits in
     then: Effect[Any, Any, Any]  # what the fiber runs once signalled
 
     def __call__(self) -> None:
@@ -49,10 +81,7 @@ class _Waiter:
         if fiber is None:
             return
         self.fiber = None
-        try:
-            self.waiters.remove(self)  # do not let abandoned waiters pile up
-        except ValueError:
-            pass
+        _cancelled_one(self.waiters, _is_waiting)
         fiber._wake(self.token, None, False, EMPTY)
 
     def pass_on(self) -> None:
@@ -60,35 +89,41 @@ class _Waiter:
         _signal(self.waiters)
 
 
+def _is_waiting(w: _Waiter) -> bool:
+    return w.fiber is not None
+
+
 # A new _Waiter, its fields unset, without an __init__ call (as `_effect._alloc`).
 _new_waiter: Final[Callable[[], _Waiter]] = cast(
     "Callable[[], _Waiter]", type.__call__.__get__(_Waiter))
 
 
-def _signal(waiters: deque[_Waiter]) -> bool:
+def _signal(waiters: _Waiters[_Waiter]) -> bool:
     """Wake the first live waiter (it will retry); False if there was none. A waiter whose
     run is over (its event loop closed: a daemon of an ``await effect`` whose loop has
     ended) can never retry: it is dropped, and the signal goes to the next."""
     while waiters:
         w = waiters.popleft()
         fiber = w.fiber
-        if fiber is not None:
-            w.fiber = None
-            if fiber._runtime.is_closed():
-                continue
-            # the waiter as the value: if the fiber is interrupted before it runs `then`,
-            # the run loop passes the signal on (`_Waiter.pass_on`)
-            fiber._wake(w.token, w.then, True, w)
-            return True
+        if fiber is None:
+            waiters.cancelled -= 1
+            continue
+        w.fiber = None
+        if fiber._runtime.is_closed():
+            continue
+        # the waiter as the value: if the fiber is interrupted before it runs `then`,
+        # the run loop passes the signal on (`_Waiter.pass_on`)
+        fiber._wake(w.token, w.then, True, w)
+        return True
     return False
 
 
-def _signal_n(waiters: deque[_Waiter], n: int) -> None:
+def _signal_n(waiters: _Waiters[_Waiter], n: int) -> None:
     while n > 0 and waiters and _signal(waiters):
         n -= 1
 
 
-def _wake_all(waiters: deque[_Waiter], ok: bool, value: Any) -> None:
+def _wake_all(waiters: _Waiters[_Waiter], ok: bool, value: Any) -> None:
     """Wake every waiter: (True, _) to make them retry (run their ``then``), or
     (False, cause) to fail them."""
     while waiters:
@@ -100,3 +135,4 @@ def _wake_all(waiters: deque[_Waiter], ok: bool, value: Any) -> None:
                 fiber._wake(w.token, w.then, True, None)
             else:
                 fiber._wake(w.token, None, False, value)
+    waiters.cancelled = 0
