@@ -995,11 +995,13 @@ def queue_effect(n: int, par: int, maxsize: int, chunk: int = 1,
             return suspend(lambda: step(start))
 
         def consumer() -> Effect[Any, Any, int]:
-            if chunk > 1:
-                def batch(k: int) -> Effect[Any, Any, int]:
-                    more = min(chunk, per - k) - 1
-                    return take().flat_map(lambda x: take_up_to(more).map(lambda xs: x + sum(xs)))
-                return for_each(range(0, per, chunk), batch).map(sum)
+            if chunk > 1:  # take waits for an item; take_up_to takes what else is there
+                def batch(k: int, acc: int) -> Effect[Any, Any, int]:
+                    if k == per:
+                        return succeed(acc)
+                    return take().flat_map(lambda x: take_up_to(min(chunk, per - k) - 1).flat_map(
+                        lambda xs: batch(k + 1 + len(xs), acc + x + sum(xs))))
+                return suspend(lambda: batch(0, 0))
             if loop == "for_each":
                 taking = take()
                 return for_each(range(per), lambda _: taking).map(sum)

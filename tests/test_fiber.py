@@ -621,3 +621,35 @@ def test_a_waiter_stranded_on_a_closed_loop_is_skipped_by_offers_on_another():
     assert run(q.offer(1)) is True  # no "Event loop is closed" defect
     assert q.qsize() == 1 and got == [] and len(q._takers) == 0
     assert run(q.take()) == 1
+
+
+@pytest.mark.asyncio_only
+def test_cancelled_while_ending_daemons_waits_for_their_finalizers_then_raises():
+    # effectpy.run's own loop: Ctrl-C cancels the task that ends the daemons
+    from effectpy import Context, from_async
+    from effectpy._core._runtime import _run_owning_loop
+
+    log = []
+
+    async def main():
+        in_cleanup, may_finish = asyncio.Event(), asyncio.Event()
+
+        async def slow_cleanup():
+            in_cleanup.set()
+            await may_finish.wait()
+            log.append("daemon cleaned")
+
+        started = Deferred()
+        daemon = started.succeed(None).flat_map(lambda _: never).ensuring(from_async(slow_cleanup))
+        task = asyncio.ensure_future(_run_owning_loop(
+            daemon.fork_daemon().flat_map(lambda _: started.await_()), Context()))
+        await in_cleanup.wait()
+        task.cancel()
+        await asyncio.sleep(0)
+        assert not task.done()  # still waiting for the finalizer
+        may_finish.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return log
+
+    assert asyncio.run(main()) == ["daemon cleaned"]

@@ -58,7 +58,9 @@ class Runtime:
 
     async def end_daemons(self) -> None:
         """Interrupt the daemons still running and wait until they (and any daemons their
-        finalizers fork) have ended; a cancellation of the caller does not stop the wait."""
+        finalizers fork) have ended. A cancellation of the caller (Ctrl-C) waits for their
+        finalizers too, then is raised."""
+        cancelled: asyncio.CancelledError | None = None
         while self._daemons:
             done: asyncio.Future[None] = self.loop.create_future()
             _interrupt_all(self._daemons, "run ended (daemons cannot outlive effectpy.run)",
@@ -66,8 +68,10 @@ class Runtime:
             while not done.done():
                 try:
                     await asyncio.shield(done)
-                except asyncio.CancelledError:
-                    continue  # the finalizers must finish first
+                except asyncio.CancelledError as exc:
+                    cancelled = exc  # the finalizers must finish first
+        if cancelled is not None:
+            raise cancelled
 
     def is_closed(self) -> bool:
         """The loop is closed: the run's fibers can never run again."""
