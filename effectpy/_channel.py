@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
 
 from ._core._cause import Fail
-from ._core._effect import FAIL, FLAT_MAP, SUCCEED, SUSPEND, SYNC, Effect, _make
+from ._core._effect import FAIL, FLAT_MAP, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _Instead, _make
+from ._core._wait import _next, _signal, _wake_all, _Waiter, _Waiters
 from ._option import NONE, Option, Some
-from ._core._wait import _signal, _wake_all, _Waiter, _Waiters
 from ._queue import _check_maxsize, _wait
 
 __all__ = ["Channel", "ChannelClosed"]
@@ -74,23 +74,19 @@ class Channel(Generic[A]):
     def _pop(self) -> A:
         item = self._items.popleft()
         if self._senders:
-            _signal(self._senders)
+            # the first waiting send puts its item in now and is done, so a later send
+            # cannot take the room first (no waiting sender is starved by a busy one)
+            found = _next(self._senders)
+            if found is not None:
+                fiber, w = found
+                self._items.append(w.then._c)  # w.then is OP(_channel_send, self, item)
+                fiber._wake(w.token, _SUCCEED_NONE, True, None)
         return item
 
     def send(self, item: A) -> Effect[Any, ChannelClosed, None]:
         """Send ``item``, waiting while a bounded channel is full; fails with
         `ChannelClosed` if the channel is (or gets) closed first."""
-        def attempt() -> Effect[Any, Any, None]:
-            if self._closed:
-                return _make(FAIL, Fail(ChannelClosed("send on a closed channel")))
-            if self._full():
-                return _make(FLAT_MAP, _wait(self._senders, self._can_send, "channel.send"),
-                             lambda _: attempt())
-            self._items.append(item)
-            if self._receivers:
-                _signal(self._receivers)
-            return _make(SUCCEED, None)
-        return _make(SUSPEND, attempt)
+        return _make(OP, _channel_send, self, item)
 
     def receive(self) -> Effect[Any, ChannelClosed, A]:
         """The next item, waiting for one; fails with `ChannelClosed` once the channel is
@@ -153,3 +149,18 @@ class Channel(Generic[A]):
         bound = f"/{self._maxsize}" if self._maxsize else ""
         state = ", closed" if self._closed else ""
         return f"<Channel {len(self._items)}{bound} items{state}>"
+
+
+def _channel_send(ch: Channel[A], item: A) -> None | _Instead:
+    if ch._closed:
+        return _Instead(_make(FAIL, Fail(ChannelClosed("send on a closed channel"))))
+    if ch._full():  # wait for room (or the close), then send again
+        return _Instead(_make(WAIT, ch._senders, ch._can_send, _make(OP, _channel_send, ch, item)))
+    ch._items.append(item)
+    if ch._receivers:
+        _signal(ch._receivers)
+    return None
+
+
+_channel_send.__qualname__ = "channel.send"
+_SUCCEED_NONE: Effect[Any, Any, None] = _make(SUCCEED, None)

@@ -17,7 +17,7 @@ from ._core._cause import Exit, Fail
 from ._core._effect import (
     FAIL, FLAT_MAP, NAMED, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _alloc, _Instead, _make,
 )
-from ._core._wait import _signal, _signal_n, _wake_all, _Waiter, _Waiters
+from ._core._wait import _next, _signal, _signal_n, _wake_all, _Waiter, _Waiters
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
 
@@ -224,13 +224,13 @@ class Queue(_Reader[A]):
             raise asyncio.QueueEmpty("the queue is empty")
         item = self._items.popleft()
         if self._offerers:
-            _signal(self._offerers)
+            _admit(self, 1)
         return item
 
     def _take_n(self, n: int) -> list[A]:
         out = _pop_n(self._items, n)
         if out and self._offerers:
-            _signal_n(self._offerers, len(out))
+            _admit(self, len(out))
         return out
 
     # --- effects ------------------------------------------------------------------------
@@ -375,7 +375,7 @@ def _queue_take(q: Queue[A], _: None) -> A | _Instead:
     if items:  # the common case, inlined
         item = items.popleft()
         if q._offerers:
-            _signal(q._offerers)
+            _admit(q, 1)
         return item
     if q._shutdown:
         return _Instead(q._shutdown_failure())
@@ -383,3 +383,25 @@ def _queue_take(q: Queue[A], _: None) -> A | _Instead:
 
 
 _queue_take.__qualname__ = "queue.take"
+
+
+def _admit(q: Queue[Any], room: int) -> None:
+    """``room`` items were taken from a full backpressure queue: the offers waiting first
+    put their items in now, and are done (woken with True, nothing to retry), so an offer
+    that comes later cannot take the room first: no waiting offer is starved by a busy
+    producer. An `offer_all` waiting is signalled instead (it retries: it may add many)."""
+    offerers = q._offerers
+    while room > 0:
+        found = _next(offerers)
+        if found is None:
+            return
+        fiber, w = found
+        then = w.then
+        if then._tag == OP:  # a single offer: OP(_queue_offer, q, item)
+            q._items.append(then._c)
+            fiber._wake(w.token, _SUCCEED_TRUE, True, None)
+            if q._takers:
+                _signal(q._takers)
+        else:
+            fiber._wake(w.token, then, True, w)
+        room -= 1

@@ -353,3 +353,26 @@ def test_effects_are_lazy():
     ch = Channel()
     ch.send(1), ch.receive(), ch.close()
     assert not ch.closed and run(ch.size()) == 0
+
+
+def test_a_waiting_send_is_not_starved_by_a_busy_sender():
+    from effectpy import for_each
+
+    ch = Channel(maxsize=2)
+
+    @do
+    def scenario():
+        yield ch.send("a")
+        yield ch.send("b")
+        slow = yield ch.send("SLOW").fork()
+        yield settle()
+        busy = yield for_each(range(500), ch.send, discard=True).fork()
+        got = []
+        for _ in range(503):
+            got.append((yield ch.receive()))
+        yield busy.join()
+        yield slow.join()
+        return got
+
+    got = run(scenario.timeout(10))
+    assert got == ["a", "b", "SLOW", *range(500)]

@@ -335,7 +335,10 @@ def test_interrupted_waiting_offer_adds_nothing():
     assert run(scenario) == (True, ["x"], 0)
 
 
-def test_woken_offerer_interrupted_before_running_hands_the_room_on():
+def test_room_goes_to_the_first_waiting_offer_even_if_it_is_interrupted_before_it_runs():
+    # the first waiting offer is handed the room: its item goes in at once (nothing to
+    # retry), so interrupting its fiber before it runs again loses nothing and adds
+    # nothing twice; the second offer waits for the next room
     q = Queue(maxsize=1)
     q.put_nowait("x")
 
@@ -344,12 +347,13 @@ def test_woken_offerer_interrupted_before_running_hands_the_room_on():
         first = yield q.offer("a").fork()
         second = yield q.offer("b").fork()
         yield settle()
-        x = yield q.take()             # room for one: wakes the first offerer...
-        yield first.interrupt()        # ...which is interrupted before it runs
-        ok = yield second.join()       # so the second one gets the room
-        return x, ok, (yield q.take_all())
+        x = yield q.take()             # room for one: "a" is handed in...
+        yield first.interrupt()        # ...and its fiber interrupted before it runs
+        a = yield q.take()             # room again: "b" is handed in
+        ok = yield second.join()
+        return x, a, ok, (yield q.take_all())
 
-    assert run(scenario.timeout(5)) == ("x", True, ["b"])
+    assert run(scenario.timeout(5)) == ("x", "a", True, ["b"])
 
 
 def test_interrupted_take_while_items_arrive_loses_nothing():
@@ -515,3 +519,29 @@ def test_a_cancelled_waiter_is_skipped_by_signals_and_the_next_live_one_gets_the
 
     assert run(scenario.timeout(5)) == "item"
     assert len(q._takers) == 0 and q._takers.cancelled == 0
+
+
+def test_a_waiting_offer_is_not_starved_by_a_busy_producer():
+    # the slow offer waits for room first; each time room is made it must get it before
+    # the busy producer's next offer (which would otherwise keep taking the room first)
+    from effectpy import for_each
+
+    q = Queue(maxsize=2)
+
+    @do
+    def scenario():
+        yield q.offer_all(["a", "b"])
+        slow = yield q.offer("SLOW").fork()
+        yield settle()
+        busy = yield for_each(range(2000), q.offer, discard=True).fork()
+        got = []
+        while len(got) < 2003:
+            got.append((yield q.take()))
+            got.extend((yield q.take_up_to(10)))
+        yield busy.join()
+        return got, (yield slow.join())
+
+    got, slow_result = run(scenario.timeout(10))
+    assert slow_result is True
+    assert got[:3] == ["a", "b", "SLOW"]
+    assert got[3:] == list(range(2000))
