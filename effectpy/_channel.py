@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
 
 from ._core._cause import Fail
-from ._core._effect import FAIL, FLAT_MAP, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _Instead, _make
+from ._core._effect import FAIL, OP, SUCCEED, SYNC, WAIT, Effect, _Instead, _make
 from ._core._wait import _next, _signal, _wake_all, _Waiter, _Waiters
 from ._option import NONE, Option, Some
-from ._queue import _check_maxsize, _wait
+from ._queue import _check_maxsize
 
 __all__ = ["Channel", "ChannelClosed"]
 
@@ -44,7 +44,8 @@ class Channel(Generic[A]):
     Left(ChannelClosed('the channel is closed'))
     """
 
-    __slots__ = ("_maxsize", "_items", "_receivers", "_senders", "_closed")
+    __slots__ = ("_maxsize", "_items", "_receivers", "_senders", "_closed", "_receive",
+                 "_receive_option")
 
     def __init__(self, maxsize: int | None = None) -> None:
         self._maxsize = _check_maxsize(maxsize, "Channel")
@@ -52,6 +53,9 @@ class Channel(Generic[A]):
         self._receivers: _Waiters[_Waiter] = _Waiters()
         self._senders: _Waiters[_Waiter] = _Waiters()
         self._closed = False
+        # receive and receive_option have no argument: one OP node each per channel
+        self._receive: Effect[Any, ChannelClosed, A] = _make(OP, _channel_receive, self, False)
+        self._receive_option: Effect[Any, Any, Option[A]] = _make(OP, _channel_receive, self, True)
 
     @property
     def maxsize(self) -> int:
@@ -91,25 +95,11 @@ class Channel(Generic[A]):
     def receive(self) -> Effect[Any, ChannelClosed, A]:
         """The next item, waiting for one; fails with `ChannelClosed` once the channel is
         closed and every item sent before has been received."""
-        def attempt() -> Effect[Any, Any, A]:
-            if self._items:
-                return _make(SUCCEED, self._pop())
-            if self._closed:
-                return _make(FAIL, Fail(ChannelClosed("the channel is closed")))
-            return _make(FLAT_MAP, _wait(self._receivers, self._can_receive, "channel.receive"),
-                         lambda _: attempt())
-        return _make(SUSPEND, attempt)
+        return self._receive
 
     def receive_option(self) -> Effect[Any, Any, Option[A]]:
         """`Some(next item)`, waiting for one, or `NONE` once closed and drained."""
-        def attempt() -> Effect[Any, Any, Option[A]]:
-            if self._items:
-                return _make(SUCCEED, Some(self._pop()))
-            if self._closed:
-                return _make(SUCCEED, NONE)
-            return _make(FLAT_MAP, _wait(self._receivers, self._can_receive, "channel.receive"),
-                         lambda _: attempt())
-        return _make(SUSPEND, attempt)
+        return self._receive_option
 
     def close(self) -> Effect[Any, Any, bool]:
         """Close the channel: no more sends; receivers get what is left, then the end.
@@ -163,4 +153,31 @@ def _channel_send(ch: Channel[A], item: A) -> None | _Instead:
 
 
 _channel_send.__qualname__ = "channel.send"
+
+
+def _channel_receive(ch: Channel[A], option: bool) -> A | Option[A] | _Instead:
+    if ch._items:
+        item = ch._pop()
+        return Some(item) if option else item
+    if ch._closed:
+        return NONE if option else _Instead(_make(FAIL, Fail(ChannelClosed("the channel is closed"))))
+    # wait for an item (or the close), then receive again
+    return _Instead(_make(WAIT, ch._receivers, ch._can_receive,
+                          ch._receive_option if option else ch._receive))
+
+
+def _channel_unreceive(ch: Channel[A], option: bool, value: Any) -> None:
+    """Give a received item back (at the front), for a receive whose awaiting asyncio task
+    was cancelled after it completed (see `_queue._queue_untake`)."""
+    if option:
+        if value is NONE:
+            return
+        value = value.value
+    ch._items.appendleft(value)
+    if ch._receivers:
+        _signal(ch._receivers)
+
+
+_channel_receive.__qualname__ = "channel.receive"
+_channel_receive.undo = _channel_unreceive  # type: ignore[attr-defined]
 _SUCCEED_NONE: Effect[Any, Any, None] = _make(SUCCEED, None)

@@ -385,6 +385,20 @@ def _queue_take(q: Queue[A], _: None) -> A | _Instead:
 _queue_take.__qualname__ = "queue.take"
 
 
+def _queue_untake(q: Queue[A], _: None, item: A) -> None:
+    """Give a taken item back (at the front), for a take whose awaiting asyncio task was
+    cancelled after it completed (`_runtime._hand_back`). A full queue may then hold one
+    item more than its maxsize until it is next taken from."""
+    if q._shutdown:
+        return  # the queue discarded its items: so is this one
+    q._items.appendleft(item)
+    if q._takers:
+        _signal(q._takers)
+
+
+_queue_take.undo = _queue_untake  # type: ignore[attr-defined]
+
+
 def _admit(q: Queue[Any], room: int) -> None:
     """``room`` items were taken from a full backpressure queue: the offers waiting first
     put their items in now, and are done (woken with True, nothing to retry), so an offer

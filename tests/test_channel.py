@@ -376,3 +376,32 @@ def test_a_waiting_send_is_not_starved_by_a_busy_sender():
 
     got = run(scenario.timeout(10))
     assert got == ["a", "b", "SLOW", *range(500)]
+
+
+@pytest.mark.asyncio_only
+def test_a_cancelled_async_for_or_receive_that_had_already_received_gives_the_item_back():
+    from effectpy._core._wait import _waiting
+
+    async def main(kind):
+        ch = Channel()
+        got = []
+
+        async def consume():
+            if kind == "async for":
+                async for item in ch:
+                    got.append(item)
+            else:
+                got.append(await ch.receive())
+
+        task = asyncio.ensure_future(consume())
+        while not _waiting(ch._receivers):
+            await asyncio.sleep(0)
+        await ch.send("x")   # the waiting receive runs before the task resumes...
+        task.cancel()        # ...which is cancelled
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await ch.close()
+        return got, [item async for item in ch]
+
+    assert asyncio.run(main("async for")) == ([], ["x"])
+    assert asyncio.run(main("receive")) == ([], ["x"])

@@ -3,6 +3,8 @@
 Every test runs on asyncio and trio; none sleeps: fibers are interleaved with `yield_now`.
 """
 
+import asyncio
+
 import pytest
 
 import effectpy._core._fiber as fiber_module
@@ -545,3 +547,23 @@ def test_a_waiting_offer_is_not_starved_by_a_busy_producer():
     assert slow_result is True
     assert got[:3] == ["a", "b", "SLOW"]
     assert got[3:] == list(range(2000))
+
+
+@pytest.mark.asyncio_only
+def test_a_cancelled_asyncio_get_that_had_already_taken_gives_the_item_back():
+    # as asyncio.Queue.get: a get cancelled once its item arrived keeps it in the queue
+    from effectpy._core._wait import _waiting
+
+    async def main():
+        q = Queue(maxsize=2)
+        getter = asyncio.ensure_future(q.get())
+        while not _waiting(q._takers):
+            await asyncio.sleep(0)
+        q.put_nowait("x")    # the waiting take runs (and takes "x") before...
+        q.put_nowait("y")
+        getter.cancel()      # ...the task awaiting it resumes: it is cancelled
+        with pytest.raises(asyncio.CancelledError):
+            await getter
+        return [q.get_nowait() for _ in range(q.qsize())]
+
+    assert asyncio.run(main()) == ["x", "y"]  # back at the front, in order

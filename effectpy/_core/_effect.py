@@ -13,7 +13,9 @@ The primitive nodes (``Effect._tag``) and their fields::
     SUSPEND    a=thunk() -> Effect
     OP         a=fn(b, c) -> value, or _Instead(effect): that effect runs in the node's place
                                           (a library operation's synchronous fast path,
-                                          with a slow path; exceptions become defects)
+                                          with a slow path; exceptions become defects;
+                                          ``fn.undo(b, c, value)``, if any, gives a value
+                                          back: `_runtime._hand_back`)
     ASYNC      a=fn(ctx) -> awaitable         the guide's Effect(fn); an Effect result is run
     AWAIT      a=_OneShot(awaitable)          a lifted coroutine: runs once, then is spent
     CALLBACK   a=register(fiber, resume) -> canceller | None

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from ._cause import HOST, Exit, Interrupt, raise_failure
 from ._context import Context
-from ._effect import NAMED, Effect, cause_of, lift
+from ._effect import NAMED, OP, Effect, cause_of, lift
 from ._fiber import Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
 
@@ -182,10 +182,25 @@ async def _run_on_loop(effect: Effect[Any, Any, A], ctx: Context | None, owns_lo
             except asyncio.CancelledError:
                 continue  # keep waiting: the finalizers must finish first
         await runtime.end_daemons()
-        raise_if_cleanup_failed(done.result())
+        result = done.result()
+        if result.is_success():
+            _hand_back(eff, result.value)
+        raise_if_cleanup_failed(result)
         raise
     await runtime.end_daemons()
     return done.result()
+
+
+def _hand_back(eff: Effect[Any, Any, Any], value: Any) -> None:
+    """The host task was cancelled, but the effect it awaited had completed first (its
+    fiber ran before the task could resume): the cancellation is raised, so the value is
+    lost to the caller. A library operation that can give its value back (an OP node whose
+    function has an ``undo``, such as `Queue.get` / `take`: the item goes back at the front)
+    does, as `asyncio.Queue.get` keeps the item when cancelled."""
+    if eff._tag == OP:
+        undo = getattr(eff._a, "undo", None)
+        if undo is not None:
+            undo(eff._b, eff._c, value)
 
 
 def raise_if_cleanup_failed(exit_: Exit[Any]) -> None:
