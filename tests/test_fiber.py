@@ -653,3 +653,22 @@ def test_cancelled_while_ending_daemons_waits_for_their_finalizers_then_raises()
         return log
 
     assert asyncio.run(main()) == ["daemon cleaned"]
+
+
+def test_trio_a_busy_fiber_lets_other_trio_tasks_run_soon():
+    # a fiber that never suspends is run in slices; between slices the trio driver lets
+    # other trio tasks (timers, awaited coroutines) run, at the latest after ~2 ms: the
+    # tick below must not wait for a thousand slices (about a million iterations)
+    import trio
+
+    from effectpy import from_async, race
+
+    count = [0]
+    busy = sync(lambda: count.__setitem__(0, count[0] + 1)).forever()
+
+    async def tick():
+        await trio.sleep(0)
+        return "tick"
+
+    assert effectpy_run(race(busy, from_async(tick)), backend="trio") == "tick"
+    assert count[0] < 250_000

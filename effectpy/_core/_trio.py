@@ -9,6 +9,7 @@ interruption instead, so their finalizers still run).
 from __future__ import annotations
 
 from collections import deque
+from time import perf_counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,8 +24,11 @@ from ._runtime import _interrupt_all, raise_if_cleanup_failed
 
 __all__ = ["TrioRuntime", "run_async_trio", "trio_run"]
 
-# Callbacks the driver runs before it lets other trio tasks run.
+# The driver lets other trio tasks (timers, awaited tasks) run after this many callbacks,
+# or sooner once it has run for _DRIVER_SLICE seconds (a callback may be a fiber's whole
+# 2,048-step slice: a busy fiber must not hold timers back for long).
 _DRIVER_BATCH = 1024
+_DRIVER_SLICE = 0.002
 
 
 class _Handle:
@@ -71,10 +75,13 @@ class TrioRuntime:
             queue = self._queue
             while True:
                 ran = 0
+                deadline = perf_counter() + _DRIVER_SLICE
                 while queue and ran < _DRIVER_BATCH:
                     fn, args = queue.popleft()
                     fn(*args)
                     ran += 1
+                    if perf_counter() > deadline:
+                        break
                 if queue:
                     await trio.lowlevel.checkpoint()
                     continue
