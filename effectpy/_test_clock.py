@@ -14,6 +14,7 @@ from ._core._cause import Exit
 from ._core._context import Context
 from ._core._effect import Effect, yield_now
 from ._core._fiber import Fiber
+from ._core._runtime import run_ending_daemons
 from ._layer import Layer
 
 __all__ = ["ClockLayer", "TestClock", "TestClockLayer"]
@@ -155,7 +156,9 @@ class TestClock(Clock):
     async def drive(self, effect: Effect[Any, Any, Any], ctx: Context | None = None) -> Exit[Any]:
         """Run ``effect`` (asyncio) with this clock as its `Clock`, moving virtual time to
         the next deadline whenever everything waits; returns its `Exit`. Sleeps finish
-        instantly and in order, so the run (and its trace) is the same every time.
+        instantly and in order, so the run (and its trace) is the same every time. As in
+        `effectpy.run`, daemons still running when ``effect`` ends are interrupted (their
+        finalizers awaited) before it returns.
 
         >>> import asyncio, effectpy
         >>> clock = TestClock()
@@ -166,7 +169,7 @@ class TestClock(Clock):
         """
         env = (ctx if ctx is not None else Context()).with_service(Clock, self)
         loop = asyncio.get_running_loop()
-        task = loop.create_task(effect._run_exit(env))
+        task = loop.create_task(run_ending_daemons(effect, env))
         try:
             while not task.done():
                 await _settle_asyncio(loop)

@@ -627,7 +627,7 @@ def test_a_waiter_stranded_on_a_closed_loop_is_skipped_by_offers_on_another():
 def test_cancelled_while_ending_daemons_waits_for_their_finalizers_then_raises():
     # effectpy.run's own loop: Ctrl-C cancels the task that ends the daemons
     from effectpy import Context, from_async
-    from effectpy._core._runtime import _run_owning_loop
+    from effectpy._core._runtime import run_ending_daemons
 
     log = []
 
@@ -641,7 +641,7 @@ def test_cancelled_while_ending_daemons_waits_for_their_finalizers_then_raises()
 
         started = Deferred()
         daemon = started.succeed(None).flat_map(lambda _: never).ensuring(from_async(slow_cleanup))
-        task = asyncio.ensure_future(_run_owning_loop(
+        task = asyncio.ensure_future(run_ending_daemons(
             daemon.fork_daemon().flat_map(lambda _: started.await_()), Context()))
         await in_cleanup.wait()
         task.cancel()

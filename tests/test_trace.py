@@ -255,3 +255,37 @@ def test_cancel_by_a_fiber_outside_the_trace_names_it_so():
     recorder.fiber_interrupted(victim, 99_999, "interrupt()")  # 99,999 never appeared
     [_, cancel] = recorder.events
     assert cancel.by == "a fiber outside this trace" and recorder._fids == {10_001: 1}
+
+
+@pytest.mark.parametrize("how", ["run", "drive", "trio"])
+def test_a_daemon_ended_only_by_the_end_of_the_run_is_a_leak(how):
+    from effectpy import Deferred, TestClock, never
+
+    released = []
+    started = Deferred()
+    held = effectpy.acquire_release(effectpy.succeed("conn"), lambda _: effectpy.sync(lambda: released.append(1)))
+    heartbeat = held.flat_map(lambda _: started.succeed(None)).flat_map(lambda _: never).named("heartbeat")
+    program = heartbeat.fork_daemon().flat_map(lambda _: started.await_()).as_("done")
+    with record() as trace:
+        if how == "drive":
+            exit_ = asyncio.run(TestClock().drive(program))
+        else:
+            exit_ = effectpy.run_exit(program, backend="trio" if how == "trio" else "asyncio")
+    assert exit_.value == "done"
+    assert released == [1]  # the run ended the daemon, and its cleanup ran
+    leaks = trace.leaks()
+    assert [f.name for f in leaks.outlived] == ["heartbeat"] and not leaks.fibers and not leaks.resources
+    assert "fiber #2 heartbeat ran until the run ended, which interrupted it" in leaks.describe()
+    assert "heartbeat ran until the run ended" in trace.summary(timings=False)
+    # the reason survives a JSONL round trip
+    assert Trace.from_jsonl(trace.to_jsonl()).leaks().outlived == leaks.outlived
+
+
+def test_a_daemon_that_ended_by_itself_is_no_leak():
+    from effectpy import Deferred
+
+    gate = Deferred()
+    program = gate.await_().fork_daemon().flat_map(lambda f: gate.succeed(None).flat_map(lambda _: f.join()))
+    with record() as trace:
+        effectpy.run(program)
+    assert not trace.leaks()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from ._cause import HOST, Exit, Interrupt, raise_failure
 from ._context import Context
@@ -18,11 +18,14 @@ from ._effect import NAMED, OP, Effect, cause_of, lift
 from ._fiber import Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
 
-__all__ = ["Runtime", "run", "run_async", "run_exit"]
+__all__ = ["RUN_ENDED", "Runtime", "run", "run_async", "run_ending_daemons", "run_exit"]
 
 A = TypeVar("A")
 
 Backend = Literal["asyncio", "trio"]
+
+# The reason given (in traces) for a daemon interrupted because its run ended.
+RUN_ENDED: Final = "the run ended (daemons cannot outlive it)"
 
 
 class Runtime:
@@ -36,7 +39,7 @@ class Runtime:
                  "_daemons")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, instrument: Instruments | None,
-                 owns_loop: bool = False) -> None:
+                 ends_daemons: bool = False) -> None:
         self.loop = loop
         self.call_later: Callable[..., asyncio.TimerHandle] = loop.call_later
         # None when nothing is attached: every event site is a single `is not None` check.
@@ -45,10 +48,10 @@ class Runtime:
         self._queue: deque[tuple[Callable[..., object], tuple[Any, ...]]] = deque()
         # Invariant: True exactly while a _drain callback is scheduled on the loop.
         self._draining = False
-        # Daemon fibers still running, when the run owns the loop (`effectpy.run`): ended
-        # (interrupted, their finalizers awaited) when the root ends, before the loop closes.
-        # Otherwise (``await effect`` on a loop that goes on) daemons keep running on it.
-        self._daemons: set[Fiber[Any, Any]] | None = set() if owns_loop else None
+        # Daemon fibers still running, in a run that ends them (`effectpy.run`, whose loop
+        # closes; `TestClock.drive`): interrupted, their finalizers awaited, when the root
+        # ends. Otherwise (``await effect`` on a loop that goes on) they keep running on it.
+        self._daemons: set[Fiber[Any, Any]] | None = set() if ends_daemons else None
 
     def track_daemon(self, fiber: Fiber[Any, Any]) -> None:
         daemons = self._daemons
@@ -63,8 +66,7 @@ class Runtime:
         cancelled: asyncio.CancelledError | None = None
         while self._daemons:
             done: asyncio.Future[None] = self.loop.create_future()
-            _interrupt_all(self._daemons, "run ended (daemons cannot outlive effectpy.run)",
-                           lambda: done.set_result(None))
+            _interrupt_all(self._daemons, RUN_ENDED, lambda: done.set_result(None))
             while not done.done():
                 try:
                     await asyncio.shield(done)
@@ -142,15 +144,17 @@ def _interrupt_all(fibers: set[Fiber[Any, Any]], reason: str, all_ended: Callabl
 async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> Exit[A]:
     """Run ``effect`` in a new root fiber on the running loop and return its `Exit`.
     Daemon fibers it forks keep running on the loop after it returns."""
-    return await _run_on_loop(effect, ctx, owns_loop=False)
+    return await _run_on_loop(effect, ctx, ends_daemons=False)
 
 
-async def _run_owning_loop(effect: Effect[Any, Any, A], ctx: Context) -> Exit[A]:
-    """`run_exit`'s asyncio run: daemons are ended before the loop closes."""
-    return await _run_on_loop(effect, ctx, owns_loop=True)
+async def run_ending_daemons(effect: Effect[Any, Any, A], ctx: Context | None = None) -> Exit[A]:
+    """`run_async`, but the daemons still running when the root ends are interrupted and
+    their finalizers awaited before it returns: `run_exit`'s asyncio run (daemons end
+    before its loop closes) and `TestClock.drive`'s."""
+    return await _run_on_loop(effect, ctx, ends_daemons=True)
 
 
-async def _run_on_loop(effect: Effect[Any, Any, A], ctx: Context | None, owns_loop: bool) -> Exit[A]:
+async def _run_on_loop(effect: Effect[Any, Any, A], ctx: Context | None, ends_daemons: bool) -> Exit[A]:
     eff, ctx = _root(effect, ctx, "run")
     try:
         loop = asyncio.get_running_loop()
@@ -158,7 +162,7 @@ async def _run_on_loop(effect: Effect[Any, Any, A], ctx: Context | None, owns_lo
         from ._trio import run_async_trio
         return await run_async_trio(eff, ctx)
     items = CURRENT_INSTRUMENTS.get()
-    runtime = Runtime(loop, Instruments(items) if items else None, owns_loop)
+    runtime = Runtime(loop, Instruments(items) if items else None, ends_daemons)
     fiber = Fiber._new(runtime, ctx, None, eff._b if eff._tag == NAMED else None, False)
     fiber.source = eff._c if eff._tag == NAMED else None
     done: asyncio.Future[Exit[A]] = loop.create_future()
@@ -219,7 +223,7 @@ def run_exit(effect: Effect[Any, Any, A], *, backend: Backend = "asyncio") -> Ex
     """
     eff, ctx = _root(effect, None, "run_exit")
     if backend == "asyncio":
-        return asyncio.run(_run_owning_loop(eff, ctx))
+        return asyncio.run(run_ending_daemons(eff, ctx))
     if backend == "trio":
         from ._trio import trio_run
         return trio_run(eff, ctx)

@@ -20,7 +20,7 @@ from ._context import Context
 from ._effect import NAMED, Effect, cause_of
 from ._fiber import Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
-from ._runtime import _interrupt_all, raise_if_cleanup_failed
+from ._runtime import RUN_ENDED, _interrupt_all, raise_if_cleanup_failed
 
 __all__ = ["TrioRuntime", "run_async_trio", "trio_run"]
 
@@ -98,7 +98,7 @@ class TrioRuntime:
     async def end_daemons(self) -> None:
         while self._daemons:
             done = trio.Event()
-            _interrupt_all(self._daemons, "run ended (daemons cannot outlive a trio run)", done.set)
+            _interrupt_all(self._daemons, RUN_ENDED, done.set)
             await done.wait()
 
     def is_closed(self) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._core._runtime import RUN_ENDED
 from ._events import FORMAT, VERSION, TraceEvent, TraceFormatError
 
 if TYPE_CHECKING:
@@ -56,14 +57,17 @@ class ResourceInfo:
 
 @dataclass(frozen=True)
 class Leaks:
-    """What a trace left behind: fibers that never ended, resources never released."""
+    """What a trace left behind: fibers that never ended, resources never released, and
+    daemons that outlived the program's root (ended only by the end of the run:
+    `effectpy.run` and `TestClock.drive` interrupt them then, so their cleanup runs)."""
 
     fibers: tuple[FiberInfo, ...] = ()
     resources: tuple[ResourceInfo, ...] = ()
     paths: dict[int, str] = field(default_factory=dict)  # fiber id -> "main > zip_par[0] > ..."
+    outlived: tuple[FiberInfo, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.fibers or self.resources)
+        return bool(self.fibers or self.resources or self.outlived)
 
     def __str__(self) -> str:
         return self.describe()
@@ -76,6 +80,10 @@ class Leaks:
         for f in self.fibers:
             when = f"started at {f.start:g}s, " if timings else ""
             lines.append(f"fiber {f.label} never ended ({when}in {self.paths.get(f.id, '?')})")
+        for f in self.outlived:
+            when = f"started at {f.start:g}s, " if timings else ""
+            lines.append(f"fiber {f.label} ran until the run ended, which interrupted it "
+                         f"({when}in {self.paths.get(f.id, '?')})")
         for r in self.resources:
             when = f"at {r.acquired:g}s " if timings else ""
             lines.append(f"resource {r.id} ({r.value}) never released (acquired {when}"
@@ -228,12 +236,17 @@ class Trace:
         return " > ".join(reversed(parts))
 
     def leaks(self) -> Leaks:
-        """Fibers that never ended and resources never released, with where they came from."""
-        fibers = tuple(f for f in self.fibers() if f.end is None)
+        """Fibers that never ended, resources never released, and daemons ended only by the
+        end of the run, with where they came from."""
+        every = self.fibers()
+        fibers = tuple(f for f in every if f.end is None)
         resources = tuple(r for r in self.resources() if r.released is None)
-        paths = {f.id: self.path(f.id) for f in fibers}
+        ended_by_run = {e.fiber for e in self.events
+                        if e.kind == "cancel" and e.data.get("reason") == RUN_ENDED}
+        outlived = tuple(f for f in every if f.end is not None and f.id in ended_by_run)
+        paths = {f.id: self.path(f.id) for f in (*fibers, *outlived)}
         paths.update({r.fiber: self.path(r.fiber) for r in resources})
-        return Leaks(fibers, resources, paths)
+        return Leaks(fibers, resources, paths, outlived)
 
     def summary(self, *, timings: bool = True) -> str:
         """A short text account of the trace: fibers by outcome, failures, resources, leaks.
