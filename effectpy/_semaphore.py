@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from ._core._cause import EMPTY
 from ._core._effect import CALLBACK, SUSPEND, SYNC, Effect, _make, lift, uninterruptible_mask
+from ._core._fiber import Fiber
 from ._core._wait import _cancelled_one, _waiting, _Waiters
 
 __all__ = ["Semaphore"]
@@ -16,10 +17,11 @@ E = TypeVar("E")
 
 
 class _Waiter:
-    __slots__ = ("n", "resume", "granted", "cancelled")
+    __slots__ = ("n", "fiber", "resume", "granted", "cancelled")
 
     def __init__(self, n: int) -> None:
         self.n = n
+        self.fiber: Fiber[Any, Any] | None = None
         self.resume: Callable[[bool, Any], None] | None = None
         self.granted = False
         self.cancelled = False  # interrupted while waiting; stays in the deque until dropped
@@ -64,7 +66,8 @@ class Semaphore:
 
         def body(restore: Callable[[Effect[Any, Any, Any]], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
             waiter = _Waiter(n)
-            wait = restore(_make(CALLBACK, lambda fiber, resume: self._register(waiter, resume), "semaphore"))
+            wait = restore(_make(CALLBACK, lambda fiber, resume: self._register(waiter, fiber, resume),
+                                 "semaphore"))
             # Granted but interrupted before the fiber ran again: give the permits back.
             acquired = wait.on_exit(lambda ex: self._release_now(n) if not ex.is_success() and waiter.granted else None)
             return acquired.flat_map(lambda _: restore(eff).ensuring(self.release(n)))
@@ -93,6 +96,10 @@ class Semaphore:
                 waiters.popleft()
                 waiters.cancelled -= 1
                 continue
+            assert w.fiber is not None
+            if w.fiber._runtime.is_closed():  # its run is over: it can never use permits
+                waiters.popleft()
+                continue
             if w.n > self._available:
                 return
             waiters.popleft()
@@ -101,7 +108,9 @@ class Semaphore:
             assert w.resume is not None
             w.resume(True, None)
 
-    def _register(self, w: _Waiter, resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
+    def _register(self, w: _Waiter, fiber: Fiber[Any, Any],
+                  resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
+        w.fiber = fiber
         w.resume = resume
         if not self._waiters and self._available >= w.n:
             self._available -= w.n

@@ -146,3 +146,19 @@ def test_effect_tree_draws_for_each():
     assert "7 items · one after another" in svg_source
     assert "results in input order" in svg_source
     assert "results discarded" in effect_tree(for_each(range(7), work, discard=True)).source
+
+
+def test_interruption_stops_a_loop_whose_items_never_wait():
+    count = [0]
+
+    def tick(_):
+        count[0] += 1
+        return succeed(None)
+
+    def program():
+        # the loop runs in slices of steps; between them the interrupter runs
+        return for_each(range(10**9), tick, discard=True).fork().flat_map(
+            lambda f: yield_now.flat_map(lambda _: f.interrupt()))
+
+    assert run(program()).is_interrupted()
+    assert 0 < count[0] < 10**6

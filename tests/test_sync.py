@@ -221,3 +221,25 @@ def test_timed_out_takers_do_not_pile_up():
     run(for_each_par(range(200), lambda _: poll, parallelism=1))
     assert _waiting(q._takers) == 0
     assert len(q._takers) <= 17  # cancelled waiters are dropped once they are most of them
+
+
+@pytest.mark.asyncio_only
+def test_waiters_stranded_on_a_closed_loop_do_not_break_later_runs():
+    # `await effect` leaves its daemons on the loop; here the loop closes while they wait
+    from effectpy import Context, never
+
+    gate = Deferred()
+    sem = Semaphore(1)
+
+    async def strand():
+        await gate.await_().fork_daemon()._run(Context())
+        await sem.with_permit(never).fork_daemon()._run(Context())   # holds the permit
+        await sem.with_permit(succeed(1)).fork_daemon()._run(Context())  # waits for it
+        await asyncio.sleep(0)
+
+    asyncio.run(strand())
+    assert run(gate.succeed("done")) is True          # no "Event loop is closed"
+    run(sem.release())                                 # the stranded holder's permit
+    # the stranded waiter can never use the permit: it is skipped, not handed it
+    assert run(sem.with_permit(succeed("got it")).timeout(5)) == "got it"
+    assert sem.available == 1

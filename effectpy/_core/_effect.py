@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, NoReturn, TypeVar, cast
+from typing import (
+    TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, NoReturn, TypeVar, cast, overload,
+)
 
 from ._cause import Cause, Die, Exit, Fail, Failure
 from ._duration import Duration, to_seconds
@@ -738,13 +740,24 @@ def suspend(thunk: Callable[[], Effect[R, E, A]]) -> Effect[R, E, A]:
     return _make(SUSPEND, thunk)
 
 
+@overload
 def for_each(items: Iterable[T], fn: Callable[[T], Effect[R, E, A]], *,
-             discard: bool = False) -> Effect[R, E, Any]:
+             discard: Literal[False] = False) -> Effect[R, E, list[A]]: ...
+@overload
+def for_each(items: Iterable[T], fn: Callable[[T], Effect[R, E, A]], *,
+             discard: Literal[True]) -> Effect[R, E, None]: ...
+@overload
+def for_each(items: Iterable[T], fn: Callable[[T], Effect[R, E, A]], *,
+             discard: bool) -> Effect[R, E, list[A] | None]: ...
+def for_each(items: Iterable[T], fn: Callable[[T], Effect[R, E, A]], *,
+             discard: bool = False) -> Effect[R, E, list[A] | None]:
     """Run ``fn(item)`` for each item, one after the other, and succeed with the results
     in order (None with ``discard=True``, which keeps none of them). The first failure
-    stops the loop and fails the whole; the items after it are not run. The sequential
-    sibling of `for_each_par`; ``items`` are read when the effect is built, and the loop
-    runs in constant stack (and, with ``discard``, constant memory).
+    stops the loop and fails the whole; the items after it are not run. Interruption is
+    seen between items, even when no item waits. The sequential sibling of
+    `for_each_par`. ``items`` are read into a list when the effect is built (a `range` or
+    a tuple is kept as it is), so an endless iterator is for `Stream`, not for this; the
+    loop runs in constant stack.
 
     >>> import effectpy
     >>> effectpy.run(for_each([1, 2, 3], lambda x: succeed(x * 10)))
@@ -759,7 +772,8 @@ def for_each(items: Iterable[T], fn: Callable[[T], Effect[R, E, A]], *,
 
     def run() -> Effect[R, E, Any]:
         # one FLAT_MAP node per item, continued by `step` (one closure per run, none per
-        # item): each item's effect and its continuation are one run-loop step
+        # item): an item's effect that completes at once (succeed, a queue operation that
+        # need not wait) and its continuation are one run-loop step
         it = iter(values)
         out: list[Any] | None = None if discard else []
 

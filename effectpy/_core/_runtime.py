@@ -82,6 +82,11 @@ class Runtime:
     def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
         self._queue.append((fn, args))
         if not self._draining:
+            if self.loop.is_closed():
+                # the run is over (a daemon of ``await effect`` left on a loop that has
+                # closed, woken from another run): its fibers can never run again
+                self._queue.clear()
+                return
             self._draining = True
             self.loop.call_soon(self._drain)
 

@@ -138,8 +138,8 @@ def _wake_all(waiters: _Waiters[_Waiter], ok: bool, value: Any) -> None:
     while waiters:
         w = waiters.popleft()
         fiber = w.fiber
+        w.fiber = None
         if fiber is not None and not fiber._runtime.is_closed():
-            w.fiber = None
             if ok:
                 fiber._wake(w.token, w.then, True, None)
             else:

@@ -4,7 +4,9 @@ from typing import Any, Never
 
 from typing_extensions import assert_type
 
-from effectpy import Effect, Exit, Fiber, fail, for_each_par, race, run, run_exit, succeed, zip_par
+from effectpy import (
+    Effect, Exit, Fiber, fail, for_each, for_each_par, race, run, run_exit, succeed, zip_par,
+)
 
 
 def pinned(effs: list[Effect[Any, str, int]]) -> None:
@@ -15,6 +17,8 @@ def pinned(effs: list[Effect[Any, str, int]]) -> None:
     assert_type(zip_par(succeed(1), succeed("a")), Effect[Any, Never, tuple[int, str]])
     assert_type(zip_par(*effs), Effect[Any, str, tuple[int, ...]])
     assert_type(for_each_par([1, 2], lambda x: succeed(str(x))), Effect[Any, Never, list[str]])
+    assert_type(for_each([1, 2], lambda x: succeed(str(x))), Effect[Any, Never, list[str]])
+    assert_type(for_each([1, 2], lambda x: succeed(str(x)), discard=True), Effect[Any, Never, None])
     assert_type(race(succeed(1), succeed(2)), Effect[Any, Never, int])
     assert_type(fail("e").catch_all(lambda e: succeed(0)), Effect[Any, Never, int])
     assert_type(fail("e").map(lambda x: 1), Effect[Any, str, int])
