@@ -114,7 +114,7 @@ class Schedule:
             try:
                 delay = b * factor ** c
             except OverflowError:  # after ~1,000 steps: "forever", capped by | spaced(...)
-                delay = math.inf
+                delay = math.inf if b > 0 else 0.0
             return c + 1, Decision(True, delay, c + 1)
         return Schedule(lambda now: 0, step, f"exponential({b:g}, {factor:g})")
 

@@ -68,6 +68,7 @@ def test_fixed_keeps_to_its_grid_when_a_run_is_slow():
 def test_exponential_does_not_overflow():
     delays = (Schedule.exponential(0.01) | Schedule.spaced(60)).delays(1100)
     assert delays[-1] == 60.0 and len(delays) == 1100
+    assert set(Schedule.exponential(0).delays(1100)) == {0.0}  # 0 * factor**n stays 0
 
 
 def test_zero_delays_need_no_clock():
