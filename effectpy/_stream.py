@@ -6,8 +6,13 @@ it acquired is released, exactly once, when the run ends: at completion, on fail
 ``take(n)`` has enough, or when the consumer is interrupted. Nothing is produced that is not
 pulled (``from_iterable`` reads its iterable ``chunk_size`` items at a time), so
 ``Stream.from_iterable(itertools.count()).take(3)`` terminates; stages that run ahead
-(``buffer``, ``merge``, ``grouped_within``) do so by a bounded amount, in fibers of the
-stream's scope, and stop when the consumer stops.
+(``buffer``, ``merge``, ``grouped_within``, ``map_par``) do so by a bounded amount, in
+fibers of the stream's scope, and stop when the consumer stops. A failure reaches the
+consumer after the items that came before it (a group that ``grouped`` or
+``grouped_within`` had not finished is dropped).
+
+``async for`` runs the stream in a run of its own, in a background task, that pulls a
+chunk each time the loop asks for one (see `Stream.iterate`).
 
 Internally, opening a stream is an effect that succeeds with a *pull*: an effect that
 succeeds with the next non-empty chunk, or with None at the end.
@@ -15,18 +20,20 @@ succeeds with the next non-empty chunk, or with None at the end.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import itertools
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, Final, Generic, TypeVar, final
 
-from ._concurrent import for_each_par
-from ._core._cause import Exit
+from ._core._cause import HOST, Exit, Failure, raise_failure
 from ._core._clock import Clock
 from ._core._duration import Duration, to_seconds
 from ._core._effect import (
-    IN_SCOPE, Effect, _check_callable, _make, fail_cause, from_async, lift, sleep, succeed,
-    suspend, sync, unit, with_fiber,
+    NAMED, SUCCEED, Effect, _check_callable, cause_of, fail_cause, from_async, lift, sleep, succeed, suspend, sync, unit,
+    with_fiber,
 )
 from ._core._fiber import Fiber
 from ._core._scope import Scope
@@ -45,6 +52,7 @@ Chunk = list[Any]
 Pull = Effect[Any, Any, "Chunk | None"]
 
 _END: Final = object()  # a queue message: the producer has ended
+_NEVER: Final = float("inf")
 
 
 class _Tick:
@@ -54,6 +62,17 @@ class _Tick:
 
     def __init__(self, group: int) -> None:
         self.group = group
+
+
+class _Call:
+    """A map_par item's call: its effect until it starts, then (once it has ended) its Exit."""
+
+    __slots__ = ("effect", "exit", "index")
+
+    def __init__(self, index: int) -> None:
+        self.index = index  # its place in the input
+        self.effect: Effect[Any, Any, Any] | None = None
+        self.exit: Exit[Any] | None = None
 
 
 class _Failed:
@@ -267,13 +286,132 @@ class Stream(Generic[A]):
         return self.map_effect(lambda x: lift(f(x), "Stream.tap's function").as_(x))
 
     def map_par(self, n: int, f: Callable[[A], Effect[Any, Any, B]]) -> Stream[B]:
-        """``f(item)`` for each item, at most ``n`` at a time; results keep the input order."""
+        """``f(item)`` for each item, at most ``n`` calls running at a time; results keep
+        the input order, each handed on as soon as it and all before it are done.
+
+        A producer fiber of the run's scope pulls upstream and starts each item's call in
+        a fiber of its own (as `for_each_par` does: what it acquires is released when it
+        ends) once fewer than ``n`` calls run, and at most ``n`` started items wait to be
+        handed on downstream: so ``take(k)`` downstream starts at most about ``k + 2n``
+        calls, and items that come one at a time (one-item chunks) run ``n`` at a time
+        too. A failing call fails the stream at its place (the results before it are
+        handed on first) and no call starts after it; when the run ends, the calls still
+        running are interrupted."""
         _check_size(n, "map_par's n")
         _check_callable(f, "Stream.map_par")
 
-        def each(chunk: Chunk | None) -> Effect[Any, Any, Chunk | None]:
-            return _NONE if chunk is None else for_each_par(chunk, f, parallelism=n)
-        return self._via(lambda pull: pull.flat_map(each))
+        def open_(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Pull]:
+            scope = fiber.current_scope()
+            order: Queue[Any] = Queue(maxsize=n)  # started calls, in input order; then _END / _Failed
+            ended_call: Queue[None] = Queue()  # wakes the consumer when the call it waits for ends
+            room: Queue[None] = Queue()  # wakes the producer when a call ends while n run
+            waiting: list[_Call | None] = [None]  # the call the consumer waits for
+            producer_waits = [False]
+            running = [0]
+            started = [0]
+            failed_at = [_NEVER]  # the index of the first call that failed
+
+            def make(item: Any) -> _Call:
+                job = _Call(started[0])
+                started[0] += 1
+                try:
+                    eff = f(item)
+                    if eff.__class__ is not Effect:
+                        eff = lift(eff, "Stream.map_par's function")
+                except BaseException as exc:  # noqa: BLE001 - the stream fails at this item
+                    failed_at[0] = min(failed_at[0], job.index)
+                    job.exit = Exit.fail_cause(cause_of(exc))
+                    return job
+                if eff._tag == SUCCEED:  # already a value: nothing to run
+                    job.exit = Exit.succeed(eff._a)
+                else:
+                    job.effect = eff
+                return job
+
+            def finished(job: _Call, exit_: Exit[Any]) -> Effect[Any, Any, None]:
+                job.exit = exit_
+                running[0] -= 1
+                if not exit_.is_success():
+                    failed_at[0] = min(failed_at[0], job.index)
+                if waiting[0] is job:
+                    waiting[0] = None
+                    ended_call.put_nowait(None)
+                if producer_waits[0]:
+                    producer_waits[0] = False
+                    room.put_nowait(None)
+                return unit
+
+            def start(job: _Call) -> Effect[Any, Any, Any]:
+                if running[0] >= n:  # wait until a call ends
+                    producer_waits[0] = True
+                    return room.take().flat_map(lambda _: start(job))
+                eff = job.effect
+                assert eff is not None
+                job.effect = None
+                running[0] += 1
+                name = eff._b if eff._tag == NAMED else f"map_par[{job.index}]"
+                return eff.exit().flat_map(lambda exit_: finished(job, exit_)).fork_in(scope, name=name)
+
+            def producer(up: Pull) -> Effect[Any, Any, Any]:
+                def loop() -> Effect[Any, Any, Any]:
+                    return up.flat_map(deliver)
+
+                def deliver(chunk: Chunk | None) -> Effect[Any, Any, Any]:
+                    return order.offer(_END) if chunk is None else start_each(chunk, 0)
+
+                def start_each(chunk: Chunk, i: int) -> Effect[Any, Any, Any]:
+                    if i == len(chunk):
+                        return loop()
+                    job = make(chunk[i])
+                    queued = order.offer(job).flat_map(lambda _: next_item(chunk, i + 1))
+                    return queued if job.effect is None else start(job).flat_map(lambda _: queued)
+
+                def next_item(chunk: Chunk, i: int) -> Effect[Any, Any, Any]:
+                    if failed_at[0] != _NEVER:
+                        return unit  # no call starts after one failed: the consumer fails there
+                    return start_each(chunk, i)
+
+                return loop().catch_all_cause(lambda cause: order.offer(_Failed(cause)))
+
+            stash: deque[Any] = deque()  # at most one message, taken but not handed on yet
+            ended = [False]
+
+            def pull() -> Effect[Any, Any, Chunk | None]:
+                if ended[0]:
+                    return _NONE
+                if stash:
+                    return first(stash.popleft())
+                return order.take().flat_map(first)
+
+            def first(msg: Any) -> Effect[Any, Any, Chunk | None]:
+                if msg is _END:
+                    ended[0] = True
+                    return _NONE
+                if isinstance(msg, _Failed):
+                    return fail_cause(msg.cause)
+                return result(msg)
+
+            def result(job: _Call) -> Effect[Any, Any, Chunk | None]:
+                exit_ = job.exit
+                if exit_ is None:  # wait until its call ends, and look again
+                    waiting[0] = job
+                    return ended_call.take().flat_map(lambda _: result(job))
+                if not exit_.is_success():
+                    return fail_cause(exit_.cause)
+                chunk = [exit_.value]
+                # and the results after it that are there already
+                while len(chunk) < CHUNK and order.qsize():
+                    msg = order.get_nowait()
+                    done = msg.exit if isinstance(msg, _Call) else None
+                    if done is None or not done.is_success():
+                        stash.append(msg)
+                        break
+                    chunk.append(done.value)
+                return succeed(chunk)
+
+            return self._open.flat_map(
+                lambda up: producer(up).fork_in(scope, name="map_par")).as_(suspend(pull))
+        return Stream(with_fiber(open_))
 
     def take(self, n: int) -> Stream[A]:
         """The first ``n`` items; upstream is not pulled once they are there."""
@@ -364,7 +502,7 @@ class Stream(Generic[A]):
         takes what is there (at most ``n``) as one chunk, so upstream is never more than
         ``2 * n`` items (plus the one it is offering) ahead of what downstream has finished."""
         _check_size(n, "buffer's n")
-        return self._through_queue(n, lambda queue, _scope: _consume(queue))
+        return self._through_queue(n, lambda queue, _scope: _consume(queue), "buffer")
 
     def merge(self, other: Stream[B]) -> Stream[A | B]:
         """The items of both streams, as they come; ends when both have ended; fails (and
@@ -384,7 +522,8 @@ class Stream(Generic[A]):
             def start(pulls: tuple[Pull, Pull]) -> Effect[Any, Any, Any]:
                 # both sides are opened here first, so a failure to open fails the run, and
                 # the producer fibers are stopped before the upstream resources are released
-                return producer(pulls[0]).fork_in(scope).zip(producer(pulls[1]).fork_in(scope))
+                return producer(pulls[0]).fork_in(scope, name="merge[0]").zip(
+                    producer(pulls[1]).fork_in(scope, name="merge[1]"))
 
             return self._open.zip(other._open).flat_map(start).as_(_consume(queue))
         return Stream(with_fiber(open_))
@@ -492,7 +631,8 @@ class Stream(Generic[A]):
                     return flush()
                 if len(group) == 1:
                     tick = _Tick(current[0])
-                    timer = sleep(limit).flat_map(lambda _: queue.offer(tick)).fork_in(scope)
+                    timer = sleep(limit).flat_map(lambda _: queue.offer(tick)).fork_in(
+                        scope, name="grouped_within timer")
                     return timer.flat_map(lambda _: next_message())
                 return next_message()
 
@@ -503,16 +643,17 @@ class Stream(Generic[A]):
                 return succeed(out)
             return suspend(next_message)
 
-        return self._through_queue(n, consume)
+        return self._through_queue(n, consume, "grouped_within")
 
-    def _through_queue(self, n: int, consume: Callable[[Queue[Any], Scope], Pull]) -> Stream[Any]:
-        """Upstream moved by a producer fiber of the run's scope into a queue of ``n``
-        messages, read by ``consume``."""
+    def _through_queue(self, n: int, consume: Callable[[Queue[Any], Scope], Pull],
+                       stage: str) -> Stream[Any]:
+        """Upstream moved by a producer fiber of the run's scope (named ``stage``) into a
+        queue of ``n`` messages, read by ``consume``."""
         def open_(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Pull]:
             scope = fiber.current_scope()
             queue: Queue[Any] = Queue(maxsize=n)
             return self._open.flat_map(
-                lambda up: _pump(up, queue).fork_in(scope)).as_(consume(queue, scope))
+                lambda up: _pump(up, queue).fork_in(scope, name=stage)).as_(consume(queue, scope))
         return Stream(with_fiber(open_))
 
     # --- running ----------------------------------------------------------------------
@@ -558,36 +699,207 @@ class Stream(Generic[A]):
         """Run ``f(item)`` for each item, in order."""
         return self.map_effect(f).run_drain()
 
-    def __aiter__(self) -> AsyncIterator[A]:
-        """Iterate in asyncio or trio code: ``async for item in stream: ...``. Breaking
-        out of the loop closes the run's scope (resources are released)."""
-        return _iterate(self)
+    def __aiter__(self) -> StreamIterator[A]:
+        """``async for item in stream``, in asyncio or trio code: see `iterate`, whose
+        ``async with`` form releases the stream's resources when the loop is left early."""
+        return StreamIterator(self)
+
+    def iterate(self) -> StreamIterator[A]:
+        """Iterate in asyncio or trio code, with the run closed where the block ends::
+
+            async with stream.iterate() as items:
+                async for item in items:
+                    ...
+
+        The stream runs in a run of its own (in a background task: an asyncio Task, or a
+        trio system task), which pulls one chunk each time the loop needs more items:
+        nothing is pulled ahead. When the stream ends or fails, its resources are released
+        before the loop sees the end or the failure (raised as `Failure`). Leaving the
+        block early (``break``, an exception, a cancellation) closes the iterator
+        (`StreamIterator.aclose`): the run is interrupted and the block waits until the
+        resources are released, even when it is being cancelled.
+
+        A plain ``async for item in stream`` works too, but leaving it early cannot wait
+        for anything (a ``break`` calls nothing awaitable): the run is interrupted when the
+        iterator is dropped (at the ``break``, in CPython, unless it is still referenced)
+        and releases its resources in the background, at the latest when the event loop
+        or ``trio.run`` ends. ``contextlib.aclosing(aiter(stream))`` is the same as
+        ``stream.iterate()``."""
+        return StreamIterator(self)
 
 
-async def _iterate(stream: Stream[A]) -> AsyncIterator[A]:
-    scope = Scope()
-    exit_: Exit[Any] = Exit.succeed(None)
-    try:
-        pull = await _make(IN_SCOPE, stream._open, scope)
-        while True:
-            chunk = await _make(IN_SCOPE, pull, scope)
+@final
+class StreamIterator(AsyncIterator[A]):
+    """An iteration of a stream (`Stream.iterate`, ``aiter(stream)``): an async iterator
+    and an async context manager whose exit (or `aclose`) ends the stream's run."""
+
+    __slots__ = ("_asked", "_chunk", "_done", "_host", "_i", "_stream", "_waiting")
+
+    def __init__(self, stream: Stream[A]) -> None:
+        self._stream = stream
+        self._host: _Host | None = None  # the run of the stream, started by the first pull
+        self._chunk: Chunk = []
+        self._i = 0
+        self._asked = False  # a chunk was asked for and has not been received yet
+        self._waiting = False  # a task waits in _fetch
+        self._done = False
+
+    def __aiter__(self) -> StreamIterator[A]:
+        return self
+
+    async def __anext__(self) -> A:
+        i = self._i
+        chunk = self._chunk
+        while i >= len(chunk):  # pulls never hand on an empty chunk: at most one round
+            chunk = self._chunk = await self._fetch()
+            i = 0
+        self._i = i + 1
+        return chunk[i]  # type: ignore[no-any-return]
+
+    async def _fetch(self) -> Chunk:
+        if self._done:
+            raise StopAsyncIteration
+        if self._waiting:
+            raise RuntimeError("another task is already waiting for this stream's next item")
+        self._waiting = True
+        try:
+            return await self._receive()
+        finally:
+            self._waiting = False
+
+    async def _receive(self) -> Chunk:
+        host = self._host
+        if host is None:
+            host = self._host = _Host()
+            _start(host, _hosting(self._stream, host))
+        if not self._asked:  # a cancelled wait leaves it asked: its chunk comes next
+            host.demand.put_nowait(None)
+            self._asked = True
+        reply = host.reply
+        msg = reply.get_nowait() if reply.qsize() else await reply.take()
+        self._asked = False
+        if msg is not _END:
+            return msg  # type: ignore[no-any-return]
+        if self._done:
+            raise StopAsyncIteration  # closed (aclose) while this task waited
+        if host.error is not None:
+            self._done = True
+            raise host.error
+        assert host.fiber is not None  # _END comes from a run that began
+        exit_ = await host.fiber.await_()
+        self._done = True
+        if exit_.is_success():
+            raise StopAsyncIteration
+        raise_failure(exit_.cause)
+
+    async def aclose(self) -> None:
+        """End the iteration: interrupt the stream's run (if it has not ended) and wait
+        until its resources are released, also while the caller is being cancelled (the
+        cancellation is raised after). Raises `Failure` if the run ended with more than
+        the interruption (a finalizer failed, or a pull the loop asked for before it was
+        cancelled failed). Closing again, or after the end, does nothing."""
+        host = self._host
+        self._chunk = []
+        self._i = 0
+        if self._done or host is None:
+            self._done = True
+            return
+        self._done = True
+        host.stop()
+        fiber = host.fiber
+        if fiber is None or host.error is not None:
+            return  # it never began (and now never will), or its task died
+        exit_ = await fiber.await_().uninterruptible()
+        if not exit_.is_success() and not exit_.cause.is_interrupted_only():
+            raise_failure(exit_.cause)
+
+    async def __aenter__(self) -> StreamIterator[A]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # dropped without aclose (``break`` out of ``async for item in stream``): interrupt
+        # the run, which releases the resources in the background
+        host = self._host
+        if host is not None and not self._done:
+            with contextlib.suppress(Exception):  # e.g. its event loop has closed
+                host.stop()
+
+
+class _Host:
+    """The run hosting one iteration: the consumer asks for a chunk on ``demand``, the run
+    pulls one and puts it on ``reply``; `_END` on ``reply`` when the run has ended."""
+
+    __slots__ = ("demand", "error", "fiber", "reply", "stopped")
+
+    def __init__(self) -> None:
+        self.demand: Queue[None] = Queue()
+        self.reply: Queue[Any] = Queue()
+        self.fiber: Fiber[Any, Any] | None = None  # the run's root fiber, once it began
+        self.stopped = False
+        self.error: BaseException | None = None  # what killed the run's task, if anything
+
+    def stop(self) -> None:
+        self.stopped = True
+        fiber = self.fiber
+        if fiber is not None:
+            fiber.interrupt_as(HOST, "the stream's iteration was closed")
+
+
+def _hosting(stream: Stream[Any], host: _Host) -> Effect[Any, Any, None]:
+    """The hosting run's effect: open the stream in a scope, then one pull per demand."""
+    def serve(pull: Pull) -> Effect[Any, Any, None]:
+        def deliver(chunk: Chunk | None) -> Effect[Any, Any, None]:
             if chunk is None:
-                return
-            for item in chunk:
-                yield item
-    except BaseException as exc:
-        exit_ = Exit.fail_cause(_cause_of_exception(exc))
-        raise
-    finally:
-        await scope.close(exit_)
+                return unit
+            host.reply.put_nowait(chunk)
+            return again
+        again: Effect[Any, Any, None] = host.demand.take().flat_map(lambda _: pull).flat_map(deliver)
+        return again
+
+    def begin(fiber: Fiber[Any, Any]) -> Effect[Any, Any, None]:
+        if host.stopped:
+            return unit  # closed before it began: the stream is never opened
+        host.fiber = fiber
+        ended = sync(lambda: host.reply.put_nowait(_END))
+        return scoped(stream._open.flat_map(serve)).ensuring(ended)
+    return with_fiber(begin)
 
 
-def _cause_of_exception(exc: BaseException) -> Any:
-    from ._core._cause import Interrupt
-    from ._core._effect import cause_of
-    if isinstance(exc, GeneratorExit):
-        return Interrupt("iteration stopped")
-    return cause_of(exc)
+# The asyncio tasks of the iterations running (the loop itself keeps only weak references).
+_HOST_TASKS: Final[set[Any]] = set()
+
+
+def _start(host: _Host, effect: Effect[Any, Any, None]) -> None:
+    """Run ``effect`` in a background task: an asyncio Task, or a trio system task (a trio
+    run has no nursery to lend; system tasks are cancelled when the main task ends, and
+    the run's finalizers run then)."""
+    cancelled: tuple[type[BaseException], ...]
+
+    async def run() -> None:
+        try:
+            await effect._run_exit()  # its Exit is the root fiber's, read from host.fiber
+        except BaseException as exc:  # noqa: BLE001 - a background task must not raise
+            # Cancelled: the loop or trio run is ending (the fiber was interrupted and its
+            # finalizers ran); Failure: its cleanup failed (the fiber's Exit says so)
+            if not isinstance(exc, (*cancelled, Failure)):
+                host.error = exc  # e.g. KeyboardInterrupt: raised to the consumer
+            host.reply.put_nowait(_END)
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        import trio
+        cancelled = (trio.Cancelled,)
+        trio.lowlevel.spawn_system_task(run, name="effectpy Stream iteration",
+                                        context=contextvars.copy_context())
+        return
+    cancelled = (asyncio.CancelledError,)
+    task = loop.create_task(run())
+    _HOST_TASKS.add(task)
+    task.add_done_callback(_HOST_TASKS.discard)
 
 
 def _check_size(n: object, where: str) -> None:
@@ -626,8 +938,10 @@ def _one_ended(live: list[int], queue: Queue[Any]) -> Effect[Any, Any, Any]:
 
 
 def _consume(queue: Queue[Any]) -> Pull:
-    """The pull of a queue fed by producer fibers: chunks of what is there, None at _END."""
+    """The pull of a queue fed by producer fibers: chunks of what is there, None at _END.
+    The items that came before a failure are handed on first, then the failure."""
     ended = [False]
+    failure: list[_Failed] = []  # met after items of a chunk: the next pull fails with it
 
     def got(first: Any) -> Effect[Any, Any, Chunk | None]:
         chunk: Chunk = []
@@ -637,10 +951,19 @@ def _consume(queue: Queue[Any]) -> Pull:
                 ended[0] = True
                 return succeed(chunk) if chunk else _NONE
             if isinstance(msg, _Failed):
+                if chunk:
+                    failure.append(msg)
+                    return succeed(chunk)
                 return fail_cause(msg.cause)
             chunk.append(msg)
             if len(chunk) >= CHUNK or not queue.qsize():
                 return succeed(chunk)
             msg = queue.get_nowait()
 
-    return suspend(lambda: _NONE if ended[0] else queue.take().flat_map(got))
+    def pull() -> Effect[Any, Any, Chunk | None]:
+        if ended[0]:
+            return _NONE
+        if failure:
+            return fail_cause(failure[0].cause)
+        return queue.take().flat_map(got)
+    return suspend(pull)
