@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
 
 from ._core._cause import Fail
-from ._core._effect import FAIL, OP, SUCCEED, SYNC, WAIT, Effect, _Instead, _make
-from ._core._wait import _next, _signal, _wake_all, _Waiter, _Waiters
+from ._core._effect import FAIL, OP, SYNC, WAIT, Effect, _Instead, _make
+from ._core._wait import _admit, _Offerers, _signal, _wake_all, _Waiter, _Waiters
 from ._option import NONE, Option, Some
 from ._queue import _check_maxsize
 
@@ -51,7 +51,7 @@ class Channel(Generic[A]):
         self._maxsize = _check_maxsize(maxsize, "Channel")
         self._items: deque[A] = deque()
         self._receivers: _Waiters[_Waiter] = _Waiters()
-        self._senders: _Waiters[_Waiter] = _Waiters()
+        self._senders = _Offerers()  # they claim the room made for them: see _Offerers
         self._closed = False
         # receive and receive_option have no argument: one OP node each per channel
         self._receive: Effect[Any, ChannelClosed, A] = _make(OP, _channel_receive, self, False)
@@ -67,24 +67,27 @@ class Channel(Generic[A]):
         return self._closed
 
     def _full(self) -> bool:
-        return 0 < self._maxsize <= len(self._items)
+        """No free place: every one holds an item or is claimed by a waiting send."""
+        return 0 < self._maxsize <= len(self._items) + self._senders.claimed
 
-    def _can_send(self) -> bool:
-        return self._closed or not self._full()
+    def _claim(self) -> bool:
+        """A waiting send's readiness, as it registers: True, claiming a place, if one is
+        free; True once closed (it then fails). See `_Offerers`."""
+        if self._closed:
+            return True
+        if self._full():
+            return False
+        self._senders.claimed += 1
+        return True
 
     def _can_receive(self) -> bool:
         return self._closed or bool(self._items)
 
     def _pop(self) -> A:
         item = self._items.popleft()
-        if self._senders:
-            # the first waiting send puts its item in now and is done, so a later send
-            # cannot take the room first (no waiting sender is starved by a busy one)
-            found = _next(self._senders)
-            if found is not None:
-                fiber, w = found
-                self._items.append(w.then._c)  # w.then is OP(_channel_send, self, item)
-                fiber._wake(w.token, _SUCCEED_NONE, True, None)
+        senders = self._senders
+        if senders:  # the first waiting sends claim the free place
+            _admit(senders, self._maxsize - len(self._items) - senders.claimed)
         return item
 
     def send(self, item: A) -> Effect[Any, ChannelClosed, None]:
@@ -111,6 +114,7 @@ class Channel(Generic[A]):
             # they retry, and see the close
             _wake_all(self._receivers, True, None)
             _wake_all(self._senders, True, None)
+            self._senders.claimed = 0
             return True
         return _make(SYNC, go)
 
@@ -144,15 +148,22 @@ class Channel(Generic[A]):
 def _channel_send(ch: Channel[A], item: A) -> None | _Instead:
     if ch._closed:
         return _Instead(_make(FAIL, Fail(ChannelClosed("send on a closed channel"))))
-    if ch._full():  # wait for room (or the close), then send again
-        return _Instead(_make(WAIT, ch._senders, ch._can_send, _make(OP, _channel_send, ch, item)))
+    if ch._full():  # wait for a place (claimed as it is signalled), then send
+        return _Instead(_make(WAIT, ch._senders, ch._claim, _make(OP, _channel_send_claimed, ch, item)))
     ch._items.append(item)
     if ch._receivers:
         _signal(ch._receivers)
     return None
 
 
-_channel_send.__qualname__ = "channel.send"
+def _channel_send_claimed(ch: Channel[A], item: A) -> None | _Instead:
+    """A waiting send, signalled (or closed): send the item in the place it claimed."""
+    if not ch._closed:  # (close dropped every claim)
+        ch._senders.claimed -= 1
+    return _channel_send(ch, item)
+
+
+_channel_send.__qualname__ = _channel_send_claimed.__qualname__ = "channel.send"
 
 
 def _channel_receive(ch: Channel[A], option: bool) -> A | Option[A] | _Instead:
@@ -180,4 +191,3 @@ def _channel_unreceive(ch: Channel[A], option: bool, value: Any) -> None:
 
 _channel_receive.__qualname__ = "channel.receive"
 _channel_receive.undo = _channel_unreceive  # type: ignore[attr-defined]
-_SUCCEED_NONE: Effect[Any, Any, None] = _make(SUCCEED, None)

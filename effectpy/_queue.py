@@ -17,7 +17,7 @@ from ._core._cause import Exit, Fail
 from ._core._effect import (
     FAIL, FLAT_MAP, NAMED, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _alloc, _Instead, _make,
 )
-from ._core._wait import _next, _signal, _signal_n, _wake_all, _Waiter, _Waiters
+from ._core._wait import _admit, _Offerers, _signal, _signal_n, _wake_all, _Waiter, _Waiters
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
 
@@ -28,8 +28,6 @@ A = TypeVar("A")
 Strategy = Literal["backpressure", "dropping", "sliding"]
 STRATEGIES = ("backpressure", "dropping", "sliding")
 
-_SUCCEED_TRUE: Effect[Any, Any, bool] = _make(SUCCEED, True)
-_SUCCEED_FALSE: Effect[Any, Any, bool] = _make(SUCCEED, False)
 
 
 class QueueShutdown(Exception):
@@ -158,7 +156,7 @@ class Queue(_Reader[A]):
     """
 
     __slots__ = ("_maxsize", "_strategy", "_items", "_takers", "_offerers", "_shutdown",
-                 "_on_shutdown", "_take", "_take_wait", "_offer_ready")
+                 "_on_shutdown", "_take", "_take_wait", "_claim_room")
 
     def __init__(self, maxsize: int | None = 0, strategy: Strategy = "backpressure") -> None:
         self._maxsize = _check_maxsize(maxsize, "Queue")
@@ -166,15 +164,16 @@ class Queue(_Reader[A]):
         self._strategy = strategy
         self._items: deque[A] = deque()
         # Waiting takers / offerers; a signalled waiter retries, and hands the signal on if
-        # it was interrupted before it could (so no wake-up, and no item, is lost).
+        # it was interrupted before it could (so no wake-up, and no item, is lost). Offerers
+        # claim the room made for them (see `_Offerers`): later offers queue up behind.
         self._takers: _Waiters[_Waiter] = _Waiters()
-        self._offerers: _Waiters[_Waiter] = _Waiters()
+        self._offerers = _Offerers()
         self._shutdown = False
         self._on_shutdown: Deferred[Any, None] | None = None  # made by await_shutdown
         self._take: Effect[Any, QueueShutdown, A] = _make(OP, _queue_take, self)
-        # take's slow path (wait, then take again), made once; offer's readiness check
+        # take's slow path (wait, then take again), made once; a waiting offer's readiness
         self._take_wait = _Instead(_make(WAIT, self._takers, self._can_take, self._take))
-        self._offer_ready = self._can_offer
+        self._claim_room = self._claim
 
     @property
     def maxsize(self) -> int:
@@ -206,7 +205,7 @@ class Queue(_Reader[A]):
 
     def _try_offer(self, item: A) -> bool:
         self._check_open()
-        if self.full():
+        if 0 < self._maxsize <= len(self._items) + self._offerers.claimed:  # full, or claimed
             if self._strategy == "backpressure":
                 return False
             if self._strategy == "dropping":
@@ -224,14 +223,19 @@ class Queue(_Reader[A]):
             raise asyncio.QueueEmpty("the queue is empty")
         item = self._items.popleft()
         if self._offerers:
-            _admit(self, 1)
+            self._made_room()
         return item
 
     def _take_n(self, n: int) -> list[A]:
         out = _pop_n(self._items, n)
         if out and self._offerers:
-            _admit(self, len(out))
+            self._made_room()
         return out
+
+    def _made_room(self) -> None:
+        """Items were taken: the first waiting offerers claim the free places."""
+        offerers = self._offerers
+        _admit(offerers, self._maxsize - len(self._items) - offerers.claimed)
 
     # --- effects ------------------------------------------------------------------------
 
@@ -244,8 +248,20 @@ class Queue(_Reader[A]):
     def _can_take(self) -> bool:
         return bool(self._items) or self._shutdown
 
-    def _can_offer(self) -> bool:
-        return not self.full() or self._shutdown
+    def _claim(self) -> bool:
+        """A waiting offer's readiness, as it registers: True, claiming a place, if one is
+        free; True if shut down (it then fails)."""
+        if self._shutdown:
+            return True
+        offerers = self._offerers
+        if len(self._items) + offerers.claimed < self._maxsize:
+            offerers.claimed += 1
+            return True
+        return False
+
+    def _release_claim(self) -> None:
+        if not self._shutdown:  # (shutdown dropped every claim)
+            self._offerers.claimed -= 1
 
     def offer(self, item: A) -> Effect[Any, QueueShutdown, bool]:
         """Add ``item``, waiting for room on a full backpressure queue. Succeeds with False
@@ -282,7 +298,7 @@ class Queue(_Reader[A]):
                 nonlocal done
                 if self._shutdown:
                     return self._shutdown_failure()
-                room = self._maxsize - len(self._items)
+                room = self._maxsize - len(self._items) - self._offerers.claimed
                 if room > 0:
                     chunk = batch[done:done + room]
                     self._items.extend(chunk)
@@ -291,8 +307,12 @@ class Queue(_Reader[A]):
                         _signal_n(self._takers, len(chunk))
                 if done == len(batch):
                     return _make(SUCCEED, [])
-                return _make(FLAT_MAP, _wait(self._offerers, self._can_offer, "queue.offer_all"),
-                             lambda _: attempt())
+                return _make(FLAT_MAP, _wait(self._offerers, self._claim_room, "queue.offer_all"),
+                             lambda _: claimed())
+
+            def claimed() -> Effect[Any, Any, list[A]]:
+                self._release_claim()  # signalled (or ready): a place was claimed for it
+                return attempt()
             return attempt()
         return _make(SUSPEND, run)
 
@@ -336,6 +356,7 @@ class Queue(_Reader[A]):
             failure = Fail(QueueShutdown("the queue was shut down while waiting"))
             _wake_all(self._takers, False, failure)
             _wake_all(self._offerers, False, failure)
+            self._offerers.claimed = 0
             if self._on_shutdown is not None:
                 self._on_shutdown._complete(Exit.succeed(None))
         return _make(SYNC, go)
@@ -353,7 +374,7 @@ def _queue_offer(q: Queue[A], item: A) -> bool | _Instead:
     if q._shutdown:
         return _Instead(q._shutdown_failure())
     items = q._items
-    if not 0 < q._maxsize <= len(items):  # the common case, inlined
+    if not 0 < q._maxsize <= len(items) + q._offerers.claimed:  # the common case, inlined
         items.append(item)
         if q._takers:
             _signal(q._takers)
@@ -363,11 +384,29 @@ def _queue_offer(q: Queue[A], item: A) -> bool | _Instead:
     if q._strategy == "sliding":
         q._try_offer(item)
         return True
-    # wait for room, then offer again (not inlined here: a closure would cost every call a cell)
-    return _Instead(_make(WAIT, q._offerers, q._offer_ready, _make(OP, _queue_offer, q, item)))
+    return _offer_wait(q, item)
 
 
-_queue_offer.__qualname__ = "queue.offer"  # as effect trees show the node
+def _offer_wait(q: Queue[A], item: A) -> _Instead:
+    """Wait for a place (claimed as it is signalled, or as it registers), then add."""
+    return _Instead(_make(WAIT, q._offerers, q._claim_room, _make(OP, _queue_offer_claimed, q, item)))
+
+
+def _queue_offer_claimed(q: Queue[A], item: A) -> bool | _Instead:
+    """A waiting offer, signalled: add the item in the place it claimed."""
+    if q._shutdown:
+        return _Instead(q._shutdown_failure())
+    q._offerers.claimed -= 1
+    items = q._items
+    if len(items) + q._offerers.claimed < q._maxsize:
+        items.append(item)
+        if q._takers:
+            _signal(q._takers)
+        return True
+    return _offer_wait(q, item)  # an item given back took the place (`_queue_untake`)
+
+
+_queue_offer.__qualname__ = _queue_offer_claimed.__qualname__ = "queue.offer"  # as effect trees show the node
 
 
 def _queue_take(q: Queue[A], _: None) -> A | _Instead:
@@ -375,7 +414,7 @@ def _queue_take(q: Queue[A], _: None) -> A | _Instead:
     if items:  # the common case, inlined
         item = items.popleft()
         if q._offerers:
-            _admit(q, 1)
+            q._made_room()
         return item
     if q._shutdown:
         return _Instead(q._shutdown_failure())
@@ -386,9 +425,9 @@ _queue_take.__qualname__ = "queue.take"
 
 
 def _queue_untake(q: Queue[A], _: None, item: A) -> None:
-    """Give a taken item back (at the front), for a take whose awaiting asyncio task was
-    cancelled after it completed (`_runtime._hand_back`). A full queue may then hold one
-    item more than its maxsize until it is next taken from."""
+    """Give a taken item back (at the front), for a take whose awaiting task was cancelled
+    after it completed (`_runtime._hand_back`). A full queue may then hold one item more
+    than its maxsize: the next take makes no room for waiting offers."""
     if q._shutdown:
         return  # the queue discarded its items: so is this one
     q._items.appendleft(item)
@@ -398,24 +437,3 @@ def _queue_untake(q: Queue[A], _: None, item: A) -> None:
 
 _queue_take.undo = _queue_untake  # type: ignore[attr-defined]
 
-
-def _admit(q: Queue[Any], room: int) -> None:
-    """``room`` items were taken from a full backpressure queue: the offers waiting first
-    put their items in now, and are done (woken with True, nothing to retry), so an offer
-    that comes later cannot take the room first: no waiting offer is starved by a busy
-    producer. An `offer_all` waiting is signalled instead (it retries: it may add many)."""
-    offerers = q._offerers
-    while room > 0:
-        found = _next(offerers)
-        if found is None:
-            return
-        fiber, w = found
-        then = w.then
-        if then._tag == OP:  # a single offer: OP(_queue_offer, q, item)
-            q._items.append(then._c)
-            fiber._wake(w.token, _SUCCEED_TRUE, True, None)
-            if q._takers:
-                _signal(q._takers)
-        else:
-            fiber._wake(w.token, then, True, w)
-        room -= 1

@@ -112,6 +112,7 @@ class Semaphore:
                   resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
         w.fiber = fiber
         w.resume = resume
+        self._grant()  # drops the waiters at the head that can never run (cancelled, stranded)
         if not self._waiters and self._available >= w.n:
             self._available -= w.n
             w.granted = True

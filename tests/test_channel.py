@@ -375,7 +375,8 @@ def test_a_waiting_send_is_not_starved_by_a_busy_sender():
         return got
 
     got = run(scenario.timeout(10))
-    assert got == ["a", "b", "SLOW", *range(500)]
+    assert got.index("SLOW") <= 3  # with the first room made, not after the busy sender
+    assert [x for x in got if x != "SLOW"] == ["a", "b", *range(500)]
 
 
 @pytest.mark.asyncio_only

@@ -672,3 +672,49 @@ def test_trio_a_busy_fiber_lets_other_trio_tasks_run_soon():
 
     assert effectpy_run(race(busy, from_async(tick)), backend="trio") == "tick"
     assert count[0] < 250_000
+
+
+def test_trio_an_uninterruptible_effect_awaited_in_a_cancelled_scope_runs_its_region():
+    import trio
+
+    log = []
+
+    async def main():
+        with trio.CancelScope() as cs:
+            cs.cancel()  # already cancelled when the await begins
+            with pytest.raises(trio.Cancelled):
+                await sync(lambda: log.append("region ran")).uninterruptible()
+
+    trio.run(main)
+    assert log == ["region ran"]
+
+
+def test_trio_a_cancelled_get_that_had_already_taken_gives_the_item_back():
+    import trio
+
+    from effectpy import Channel
+
+    async def once(kind):
+        q = Queue() if kind == "queue" else Channel()
+        got = []
+        async with trio.open_nursery() as nursery:
+            scope = trio.CancelScope()
+
+            async def getter():
+                with scope:
+                    got.append(await (q.get() if kind == "queue" else q.receive()))
+
+            nursery.start_soon(getter)
+            await trio.testing.wait_all_tasks_blocked()
+            if kind == "queue":
+                q.put_nowait("x")
+            else:
+                await q.send("x")
+            scope.cancel()  # the take may run before the cancelled task resumes
+        return got or list(q._items)  # delivered, or still (given back) in the queue
+
+    async def main():
+        return [await once(kind) for kind in ("queue", "channel") for _ in range(100)]
+
+    import trio.testing  # noqa: F401
+    assert all(r == ["x"] for r in trio.run(main))

@@ -243,3 +243,18 @@ def test_waiters_stranded_on_a_closed_loop_do_not_break_later_runs():
     # the stranded waiter can never use the permit: it is skipped, not handed it
     assert run(sem.with_permit(succeed("got it")).timeout(5)) == "got it"
     assert sem.available == 1
+
+
+@pytest.mark.asyncio_only
+def test_a_stranded_waiter_at_the_head_does_not_block_requests_that_fit():
+    from effectpy import Context, never
+
+    sem = Semaphore(2)
+
+    async def strand():
+        await sem.with_permits(1, never).fork_daemon()._run(Context())      # holds 1 of 2
+        await sem.with_permits(2, succeed(1)).fork_daemon()._run(Context())  # waits for 2
+        await asyncio.sleep(0)
+
+    asyncio.run(strand())
+    assert run(sem.with_permits(1, succeed("got it")).timeout(5)) == "got it"

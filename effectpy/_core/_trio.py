@@ -20,7 +20,7 @@ from ._context import Context
 from ._effect import NAMED, Effect, cause_of
 from ._fiber import Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
-from ._runtime import RUN_ENDED, _interrupt_all, raise_if_cleanup_failed
+from ._runtime import RUN_ENDED, _hand_back, _interrupt_all, raise_if_cleanup_failed
 
 __all__ = ["TrioRuntime", "run_async_trio", "trio_run"]
 
@@ -166,7 +166,9 @@ async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context) -> Exit[Any]:
         fiber._observers.append(on_exit)
         if runtime.instrument is not None:
             runtime.instrument.emit("fiber_started", fiber, None)
-        runtime.call_soon(fiber._loop, eff, True, None)
+        # its first slice at once, as on asyncio: a cancellation already pending meets an
+        # effect that has begun (an uninterruptible one is then in its region)
+        fiber._loop(eff, True, None)
         try:
             try:
                 await finished.wait()
@@ -181,6 +183,8 @@ async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context) -> Exit[Any]:
         finally:
             runtime.close()
     if interrupted_by is not None:
+        if box[0].is_success():
+            _hand_back(eff, box[0].value)
         raise_if_cleanup_failed(box[0])
         raise interrupted_by  # outside the nursery: not wrapped in an exception group
     return box[0]

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from ._effect import Effect
     from ._fiber import Fiber
 
-__all__ = ["_Waiter", "_Waiters", "_cancelled_one", "_next", "_signal", "_signal_n", "_wake_all",
-           "_waiting"]
+__all__ = ["_Offerers", "_Waiter", "_Waiters", "_admit", "_cancelled_one", "_next", "_signal",
+           "_signal_n", "_wake_all", "_waiting"]
 
 
 W = TypeVar("W")
@@ -46,6 +46,36 @@ class _Waiters(deque[W]):
     def __init__(self) -> None:
         super().__init__()
         self.cancelled = 0  # waiters in the deque whose wait was cancelled
+
+    def pass_on(self) -> None:
+        """A signalled waiter was interrupted before it could retry: wake the next."""
+        _signal(self)  # type: ignore[arg-type]
+
+
+class _Offerers(_Waiters["_Waiter"]):
+    """The waiters for room in a bounded buffer (`Queue` offers, `Channel` sends), and the
+    places they have claimed. Room made by a take goes to the first waiters: each one
+    signalled claims a place (as does one that finds room when it registers), and no
+    later offer may take a claimed place, so a busy producer cannot starve a waiting one.
+    The waiter adds its item itself, when it runs again, releasing its claim: interrupted
+    before that, it adds nothing, and its claim passes to the next waiter (or lapses)."""
+
+    __slots__ = ("claimed",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claimed = 0
+
+    def pass_on(self) -> None:
+        if not _signal(self):
+            self.claimed = max(0, self.claimed - 1)
+
+
+def _admit(offerers: _Offerers, room: int) -> None:
+    """``room`` unclaimed places are free: signal as many waiters, each claiming one."""
+    while room > 0 and _signal(offerers):
+        offerers.claimed += 1
+        room -= 1
 
 
 def _waiting(waiters: _Waiters[Any]) -> int:
@@ -87,7 +117,7 @@ class _Waiter:
 
     def pass_on(self) -> None:
         """This waiter was signalled but interrupted before it could retry: wake the next."""
-        _signal(self.waiters)
+        self.waiters.pass_on()
 
 
 def _is_waiting(w: _Waiter) -> bool:
