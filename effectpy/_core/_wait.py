@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from ._effect import Effect
     from ._fiber import Fiber
 
-__all__ = ["_Offerers", "_Waiter", "_Waiters", "_admit", "_cancelled_one", "_next", "_signal",
-           "_signal_n", "_wake_all", "_waiting"]
+__all__ = ["_Offerers", "_Waiter", "_Waiters", "_admit", "_cancelled_one", "_signal", "_signal_n",
+           "_wake_all", "_waiting"]
 
 
 W = TypeVar("W")
@@ -129,10 +129,10 @@ _new_waiter: Final[Callable[[], _Waiter]] = cast(
     "Callable[[], _Waiter]", type.__call__.__get__(_Waiter))
 
 
-def _next(waiters: _Waiters[_Waiter]) -> tuple[Fiber[Any, Any], _Waiter] | None:
-    """Remove the first live waiter and return its fiber (for the caller to wake) and it;
-    None if there is none. A waiter whose run is over (its event loop closed: a daemon of
-    an ``await effect`` whose loop has ended) can never run again: it is dropped."""
+def _signal(waiters: _Waiters[_Waiter]) -> bool:
+    """Wake the first live waiter (it will retry); False if there was none. A waiter whose
+    run is over (its event loop closed: a daemon of an ``await effect`` whose loop has
+    ended) can never retry: it is dropped, and the signal goes to the next."""
     while waiters:
         w = waiters.popleft()
         fiber = w.fiber
@@ -140,21 +140,13 @@ def _next(waiters: _Waiters[_Waiter]) -> tuple[Fiber[Any, Any], _Waiter] | None:
             waiters.cancelled -= 1
             continue
         w.fiber = None
-        if not fiber._runtime.is_closed():
-            return fiber, w
-    return None
-
-
-def _signal(waiters: _Waiters[_Waiter]) -> bool:
-    """Wake the first live waiter (it will retry); False if there was none."""
-    found = _next(waiters)
-    if found is None:
-        return False
-    fiber, w = found
-    # the waiter as the value: if the fiber is interrupted before it runs `then`, the run
-    # loop passes the signal on (`_Waiter.pass_on`)
-    fiber._wake(w.token, w.then, True, w)
-    return True
+        if fiber._runtime.is_closed():
+            continue
+        # the waiter as the value: if the fiber is interrupted before it runs `then`, the
+        # run loop passes the signal on (`_Waiter.pass_on`)
+        fiber._wake(w.token, w.then, True, w)
+        return True
+    return False
 
 
 def _signal_n(waiters: _Waiters[_Waiter], n: int) -> None:
