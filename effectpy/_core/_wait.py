@@ -39,7 +39,7 @@ W = TypeVar("W")
 
 class _Waiters(deque[W]):
     """A deque of waiters that knows how many of them were cancelled in place (they stay
-    until they reach the front, or until `_compact` drops them)."""
+    until they reach the front, or until `_cancelled_one` drops them)."""
 
     __slots__ = ("cancelled",)
 
