@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from ._core._cause import Fail
 from ._core._effect import FAIL, OP, SYNC, WAIT, Effect, _Instead, _make
-from ._core._wait import _admit, _Offerers, _signal, _wake_all, _Waiter, _Waiters
+from ._core._wait import _Offerers, _signal, _wake_all, _Waiter, _Waiters
 from ._option import NONE, Option, Some
 from ._queue import _check_maxsize
 
@@ -73,21 +73,15 @@ class Channel(Generic[A]):
     def _claim(self) -> bool:
         """A waiting send's readiness, as it registers: True, claiming a place, if one is
         free; True once closed (it then fails). See `_Offerers`."""
-        if self._closed:
-            return True
-        if self._full():
-            return False
-        self._senders.claimed += 1
-        return True
+        return self._closed or self._senders.claim(len(self._items), self._maxsize)
 
     def _can_receive(self) -> bool:
         return self._closed or bool(self._items)
 
     def _pop(self) -> A:
         item = self._items.popleft()
-        senders = self._senders
-        if senders:  # the first waiting sends claim the free place
-            _admit(senders, self._maxsize - len(self._items) - senders.claimed)
+        if self._senders:
+            self._senders.admit(len(self._items), self._maxsize)
         return item
 
     def send(self, item: A) -> Effect[Any, ChannelClosed, None]:

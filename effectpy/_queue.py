@@ -17,7 +17,7 @@ from ._core._cause import Exit, Fail
 from ._core._effect import (
     FAIL, FLAT_MAP, NAMED, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _alloc, _Instead, _make,
 )
-from ._core._wait import _admit, _Offerers, _signal, _signal_n, _wake_all, _Waiter, _Waiters
+from ._core._wait import _Offerers, _signal, _signal_n, _wake_all, _Waiter, _Waiters
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
 
@@ -223,19 +223,14 @@ class Queue(_Reader[A]):
             raise asyncio.QueueEmpty("the queue is empty")
         item = self._items.popleft()
         if self._offerers:
-            self._made_room()
+            self._offerers.admit(len(self._items), self._maxsize)
         return item
 
     def _take_n(self, n: int) -> list[A]:
         out = _pop_n(self._items, n)
         if out and self._offerers:
-            self._made_room()
+            self._offerers.admit(len(self._items), self._maxsize)
         return out
-
-    def _made_room(self) -> None:
-        """Items were taken: the first waiting offerers claim the free places."""
-        offerers = self._offerers
-        _admit(offerers, self._maxsize - len(self._items) - offerers.claimed)
 
     # --- effects ------------------------------------------------------------------------
 
@@ -251,13 +246,7 @@ class Queue(_Reader[A]):
     def _claim(self) -> bool:
         """A waiting offer's readiness, as it registers: True, claiming a place, if one is
         free; True if shut down (it then fails)."""
-        if self._shutdown:
-            return True
-        offerers = self._offerers
-        if len(self._items) + offerers.claimed < self._maxsize:
-            offerers.claimed += 1
-            return True
-        return False
+        return self._shutdown or self._offerers.claim(len(self._items), self._maxsize)
 
     def _release_claim(self) -> None:
         if not self._shutdown:  # (shutdown dropped every claim)
@@ -414,7 +403,7 @@ def _queue_take(q: Queue[A], _: None) -> A | _Instead:
     if items:  # the common case, inlined
         item = items.popleft()
         if q._offerers:
-            q._made_room()
+            q._offerers.admit(len(items), q._maxsize)
         return item
     if q._shutdown:
         return _Instead(q._shutdown_failure())

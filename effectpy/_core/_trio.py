@@ -9,8 +9,8 @@ interruption instead, so their finalizers still run).
 from __future__ import annotations
 
 from collections import deque
-from time import perf_counter
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any
 
 import trio

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from ._effect import Effect
     from ._fiber import Fiber
 
-__all__ = ["_Offerers", "_Waiter", "_Waiters", "_admit", "_cancelled_one", "_signal", "_signal_n",
-           "_wake_all", "_waiting"]
+__all__ = ["_Offerers", "_Waiter", "_Waiters", "_cancelled_one", "_signal", "_signal_n", "_wake_all",
+           "_waiting"]
 
 
 W = TypeVar("W")
@@ -70,12 +70,20 @@ class _Offerers(_Waiters["_Waiter"]):
         if not _signal(self):
             self.claimed = max(0, self.claimed - 1)
 
+    def claim(self, used: int, capacity: int) -> bool:
+        """Claim a place if one is free (``used`` of ``capacity`` hold items): a waiter's
+        readiness as it registers."""
+        if used + self.claimed < capacity:
+            self.claimed += 1
+            return True
+        return False
 
-def _admit(offerers: _Offerers, room: int) -> None:
-    """``room`` unclaimed places are free: signal as many waiters, each claiming one."""
-    while room > 0 and _signal(offerers):
-        offerers.claimed += 1
-        room -= 1
+    def admit(self, used: int, capacity: int) -> None:
+        """Items were taken: the first waiters are signalled, each claiming a free place."""
+        room = capacity - used - self.claimed
+        while room > 0 and _signal(self):
+            self.claimed += 1
+            room -= 1
 
 
 def _waiting(waiters: _Waiters[Any]) -> int:
