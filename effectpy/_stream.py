@@ -37,6 +37,7 @@ from ._core._effect import (
 )
 from ._core._fiber import Fiber
 from ._core._scope import Scope
+from ._deferred import Deferred
 from ._queue import Queue, QueueShutdown
 from ._resource import acquire_release, scoped
 
@@ -67,12 +68,13 @@ class _Tick:
 class _Call:
     """A map_par item's call: its effect until it starts, then (once it has ended) its Exit."""
 
-    __slots__ = ("effect", "exit", "index")
+    __slots__ = ("effect", "ended", "exit", "index")
 
     def __init__(self, index: int) -> None:
         self.index = index  # its place in the input
         self.effect: Effect[Any, Any, Any] | None = None
         self.exit: Exit[Any] | None = None
+        self.ended: Deferred[Any, None] = Deferred()  # completed with `exit`
 
 
 class _Failed:
@@ -303,9 +305,7 @@ class Stream(Generic[A]):
         def open_(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Pull]:
             scope = fiber.current_scope()
             order: Queue[Any] = Queue(maxsize=n)  # started calls, in input order; then _END / _Failed
-            ended_call: Queue[None] = Queue()  # wakes the consumer when the call it waits for ends
             room: Queue[None] = Queue()  # wakes the producer when a call ends while n run
-            waiting: list[_Call | None] = [None]  # the call the consumer waits for
             producer_waits = [False]
             running = [0]
             started = [0]
@@ -333,9 +333,7 @@ class Stream(Generic[A]):
                 running[0] -= 1
                 if not exit_.is_success():
                     failed_at[0] = min(failed_at[0], job.index)
-                if waiting[0] is job:
-                    waiting[0] = None
-                    ended_call.put_nowait(None)
+                job.ended._complete(Exit.succeed(None))
                 if producer_waits[0]:
                     producer_waits[0] = False
                     room.put_nowait(None)
@@ -394,8 +392,7 @@ class Stream(Generic[A]):
             def result(job: _Call) -> Effect[Any, Any, Chunk | None]:
                 exit_ = job.exit
                 if exit_ is None:  # wait until its call ends, and look again
-                    waiting[0] = job
-                    return ended_call.take().flat_map(lambda _: result(job))
+                    return job.ended.await_().flat_map(lambda _: result(job))
                 if not exit_.is_success():
                     return fail_cause(exit_.cause)
                 chunk = [exit_.value]
