@@ -1,12 +1,19 @@
 """The command line: record a script's run, or render a saved trace.
 
-    python -m effectpy trace SCRIPT.py [--svg OUT.svg] [--perfetto OUT.json] [--jsonl OUT.jsonl]
-                                       [--test-clock] [--title TITLE]
+    python -m effectpy trace SCRIPT.py [ARGS...] [--svg OUT.svg] [--perfetto OUT.json]
+                                       [--jsonl OUT.jsonl] [--test-clock] [--title TITLE]
     python -m effectpy render TRACE.jsonl [--svg OUT.svg] [--perfetto OUT.json] [--summary]
+
+``trace`` works like ``python -m cProfile``: the script runs as ``__main__`` (with ARGS as
+its ``sys.argv[1:]``; put them after ``--`` if they look like this command's options), and
+every effect run it makes is recorded. A script that defines ``main`` (an effect, or a
+function returning one) and no ``if __name__ == "__main__":`` block has that effect run;
+``--test-clock`` always runs ``main``, on a virtual clock.
 
 Exit codes: 0 the run succeeded (or the trace was rendered); 1 the traced program failed
 (its pictures are still written: that is what a bug report wants); 2 bad usage; 3 bad input
-(a missing file, a script with nothing to run, a malformed trace file).
+(a missing file, a script with nothing to run, a malformed trace file); 130 interrupted
+(Ctrl-C; the trace so far is still written).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ EXIT_OK = 0
 EXIT_PROGRAM_FAILED = 1
 EXIT_USAGE = 2
 EXIT_BAD_INPUT = 3
+EXIT_INTERRUPTED = 130  # as a shell reports a SIGINT
 
 
 class BadInput(Exception):
@@ -34,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m effectpy", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     trace = sub.add_parser("trace", help="run a script under the recorder and write its pictures")
-    trace.add_argument("script", help="a Python file; its `main` effect (or function returning one) "
-                                      "is run, or, without `main`, the script itself")
+    trace.add_argument("script", help="a Python file, run as __main__ (or its `main` effect: "
+                                      "see --test-clock and the description above)")
     trace.add_argument("--svg", help="write the timeline SVG here")
     trace.add_argument("--perfetto", help="write Chrome trace-event JSON (ui.perfetto.dev) here")
     trace.add_argument("--jsonl", help="write the lossless trace here")
@@ -52,22 +60,37 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _defines_main(path: Path) -> bool:
+def _shape(path: Path) -> tuple[bool, bool]:
+    """Whether the script defines ``main`` at its top level, and whether it has an
+    ``if __name__ == "__main__":`` block."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except SyntaxError as exc:
         raise BadInput(f"{path}: not valid Python ({exc.msg}, line {exc.lineno})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read {path}: {exc}") from None
+    defines_main = has_guard = False
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "main":
-            return True
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "main" for t in node.targets):
-            return True
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "main":
-            return True
-    return False
+            defines_main = True
+        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "main" for t in node.targets):
+            defines_main = True
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "main":
+            defines_main = True
+        elif isinstance(node, ast.If) and _is_main_guard(node.test):
+            has_guard = True
+    return defines_main, has_guard
 
 
-def _program_of(main: Any, path: Path) -> Any:
+def _is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = {ast.dump(test.left), ast.dump(test.comparators[0])}
+    return sides == {ast.dump(ast.Name("__name__", ast.Load())), ast.dump(ast.Constant("__main__"))}
+
+
+def _program_of(main: Any, path: Path, test_clock: bool) -> Any:
     """The Effect to run for a script's `main`."""
     from . import Effect
     if isinstance(main, Effect):
@@ -80,11 +103,13 @@ def _program_of(main: Any, path: Path) -> Any:
             result.close()
             raise BadInput(f"{path}: main is an async function; make it return an Effect (e.g. "
                            "from_async(...)), or call your code from the script itself")
-        raise BadInput(f"{path}: main() returned {type(result).__name__}, expected an Effect")
+        hint = (" (--test-clock runs a `main` effect on a virtual clock; without it the script "
+                "runs as __main__)") if test_clock else ""
+        raise BadInput(f"{path}: main() returned {type(result).__name__}, expected an Effect{hint}")
     raise BadInput(f"{path}: main is a {type(main).__name__}, expected an Effect or a function returning one")
 
 
-def _trace_script(args: argparse.Namespace) -> int:
+def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
     from . import Failure
     from ._test_clock import TestClock
     from .trace import record
@@ -92,16 +117,19 @@ def _trace_script(args: argparse.Namespace) -> int:
     path = Path(args.script)
     if not path.is_file():
         raise BadInput(f"no script at {path}")
-    has_main = _defines_main(path)
-    if args.test_clock and not has_main:
+    defines_main, has_guard = _shape(path)
+    if args.test_clock and not defines_main:
         raise BadInput(f"{path}: --test-clock needs a `main` effect to run (the script defines no `main`)")
+    run_main = defines_main and (args.test_clock or not has_guard)
+    failed = interrupted = False
+    saved_argv, saved_path = sys.argv, sys.path[:]
+    sys.argv = [str(path), *script_args]
     sys.path.insert(0, str(path.resolve().parent))
-    failed = False
     with record() as trace:
         try:
-            if has_main:
+            if run_main:
                 namespace = runpy.run_path(str(path), run_name="__effectpy_trace__")
-                program = _program_of(namespace["main"], path)
+                program = _program_of(namespace["main"], path, args.test_clock)
                 if args.test_clock:
                     exit_ = asyncio.run(TestClock().drive(program))
                 else:
@@ -114,18 +142,27 @@ def _trace_script(args: argparse.Namespace) -> int:
                 runpy.run_path(str(path), run_name="__main__")
         except BadInput:
             raise
+        except KeyboardInterrupt:
+            interrupted = True
+            print("interrupted (Ctrl-C): writing the trace recorded so far", file=sys.stderr)
         except (Failure, Exception) as exc:
             failed = True
             traceback.print_exception(exc, file=sys.stderr)
         except SystemExit as exc:
             failed = exc.code not in (None, 0)
+        finally:
+            sys.argv, sys.path[:] = saved_argv, saved_path
     if not trace.events:
+        if interrupted:
+            return EXIT_INTERRUPTED
         raise BadInput(f"{path}: ran, but no effect was run (nothing to draw)")
     outputs = {"svg": args.svg, "perfetto": args.perfetto, "jsonl": args.jsonl}
     if not any(outputs.values()):
         outputs["svg"] = f"{path.stem}.trace.svg"
     print(trace.summary())
     _write(trace, outputs, args.title or f"{path.name}")  # BadInput (3) if a file cannot be written
+    if interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_PROGRAM_FAILED if failed else EXIT_OK
 
 
@@ -165,12 +202,17 @@ def _render(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    # the script's own arguments: what follows `--`, and what this command does not know
+    head, tail = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(head)
+        if unknown and args.command != "trace":
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
     try:
-        return _trace_script(args) if args.command == "trace" else _render(args)
+        return _trace_script(args, unknown + tail) if args.command == "trace" else _render(args)
     except BadInput as exc:
         print(f"effectpy: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -7,6 +7,8 @@ import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+
 from effectpy.trace import Trace
 
 GUIDE_RACE = textwrap.dedent("""
@@ -103,3 +105,69 @@ def test_unreadable_and_unwritable_files_are_bad_input(tmp_path):
     (tmp_path / "bad_data.jsonl").write_text(text)
     out = cli("render", "bad_data.jsonl", cwd=tmp_path)
     assert out.returncode == 3 and "malformed" in out.stderr
+
+
+def test_trace_runs_any_script_as_main_with_its_arguments(tmp_path):
+    """Like `python -m cProfile`: the script runs as __main__ with its own argv, and every
+    effect run it makes is in the trace."""
+    script = tmp_path / "app.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import effectpy
+        from effectpy import sleep, succeed, zip_par
+
+        def main():
+            n = int(sys.argv[1])
+            for i in range(n):
+                effectpy.run(zip_par(succeed(i), sleep(0)).named(f"run{i}"))
+            print("argv:", sys.argv[1:])
+
+        if __name__ == "__main__":
+            main()
+    """))
+    out = cli("trace", script, "3", "--svg", "app.svg", "--jsonl", "app.jsonl", "--", "--svg", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "argv: ['3', '--svg']" in out.stdout  # after `--`, arguments are the script's
+    ET.parse(tmp_path / "app.svg")
+    roots = [f.name for f in Trace.load(tmp_path / "app.jsonl").fibers() if f.parent is None]
+    assert roots == ["run0", "run1", "run2"]
+
+
+def test_the_tour_traced_by_the_cli_gives_one_picture(tmp_path):
+    out = cli("trace", ROOT / "examples" / "tour.py", "--svg", "tour.svg", "--jsonl", "tour.jsonl", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    ET.parse(tmp_path / "tour.svg")
+    trace = Trace.load(tmp_path / "tour.jsonl")
+    roots = [f for f in trace.fibers() if f.parent is None]
+    assert len(roots) == 4  # the four stories, one after another on the tour's one clock
+    assert [r.start for r in roots] == sorted(r.start for r in roots) and roots[-1].start > 0
+    assert (tmp_path / "tour" / "race.svg").exists()  # the tour also wrote its own pictures
+
+
+def test_test_clock_runs_main_and_explains_a_main_that_is_not_an_effect(tmp_path):
+    script = tmp_path / "plain.py"
+    script.write_text("def main():\n    print('hi')\n\nif __name__ == '__main__':\n    main()\n")
+    out = cli("trace", script, "--test-clock", cwd=tmp_path)
+    assert out.returncode == 3
+    assert "main() returned NoneType, expected an Effect" in out.stderr
+    assert "without it the script runs as __main__" in out.stderr
+
+
+def test_ctrl_c_still_writes_the_trace_so_far(tmp_path):
+    script = tmp_path / "stopped.py"
+    script.write_text(textwrap.dedent("""
+        import effectpy
+        from effectpy import acquire_release, succeed, sync
+
+        def stop():
+            raise KeyboardInterrupt  # what Ctrl-C raises in the main thread
+
+        held = acquire_release(succeed("db"), lambda r: sync(lambda: print("released", r)))
+        effectpy.run(held.flat_map(lambda _: sync(stop)).named("worker"))
+    """))
+    out = cli("trace", script, "--svg", "s.svg", "--jsonl", "s.jsonl", cwd=tmp_path)
+    assert out.returncode == 130, out.stderr
+    assert "released db" in out.stdout and "writing the trace recorded so far" in out.stderr
+    ET.parse(tmp_path / "s.svg")
+    trace = Trace.load(tmp_path / "s.jsonl")
+    assert [r.released is not None for r in trace.resources()] == [True]

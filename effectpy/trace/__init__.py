@@ -19,8 +19,8 @@ from ._tree_picture import render_svg
 
 def __getattr__(name: str) -> object:
     if name == "TimelineWidget":  # only on demand: it imports anywidget and ipywidgets
-        from ._widget import TimelineWidget
-        return TimelineWidget
+        from ._trace import widget_class
+        return widget_class()
     raise AttributeError(f"module 'effectpy.trace' has no attribute {name!r}")
 
 

@@ -370,8 +370,7 @@ class Trace:
         """The timeline as an interactive notebook widget (needs ``effectpy[notebook]``):
         zoom, hover, a replay slider, and the fiber tree and ``effect``'s tree beside it.
         A live trace's widget can follow the run: see `TimelineWidget.live`."""
-        from ._widget import TimelineWidget
-        return TimelineWidget(self, effect, title=title)
+        return widget_class()(self, effect, title=title)
 
     # --- trees (graphviz) ---------------------------------------------------------------
 
@@ -400,3 +399,13 @@ def _json_line(line: str, where: str) -> Any:
         raise TraceFormatError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
 
 
+def widget_class() -> type[TimelineWidget]:
+    """`TimelineWidget`, imported on first use; without the notebook extra, an ImportError
+    that says what to install (raised where the user asked for a widget)."""
+    try:
+        from ._widget import TimelineWidget
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            f"the timeline widget needs {exc.name!r}, which is not installed: "
+            'pip install "effectpy[notebook]"', name=exc.name) from None
+    return TimelineWidget
