@@ -468,8 +468,14 @@ def test_keyboard_interrupt_on_trio_runs_finalizers_and_propagates_unwrapped():
     use = sync(lambda: os.kill(os.getpid(), signal.SIGINT)).flat_map(lambda _: sleep(5))
     eff = acquire_release(sync(lambda: log.append("acquired")), lambda _: sync(lambda: log.append("released")),
                           lambda _: use)
-    with pytest.raises(KeyboardInterrupt):
-        effectpy_run(eff, backend="trio")
+    # Python's own Ctrl-C handler, even where this process was started with SIGINT ignored
+    # (as a shell does for a command it runs in the background)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            effectpy_run(eff, backend="trio")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert log == ["acquired", "released"]
 
 
