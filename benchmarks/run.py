@@ -17,8 +17,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import async_cases  # noqa: E402
 import cases  # noqa: E402
 import harness  # noqa: E402
+
+BENCHMARKS = {**cases.BENCHMARKS, **async_cases.BENCHMARKS}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,7 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="a fast smoke run: fewer repeats, million_chain at 100,000 steps")
     p.add_argument("--only", action="append", metavar="NAME", default=[],
                    help="run only this benchmark (repeatable, or comma-separated); "
-                        f"one of: {', '.join(cases.BENCHMARKS)}")
+                        f"one of: {', '.join(BENCHMARKS)}")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     p.add_argument("--list", action="store_true", help="list the benchmark names and exit")
     p.add_argument("--probe", metavar="KIND:N", help=argparse.SUPPRESS)  # internal
@@ -42,15 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(cases.probe(args.probe)))
         return 0
     if args.list:
-        print("\n".join(cases.BENCHMARKS))
+        print("\n".join(BENCHMARKS))
         return 0
     names = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
-    unknown = [n for n in names if n not in cases.BENCHMARKS]
+    unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; "
-              f"choose from: {', '.join(cases.BENCHMARKS)}", file=sys.stderr)
+              f"choose from: {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
-    selected = [n for n in cases.BENCHMARKS if not names or n in names]
+    selected = [n for n in BENCHMARKS if not names or n in names]
 
     env = cases.environment()
     trio_na = cases.probe_effectpy_trio()
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for name in selected:
         t0 = time.perf_counter()
-        sec = cases.BENCHMARKS[name](cfg)
+        sec = BENCHMARKS[name](cfg)
         sections.append(sec)
         print(harness.format_section(sec))
         print(f"  ({time.perf_counter() - t0:.1f} s)")
