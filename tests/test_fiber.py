@@ -596,7 +596,9 @@ def test_run_interrupts_the_daemons_still_running_when_it_ends_and_awaits_their_
 def test_daemon_forked_by_a_daemons_finalizer_is_ended_too():
     log = []
     started = Deferred()
-    late = never.ensuring(sync(lambda: log.append("late cleaned")))
+    # forked by a finalizer, `late` starts uninterruptible (ZIO's rule): it opts in where
+    # it waits, after it has entered its `ensuring`
+    late = never.interruptible().ensuring(sync(lambda: log.append("late cleaned")))
     first = started.succeed(None).flat_map(lambda _: never).ensuring(late.fork_daemon().unit())
     run(first.fork_daemon().flat_map(lambda _: started.await_()))
     assert log == ["late cleaned"]

@@ -1,13 +1,18 @@
 """`Fiber`: the run loop that interprets `Effect` nodes with an explicit continuation stack.
 
-A fiber is driven by callbacks on its runtime's event loop, not by an asyncio Task of its
-own: a fiber that never suspends costs no Task. It suspends only on an awaitable (run as a
-Task of the backend), a callback primitive (sleep, join, ...), or a yield.
+A fiber is driven by callbacks on its runtime's event loop until it first has a coroutine
+(or other awaitable) to await: a fiber that never awaits one costs no task. From then on it
+has a *carrier*, one task of the backend that awaits each such coroutine inline (no task
+per await) and runs the fiber's loop in between, parking while the fiber waits on anything
+else (sleep, join, a queue, ...). A root run by ``await effect`` is carried by the awaiting
+task itself, and so is an effect awaited inside a carried fiber's coroutine: it runs as that
+fiber's child (`_runtime.CARRIED` says which fiber a task carries).
 
 Life of a fiber::
 
     READY --loop--> RUNNING --awaitable/callback--> SUSPENDED --wake--> READY ...
-                       |                                          (interrupt: cancel the op)
+                       |                                          (interrupt: cancel the op;
+                       |                                           an awaitable: its await)
                        +--stack empty--> FINISHING (interrupt children, await them,
                                          close the fiber's own scope) --> DONE
 
@@ -61,6 +66,24 @@ _FIBER_IDS: Final = itertools.count(1)
 _log = logging.getLogger("effectpy")
 
 
+class Carrier(Protocol):
+    """The task that carries a fiber once it has awaited a coroutine (`_runtime._Carrier`,
+    `_trio._TrioCarrier`): it awaits ``aw`` inline, runs the fiber's loop, and parks while
+    the fiber waits on anything else."""
+
+    # The awaitable the fiber's loop asks the carrier to await next (None: none).
+    aw: Awaitable[Any] | None
+    # Cancels the await in progress (the fiber's canceller while it is suspended in one).
+    cancel: Callable[[], None]
+
+    def wake(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
+        """Resume the fiber's loop with (eff, ok, val) in the carrier."""
+
+    def pause(self, eff: Effect[Any, Any, Any] | None) -> None:
+        """Let the others run (after the fibers already waiting to), then go on with
+        ``eff`` (a yield, or a step budget used up)."""
+
+
 class Scheduler(Protocol):
     """What a fiber needs from its backend (`_runtime.Runtime`, `_trio.TrioRuntime`)."""
 
@@ -71,7 +94,8 @@ class Scheduler(Protocol):
     def call_soon(self, fn: Callable[..., object], *args: Any) -> object: ...
     def track_daemon(self, fiber: Fiber[Any, Any]) -> None: ...
     def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> Any: ...
-    def spawn(self, aw: Awaitable[Any], done: Callable[[int, bool, Any], None], token: int) -> Callable[[], object]: ...
+    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any]) -> Carrier:
+        """Start a carrier task for ``fiber`` that first awaits ``aw``."""
     def is_closed(self) -> bool: ...
 
 
@@ -86,7 +110,7 @@ class Fiber(Generic[E, A]):
         "id", "name", "parent", "daemon", "_runtime", "_ctx", "_stack", "_interruptible",
         "_interruptor", "_interrupting", "_exit", "_observers", "_children", "_scope",
         "_own_scope", "_state", "_token", "_canceller", "_sync_wake", "_final", "_refs",
-        "_reported", "source", "__weakref__",
+        "_reported", "_carrier", "source", "__weakref__",
     )
 
     id: int
@@ -111,6 +135,7 @@ class Fiber(Generic[E, A]):
     _final: tuple[bool, Any] | None
     _refs: dict[Any, Any] | None
     _reported: Cause | None
+    _carrier: Carrier | None
     source: str | None
 
     def __init__(self) -> None:
@@ -154,6 +179,9 @@ class Fiber(Generic[E, A]):
         f._refs = None if parent is None else parent._refs
         # The last failure cause reported to the instruments (each is reported once).
         f._reported = None
+        # Invariant: once not None, the fiber's loop runs only in this carrier (every
+        # resumption goes through it: `_resume`).
+        f._carrier = None
         # file:line of the user code that made the fiber, when source capture is on.
         f.source = None
         return f
@@ -267,14 +295,31 @@ class Fiber(Generic[E, A]):
             inst = self._runtime.instrument
             if inst is not None:
                 inst.emit("fiber_resumed", self)
-            self._runtime.call_soon(self._loop, eff, ok, val)
+            self._resume(eff, ok, val)
 
-    def _on_awaited(self, token: int, ok: bool, val: Any) -> None:
-        """An awaitable the fiber waited on has finished (called from a loop callback)."""
-        if ok and isinstance(val, Effect):
-            self._wake(token, val, True, None)
+    def _resume(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
+        """Run the loop again: in the fiber's carrier if it has one, else from a callback."""
+        carrier = self._carrier
+        if carrier is None:
+            self._runtime.call_soon(self._loop, eff, ok, val)
         else:
-            self._wake(token, None, ok, val)
+            carrier.wake(eff, ok, val)
+
+    def _end_await(self) -> None:
+        """The carrier's inline await has ended: the fiber is no longer suspended in it."""
+        self._token += 1
+        self._canceller = None
+        self._state = READY
+        inst = self._runtime.instrument
+        if inst is not None:
+            inst.emit("fiber_resumed", self)
+
+    def _after_await(self, ok: bool, val: Any) -> None:
+        """Run the loop on, in the carrier, with what the await gave."""
+        if ok and isinstance(val, Effect):  # an awaitable that gives an Effect: run it
+            self._loop(val, True, None)
+        else:
+            self._loop(None, ok, val)
 
     def current_scope(self) -> Scope:
         """The scope that `acquire_release` registers in: the innermost `scoped`, or the
@@ -321,7 +366,7 @@ class Fiber(Generic[E, A]):
                 self._state = READY
                 final = self._final
                 assert final is not None
-                self._runtime.call_soon(self._loop, None, final[0], final[1])
+                self._resume(None, final[0], final[1])
 
     # --- the run loop ------------------------------------------------------------------
 
@@ -346,8 +391,7 @@ class Fiber(Generic[E, A]):
                     continue
                 budget -= 1
                 if budget == 0:
-                    self._state = READY
-                    self._runtime.call_soon(self._loop, eff, True, None)
+                    self._yield(eff)
                     return
                 tag = eff._tag
                 if tag == FLAT_MAP:
@@ -504,9 +548,14 @@ class Fiber(Generic[E, A]):
                         ))
                         eff = None
                         continue
-                    token = self._token = self._token + 1
+                    self._token += 1
                     self._state = SUSPENDED
-                    self._canceller = self._runtime.spawn(aw, self._on_awaited, token)
+                    carrier = self._carrier
+                    if carrier is None:
+                        carrier = self._carrier = self._runtime.carry(self, aw)
+                    else:
+                        carrier.aw = aw  # the carrier awaits it as soon as this loop returns
+                    self._canceller = carrier.cancel
                     inst = self._runtime.instrument
                     if inst is not None:
                         inst.emit("fiber_suspended", self, "await")
@@ -554,13 +603,15 @@ class Fiber(Generic[E, A]):
                         val = cause_of(exc)
                         eff = None
                         continue
+                    # forked in an uninterruptible region, it starts uninterruptible (ZIO's
+                    # rule): it enters its finalizers' regions before an interruption lands
+                    child._interruptible = self._interruptible
                     child._start(eff._a)
                     ok = True
                     val = child
                     eff = None
                 elif tag == YIELD:
-                    self._state = READY
-                    self._runtime.call_soon(self._loop, None, True, None)
+                    self._yield(None)
                     return
                 elif tag == NAMED:
                     eff = eff._a
@@ -640,6 +691,15 @@ class Fiber(Generic[E, A]):
                         self._ctx = frame._a
                     elif tag == RESTORE_SCOPE:
                         self._scope = frame._a
+
+    def _yield(self, eff: Effect[Any, Any, Any] | None) -> None:
+        """Let the event loop run others, then go on with ``eff`` (None: the value)."""
+        self._state = READY
+        carrier = self._carrier
+        if carrier is None:
+            self._runtime.call_soon(self._loop, eff, True, None)
+        else:
+            carrier.pause(eff)
 
     def _report_failure(self, cause: Cause) -> None:
         self._reported = cause

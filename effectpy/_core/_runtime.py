@@ -1,24 +1,28 @@
-"""Where fibers run: the event-loop adapter (`Runtime`) and the entry points.
+"""Where fibers run: the event-loop adapter (`Runtime`), fiber carriers, and the entry points.
 
-`run_async` is what ``await effect`` and ``effect._run(ctx)`` use: it starts a root fiber on
-the running event loop and waits for it. Cancelling the waiting task interrupts the fiber,
-waits for its finalizers, then re-raises the cancellation.
+`run_async` is what ``await effect`` and ``effect._run(ctx)`` use. The awaiting task carries
+the new fiber itself (`_Carrier`): its coroutines are awaited inline, in that task. Outside
+any fiber the fiber is a root; inside a carried fiber's coroutine (`CARRIED`) it is that
+fiber's child, with its context. Cancelling the awaiting task interrupts the fiber, waits
+for its finalizers, then re-raises the cancellation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, Final, Literal, TypeVar
 
-from ._cause import HOST, Exit, Interrupt, raise_failure
+from ._cause import HOST, Cause, Exit, Interrupt, raise_failure
 from ._context import Context
 from ._effect import NAMED, OP, Effect, cause_of, lift
-from ._fiber import Fiber
+from ._fiber import DONE, Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
 
-__all__ = ["RUN_ENDED", "Runtime", "run", "run_async", "run_ending_daemons", "run_exit"]
+__all__ = ["CARRIED", "RUN_ENDED", "Runtime", "run", "run_async", "run_ending_daemons", "run_exit"]
 
 A = TypeVar("A")
 
@@ -26,6 +30,14 @@ Backend = Literal["asyncio", "trio"]
 
 # The reason given (in traces) for a daemon interrupted because its run ended.
 RUN_ENDED: Final = "the run ended (daemons cannot outlive it)"
+
+# The fiber the current task carries: set in a carrier task, and by ``await effect`` for
+# as long as its fiber runs. A run started where it is set (inside that fiber's coroutine,
+# or in a task made there) is that fiber's child.
+CARRIED: Final[ContextVar[Fiber[Any, Any] | None]] = ContextVar("effectpy_carried", default=None)
+
+# The cause an await ends with when it is cancelled.
+AWAIT_CANCELLED: Final = Interrupt("cancelled")
 
 
 class Runtime:
@@ -102,23 +114,176 @@ class Runtime:
             else:
                 self._draining = False
 
-    def spawn(self, aw: Awaitable[Any], done: Callable[[int, bool, Any], None], token: int) -> Callable[[], object]:
-        """Run ``aw`` as a task; call ``done(token, ok, value_or_cause)`` when it ends.
-        Returns the canceller."""
-        task = asyncio.ensure_future(aw, loop=self.loop)
+    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any]) -> _Carrier:
+        """A carrier task for ``fiber``, which first awaits ``aw``."""
+        carrier = _Carrier(fiber, None)
+        carrier.aw = aw
+        carrier.task = self.loop.create_task(carrier.run(None))
+        return carrier
 
-        def finished(t: asyncio.Future[Any]) -> None:
-            if t.cancelled():
-                done(token, False, Interrupt("cancelled"))
-                return
-            exc = t.exception()
-            if exc is None:
-                done(token, True, t.result())
+
+class _Carrier:
+    """The asyncio task that carries a fiber: it awaits the fiber's coroutines inline (no
+    task per await), runs the fiber's loop between them, and parks on a future while the
+    fiber waits on anything else.
+
+    A carrier made by `Runtime.carry` has a task of its own. One made by `run_async` is the
+    awaiting task (``host``: the fiber's parent, or None for a root): others may cancel
+    that task, so a cancellation this carrier did not send is the host's, and interrupts
+    the fiber; an await in an uninterruptible region then runs shielded, in a task of its
+    own, so that nobody's cancellation reaches it. The host's cancellation is raised once
+    the fiber has ended.
+    """
+
+    __slots__ = ("fiber", "task", "aw", "next", "cancel", "park", "awaiting", "early", "sent",
+                 "shared", "parent", "base", "host_cancel")
+
+    def __init__(self, fiber: Fiber[Any, Any], host: asyncio.Task[Any] | None,
+                 parent: Fiber[Any, Any] | None = None) -> None:
+        self.fiber = fiber
+        self.task: asyncio.Task[Any] = host  # type: ignore[assignment]  # set by carry()
+        self.aw: Awaitable[Any] | None = None
+        self.next: tuple[Effect[Any, Any, Any] | None, bool, Any] | None = None
+        self.cancel = self.cancel_await
+        # the future the carrier waits on while the fiber is suspended (not in an await)
+        self.park: asyncio.Future[Any] | None = None
+        self.awaiting = False  # an inline await is in progress
+        self.early = False  # interrupted before its await began: it never begins
+        self.sent = False  # this carrier cancelled its task (to end an inline await)
+        self.shared = host is not None  # the task is someone else's: it may be cancelled
+        self.parent = parent
+        # the task's cancellation requests when the carrier started: more are someone else's
+        self.base = host.cancelling() if host is not None else 0
+        self.host_cancel: BaseException | None = None
+
+    def cancel_await(self) -> None:
+        if self.awaiting:
+            self.sent = True
+            self.task.cancel()
+        else:
+            self.early = True
+
+    def wake(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
+        park = self.park
+        if park is not None:
+            self.park = None
+            park.set_result((eff, ok, val))
+        else:  # not parked yet (a host cancellation is being handled): resume next
+            self.next = (eff, ok, val)
+
+    def pause(self, eff: Effect[Any, Any, Any] | None) -> None:
+        # the carrier's `sleep(0)` queues it behind the callbacks already queued (FIFO)
+        self.next = (eff, True, None)
+
+    def _cancelled(self, exc: BaseException) -> None:
+        """A cancellation reached the carrier: count off its own; anyone else's is the
+        host's, and interrupts the fiber."""
+        task = self.task
+        if self.sent:
+            self.sent = False
+            task.uncancel()
+        if task.cancelling() > self.base:
+            if self.host_cancel is None:
+                self.host_cancel = exc
+            parent = self.parent
+            if parent is not None and parent._interruptor is not None:
+                self.fiber.interrupt_as(parent.id, "parent interrupted")
             else:
-                done(token, False, cause_of(exc))
+                self.fiber.interrupt_as(HOST, "host task cancelled")
 
-        task.add_done_callback(finished)
-        return task.cancel
+    async def run(self, first: Effect[Any, Any, Any] | None) -> None:
+        """Carry the fiber until it is done (starting it with ``first``, if given)."""
+        fiber = self.fiber
+        if not self.shared:
+            CARRIED.set(fiber)  # this task's own context
+        if first is not None:
+            fiber._loop(first, True, None)
+        while True:
+            aw = self.aw
+            if aw is not None:
+                self.aw = None
+                if self.early:
+                    self.early = False
+                    _discard(aw)
+                    fiber._end_await()
+                    fiber._after_await(False, AWAIT_CANCELLED)
+                    continue
+                if self.shared and not fiber._interruptible:
+                    ok, val = await self._await_shielded(aw)
+                    fiber._end_await()
+                    fiber._after_await(ok, val)
+                    continue
+                cancelled: BaseException | None = None
+                self.awaiting = True
+                try:
+                    val = await aw
+                    ok = True
+                except asyncio.CancelledError as exc:
+                    ok = False
+                    val = AWAIT_CANCELLED
+                    cancelled = exc
+                except BaseException as exc:  # noqa: BLE001 - the fiber's failure
+                    ok = False
+                    val = cause_of(exc)
+                self.awaiting = False
+                fiber._end_await()
+                if cancelled is not None:
+                    self._cancelled(cancelled)
+                elif self.sent:  # cancelled, but the coroutine went on to its end
+                    self.sent = False
+                    self.task.uncancel()
+                fiber._after_await(ok, val)
+                continue
+            if fiber._state == DONE:
+                break
+            step = self.next
+            if step is not None:
+                self.next = None
+                try:
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError as exc:
+                    self._cancelled(exc)
+                fiber._loop(*step)
+                continue
+            fut: asyncio.Future[Any] = fiber._runtime.loop.create_future()  # type: ignore[attr-defined]
+            self.park = fut
+            try:
+                step = await fut
+            except asyncio.CancelledError as exc:
+                if self.park is fut:  # not woken: the host's cancellation may wake it
+                    self.park = None
+                    self._cancelled(exc)
+                    continue
+                step = fut.result()  # woken, then cancelled in the same turn
+                self._cancelled(exc)
+            fiber._loop(*step)
+        fiber._carrier = None
+
+    async def _await_shielded(self, aw: Awaitable[Any]) -> tuple[bool, Any]:
+        """Await ``aw`` to its end, whatever cancels the carrier's task meanwhile (an
+        uninterruptible await in a task others may cancel)."""
+        inner = asyncio.ensure_future(aw)
+        while not inner.done():
+            try:
+                await asyncio.shield(inner)
+            except asyncio.CancelledError as exc:
+                if not inner.cancelled():
+                    self._cancelled(exc)  # the task's, not the await's: it goes on
+            except BaseException:  # noqa: BLE001, S110 - the await's own failure: read below
+                pass
+        if inner.cancelled():
+            return False, AWAIT_CANCELLED
+        failure = inner.exception()
+        return (True, inner.result()) if failure is None else (False, cause_of(failure))
+
+
+def _discard(aw: Awaitable[Any]) -> None:
+    """An awaitable that will never be awaited (its fiber was interrupted first): close a
+    coroutine (it never ran), cancel a future or task."""
+    if inspect.iscoroutine(aw):
+        aw.close()
+    elif isinstance(aw, asyncio.Future):
+        aw.cancel()
 
 
 def _root(effect: object, ctx: Context | None, where: str) -> tuple[Effect[Any, Any, Any], Context]:
@@ -160,44 +325,97 @@ async def run_ending_daemons(effect: Effect[Any, Any, A], ctx: Context | None = 
 
 
 async def _run_on_loop(effect: Effect[Any, Any, A], ctx: Context | None, ends_daemons: bool) -> Exit[A]:
-    eff, ctx = _root(effect, ctx, "run")
+    eff = lift(effect, "run")
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         from ._trio import run_async_trio
         return await run_async_trio(eff, ctx)
+    task = asyncio.current_task(loop)
+    if task is None:  # a coroutine driven by hand, not by a task: give it one
+        return await loop.create_task(_run_on_loop(eff, ctx, ends_daemons))
+    parent = carrying()
+    if parent is not None:
+        return await run_child(parent, eff, ctx, task, _Carrier)
+    ctx = _context(ctx, "run")
     items = CURRENT_INSTRUMENTS.get()
     runtime = Runtime(loop, Instruments(items) if items else None, ends_daemons)
-    fiber = Fiber._new(runtime, ctx, None, eff._b if eff._tag == NAMED else None, False)
-    fiber.source = eff._c if eff._tag == NAMED else None
-    done: asyncio.Future[Exit[A]] = loop.create_future()
-    def on_exit(ex: Exit[A]) -> None:
-        if not done.done():
-            done.set_result(ex)
-
-    fiber._observers.append(on_exit)
-    if runtime.instrument is not None:
-        runtime.instrument.emit("fiber_started", fiber, None)
-    fiber._loop(eff, True, None)
+    fiber = _new_fiber(runtime, eff, ctx, None)
+    carrier = fiber._carrier = _Carrier(fiber, task)
+    token = CARRIED.set(fiber)
     try:
-        if not done.done():
-            # shield: cancelling this task must not cancel `done`, which the fiber completes
-            await asyncio.shield(done)
-    except asyncio.CancelledError:
-        fiber.interrupt_as(HOST, "host task cancelled")
-        while not done.done():
-            try:
-                await asyncio.shield(done)
-            except asyncio.CancelledError:
-                continue  # keep waiting: the finalizers must finish first
+        await carrier.run(eff)
+    finally:
+        CARRIED.reset(token)
+    result: Exit[A] = fiber._exit  # type: ignore[assignment]
+    host_cancel = carrier.host_cancel
+    try:
         await runtime.end_daemons()
-        result = done.result()
+    except asyncio.CancelledError as exc:  # Ctrl-C while the daemons' finalizers ran
+        host_cancel = host_cancel or exc
+    if host_cancel is not None:
+        reraise_host_cancel(eff, result, host_cancel)
+    return result
+
+
+def reraise_host_cancel(eff: Effect[Any, Any, Any], result: Exit[Any], cancel: BaseException) -> None:
+    """The host cancelled the run, and the fiber has ended: raise the cancellation (or,
+    if cleanup failed, that failure, with the cancellation as its context, as a ``finally``
+    block that raises does in plain Python)."""
+    try:
+        raise cancel
+    except BaseException:
         if result.is_success():
             _hand_back(eff, result.value)
         raise_if_cleanup_failed(result)
         raise
-    await runtime.end_daemons()
-    return done.result()
+
+
+def carrying() -> Fiber[Any, Any] | None:
+    """The fiber whose coroutine is running here (and has not ended), if any."""
+    parent = CARRIED.get()
+    if parent is not None and parent._state != DONE:
+        return parent
+    return None
+
+
+def _context(ctx: Context | None, where: str) -> Context:
+    if ctx is None:
+        return Context()
+    if not isinstance(ctx, Context):
+        raise TypeError(f"{where} expects a Context, got {type(ctx).__name__} {ctx!r}")
+    return ctx
+
+
+def _new_fiber(runtime: Any, eff: Effect[Any, Any, Any], ctx: Context,
+               parent: Fiber[Any, Any] | None) -> Fiber[Any, Any]:
+    """A fiber that the awaiting task will carry (a root, or a nested run's child)."""
+    named = eff._tag == NAMED
+    fiber = Fiber._new(runtime, ctx, parent, eff._b if named else None, False)
+    fiber.source = eff._c if named else None
+    if runtime.instrument is not None:
+        runtime.instrument.emit("fiber_started", fiber, parent)
+    return fiber
+
+
+async def run_child(parent: Fiber[Any, Any], eff: Effect[Any, Any, A], ctx: Context | None,
+                    host: Any, carrier_class: Any) -> Exit[A]:
+    """Run ``eff`` as a child of ``parent`` (whose coroutine awaits it), carried by the
+    awaiting task: with the parent's context unless ``ctx`` is given, in its trace, and
+    interrupted with it (its cancellation reaches the awaiting task). Its FiberRef values
+    pass back to the parent, as if the effect had run in the parent itself."""
+    fiber = _new_fiber(parent._runtime, eff, parent._ctx if ctx is None else _context(ctx, "run"), parent)
+    carrier = fiber._carrier = carrier_class(fiber, host, parent)
+    token = CARRIED.set(fiber)
+    try:
+        await carrier.run(eff)
+    finally:
+        CARRIED.reset(token)
+    parent._refs = fiber._refs
+    result: Exit[A] = fiber._exit  # type: ignore[assignment]
+    if carrier.host_cancel is not None:
+        reraise_host_cancel(eff, result, carrier.host_cancel)
+    return result
 
 
 def _hand_back(eff: Effect[Any, Any, Any], value: Any) -> None:

@@ -1,9 +1,14 @@
-"""The trio backend: fibers driven by one trio task, user awaitables as shielded tasks.
+"""The trio backend: fibers driven by one trio task until they await a coroutine, then
+each by a carrier task of its own.
 
-Imported only when effectpy runs under trio. All fiber callbacks run in a single driver
-task; timers and awaited coroutines are tasks of the run's nursery, each with its own
-cancel scope (and shielded from outer cancellation, which reaches the fibers as an
-interruption instead, so their finalizers still run).
+Imported only when effectpy runs under trio. The callbacks of fibers without a carrier run
+in a single driver task. A fiber that awaits a coroutine gets a carrier (`_TrioCarrier`): a
+task of the run's nursery that awaits it inline, in a cancel scope of its own (interrupting
+the fiber cancels that scope), runs the fiber's loop, and parks while the fiber waits on
+anything else. The root is carried by the task that awaits it, and an effect awaited inside
+a carried fiber's coroutine by that task too, as the fiber's child. Timers and dedicated
+carriers are shielded from outer cancellation, which reaches the fibers as an interruption
+instead, so their finalizers still run.
 """
 
 from __future__ import annotations
@@ -13,14 +18,18 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
+import outcome
 import trio
 
-from ._cause import HOST, Exit, Interrupt
+from ._cause import HOST, Exit
 from ._context import Context
-from ._effect import NAMED, Effect, cause_of
-from ._fiber import Fiber
+from ._effect import Effect, cause_of
+from ._fiber import DONE, Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
-from ._runtime import RUN_ENDED, _hand_back, _interrupt_all, raise_if_cleanup_failed
+from ._runtime import (
+    AWAIT_CANCELLED, CARRIED, RUN_ENDED, _context, _discard, _interrupt_all, _new_fiber, carrying,
+    reraise_host_cancel, run_child,
+)
 
 __all__ = ["TrioRuntime", "run_async_trio", "trio_run"]
 
@@ -45,7 +54,7 @@ class TrioRuntime:
     """One run's adapter to trio (the same interface as the asyncio `Runtime`)."""
 
     __slots__ = ("_nursery", "_queue", "_parked", "_closing", "_tasks", "instrument", "inline_depth",
-                 "_daemons", "_done")
+                 "_daemons", "_done", "_carriers")
 
     def __init__(self, nursery: trio.Nursery, instrument: Instruments | None) -> None:
         self._nursery = nursery
@@ -60,6 +69,8 @@ class TrioRuntime:
         # Daemon fibers still running; ended (interrupted) when the run's root ends.
         self._daemons: set[Fiber[Any, Any]] = set()
         self._done = False  # the driver has returned
+        # Carriers with a task of their own that are still running.
+        self._carriers: set[_TrioCarrier] = set()
 
     def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
         if self._done:
@@ -109,6 +120,8 @@ class TrioRuntime:
         self._closing = True
         for handle in list(self._tasks):
             handle.cancel()
+        for carrier in list(self._carriers):
+            carrier.abandon()  # a fiber that outlived the run (forked into an outside Scope)
         self.call_soon(lambda: None)
 
     def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> _Handle:
@@ -124,70 +137,191 @@ class TrioRuntime:
         self._nursery.start_soon(timer)
         return handle
 
-    def spawn(self, aw: Awaitable[Any], done: Callable[[int, bool, Any], None], token: int) -> Callable[[], object]:
-        handle = _Handle()
-        self._tasks.add(handle)
+    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any]) -> _TrioCarrier:
+        """A carrier task for ``fiber`` (in the run's nursery), which first awaits ``aw``."""
+        carrier = _TrioCarrier(fiber, None)
+        carrier.aw = aw
+        self._carriers.add(carrier)
+        self._nursery.start_soon(carrier.run, None)
+        return carrier
 
-        async def runner() -> None:
+
+class _TrioCarrier:
+    """The trio task that carries a fiber (see `_runtime._Carrier`, its asyncio twin).
+
+    Each inline await runs in a cancel scope of its own, which the fiber's interruption
+    cancels. A carrier with a task of its own is shielded from outer cancellation. One
+    that is the awaiting task (``host``) is not: the host's cancellation interrupts the
+    fiber, and from then on the carrier is shielded (trio's cancellation is level-
+    triggered), so the fiber's finalizers run; an await in an uninterruptible region is
+    shielded too. The host's cancellation is raised once the fiber has ended.
+    """
+
+    __slots__ = ("fiber", "aw", "next", "cancel", "park", "scope", "guard", "early", "shared",
+                 "parent", "host_cancel", "abandoned")
+
+    def __init__(self, fiber: Fiber[Any, Any], host: Any, parent: Fiber[Any, Any] | None = None) -> None:
+        self.fiber = fiber
+        self.aw: Awaitable[Any] | None = None
+        self.next: tuple[Effect[Any, Any, Any] | None, bool, Any] | None = None
+        self.cancel = self.cancel_await
+        self.park: Any = None  # the carrier's task while it is parked
+        self.scope: trio.CancelScope | None = None  # the inline await's, while it runs
+        self.guard: trio.CancelScope | None = None
+        self.early = False  # interrupted before its await began: it never begins
+        self.shared = host is not None
+        self.parent = parent
+        self.host_cancel: BaseException | None = None
+        self.abandoned = False
+
+    def cancel_await(self) -> None:
+        scope = self.scope
+        if scope is not None:
+            scope.cancel()
+        else:
+            self.early = True
+
+    def wake(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
+        task = self.park
+        if task is not None:
+            self.park = None
+            trio.lowlevel.reschedule(task, outcome.Value((eff, ok, val)))
+        else:  # not parked yet (a host cancellation is being handled): resume next
+            self.next = (eff, ok, val)
+
+    def pause(self, eff: Effect[Any, Any, Any] | None) -> None:
+        # through the driver's queue (FIFO): trio's own scheduling order is random, and
+        # a yield must let the fibers already waiting to run go first
+        self.fiber._runtime.call_soon(self.wake, eff, True, None)
+
+    def abandon(self) -> None:
+        """The run is over: stop carrying (the fiber can never run again)."""
+        self.abandoned = True
+        if self.guard is not None:
+            self.guard.cancel()
+
+    def _abort(self, _raise_cancel: Any) -> trio.lowlevel.Abort:
+        self.park = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _external(self, exc: BaseException) -> None:
+        """The host's cancellation (or Ctrl-C) reached the carrier: interrupt the fiber, and
+        keep the host's cancellation away from its cleanup."""
+        if self.host_cancel is None:
+            self.host_cancel = exc
+        assert self.guard is not None
+        self.guard.shield = True
+        parent = self.parent
+        if parent is not None and parent._interruptor is not None:
+            self.fiber.interrupt_as(parent.id, "parent interrupted")
+        else:
+            self.fiber.interrupt_as(HOST, "host task cancelled")
+
+    async def run(self, first: Effect[Any, Any, Any] | None) -> None:
+        """Carry the fiber until it is done (starting it with ``first``, if given)."""
+        fiber = self.fiber
+        if not self.shared:
+            CARRIED.set(fiber)  # this task's own context
+        try:
+            with trio.CancelScope(shield=not self.shared) as guard:
+                self.guard = guard
+                if first is not None:
+                    fiber._loop(first, True, None)
+                await self._carry(fiber)
+            if self.shared and self.host_cancel is None:
+                # awaiting an effect is a checkpoint, as any trio operation: even one that
+                # never waited raises Cancelled in a cancelled scope (its value is handed back)
+                try:
+                    await trio.lowlevel.checkpoint_if_cancelled()
+                except trio.Cancelled as exc:
+                    self.host_cancel = exc
+        finally:
+            fiber._carrier = None
+            fiber._runtime._carriers.discard(self)  # type: ignore[attr-defined]
+
+    async def _carry(self, fiber: Fiber[Any, Any]) -> None:
+        while True:
+            aw = self.aw
+            if aw is not None:
+                self.aw = None
+                if self.early:
+                    self.early = False
+                    _discard(aw)
+                    fiber._end_await()
+                    fiber._after_await(False, AWAIT_CANCELLED)
+                    continue
+                cancelled: BaseException | None = None
+                try:
+                    with trio.CancelScope(shield=self.shared and not fiber._interruptible) as scope:
+                        self.scope = scope
+                        try:
+                            val = await aw
+                            ok = True
+                        except trio.Cancelled:
+                            raise
+                        except BaseException as exc:  # noqa: BLE001 - the fiber's failure
+                            ok = False
+                            val = cause_of(exc)
+                except trio.Cancelled as exc:  # an enclosing scope's: the host's
+                    ok = False
+                    val = AWAIT_CANCELLED
+                    cancelled = exc
+                self.scope = None
+                if scope.cancelled_caught:
+                    ok = False
+                    val = AWAIT_CANCELLED
+                fiber._end_await()
+                if cancelled is not None:
+                    self._external(cancelled)
+                fiber._after_await(ok, val)
+                continue
+            if fiber._state == DONE:
+                return
+            step = self.next
+            if step is not None:  # woken while it handled the host's cancellation
+                self.next = None
+                fiber._loop(*step)
+                continue
+            self.park = trio.lowlevel.current_task()
             try:
-                with trio.CancelScope(shield=True), handle.scope:
-                    try:
-                        value = await aw
-                    except trio.Cancelled:
-                        raise
-                    except BaseException as exc:  # noqa: BLE001 - reported to the fiber
-                        self.call_soon(done, token, False, cause_of(exc))
-                    else:
-                        self.call_soon(done, token, True, value)
+                step = await trio.lowlevel.wait_task_rescheduled(self._abort)
+            except BaseException as exc:  # noqa: BLE001 - Cancelled, KeyboardInterrupt
+                if self.abandoned:
                     return
-                self.call_soon(done, token, False, Interrupt("cancelled"))
-            finally:
-                self._tasks.discard(handle)
-
-        self._nursery.start_soon(runner)
-        return handle.cancel
+                self._external(exc)
+                continue
+            fiber._loop(*step)
 
 
-async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context) -> Exit[Any]:
+async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context | None) -> Exit[Any]:
+    task = trio.lowlevel.current_task()
+    parent = carrying()
+    if parent is not None:
+        return await run_child(parent, eff, ctx, task, _TrioCarrier)
+    ctx = _context(ctx, "run")
     items = CURRENT_INSTRUMENTS.get()
-    box: list[Exit[Any]] = []
-    finished = trio.Event()
-    interrupted_by: BaseException | None = None
     async with trio.open_nursery() as nursery:
         runtime = TrioRuntime(nursery, Instruments(items) if items else None)
         nursery.start_soon(runtime.drive)
-        fiber = Fiber._new(runtime, ctx, None, eff._b if eff._tag == NAMED else None, False)
-        fiber.source = eff._c if eff._tag == NAMED else None
-
-        def on_exit(ex: Exit[Any]) -> None:
-            box.append(ex)
-            finished.set()
-
-        fiber._observers.append(on_exit)
-        if runtime.instrument is not None:
-            runtime.instrument.emit("fiber_started", fiber, None)
-        # its first slice at once, as on asyncio: a cancellation already pending meets an
-        # effect that has begun (an uninterruptible one is then in its region)
-        fiber._loop(eff, True, None)
+        fiber = _new_fiber(runtime, eff, ctx, None)
+        carrier = fiber._carrier = _TrioCarrier(fiber, task)
+        token = CARRIED.set(fiber)
         try:
             try:
-                await finished.wait()
-            except BaseException as exc:  # noqa: BLE001 - Cancelled, KeyboardInterrupt, ...
-                interrupted_by = exc
-                fiber.interrupt_as(HOST, "host task cancelled")
-                with trio.CancelScope(shield=True):
-                    await finished.wait()
+                await carrier.run(eff)
+            finally:
+                CARRIED.reset(token)
             # daemon fibers cannot outlive the run on trio: interrupt them, await cleanup
             with trio.CancelScope(shield=True):
                 await runtime.end_daemons()
         finally:
             runtime.close()
-    if interrupted_by is not None:
-        if box[0].is_success():
-            _hand_back(eff, box[0].value)
-        raise_if_cleanup_failed(box[0])
-        raise interrupted_by  # outside the nursery: not wrapped in an exception group
-    return box[0]
+        result = fiber._exit
+        assert result is not None
+        host_cancel = carrier.host_cancel
+    if host_cancel is not None:  # outside the nursery: not wrapped in an exception group
+        reraise_host_cancel(eff, result, host_cancel)
+    return result
 
 
 def trio_run(eff: Effect[Any, Any, Any], ctx: Context) -> Exit[Any]:
