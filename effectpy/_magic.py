@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import contextvars
 import threading
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
@@ -25,6 +26,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 __all__ = ["EffectMagics", "load_ipython_extension"]
 
 _RESULT = "__effectpy_cell_result__"
+
+T = TypeVar("T")
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -43,18 +46,28 @@ def _split_last_expression(source: str) -> str:
     return f"{head}\n{_RESULT} = ({expr})\n"
 
 
-def _blocking(run: Any) -> Any:
-    """Run ``run()`` to completion: here if no event loop runs in this thread, else (in a
-    Jupyter kernel, whose loop is running) in a worker thread with its own loop."""
+def _loop_running() -> bool:
+    # (a test, so that the run is not inside this `except`: its errors would chain to it)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return run()
+        return False
+    return True
+
+
+def _blocking(main: Callable[[], Coroutine[Any, Any, T]],
+              here: Callable[[Coroutine[Any, Any, T]], T] = asyncio.run) -> T:
+    """Run the coroutine ``main()`` to its end: with ``here`` (a new event loop) if no event
+    loop runs in this thread, else (in a Jupyter kernel, whose loop is running) on a new loop
+    in a worker thread."""
+    __tracebackhide__ = True
+    if not _loop_running():
+        return here(main())
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = run()
+            box["value"] = asyncio.run(main())
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
 
@@ -65,7 +78,7 @@ def _blocking(run: Any) -> Any:
     worker.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]
+    return box["value"]  # type: ignore[no-any-return]
 
 
 @magics_class
@@ -86,6 +99,7 @@ class EffectMagics(Magics):
         import effectpy
         from effectpy import Effect, TestClock
         from effectpy._core._effect import lift
+        from effectpy._core._runtime import run_ending_daemons
         from effectpy.trace import record
 
         args = parse_argstring(self.effect, line)
@@ -96,16 +110,16 @@ class EffectMagics(Magics):
         value = shell.user_ns.pop(_RESULT, None)
         effect = value if isinstance(value, Effect) else lift(value, "%%effect")
 
+        def main() -> Coroutine[Any, Any, Any]:
+            return TestClock().drive(effect) if args.test_clock else run_ending_daemons(effect)
+
         from IPython.display import display
         with record() as trace:
             widget = self._widget(trace, effect, args)
             # live: the widget grows while the effect runs
             handle = display(widget, display_id=True) if widget is not None else None
             with widget.live() if widget is not None else contextlib.nullcontext():
-                if args.test_clock:
-                    exit_ = _blocking(lambda: asyncio.run(TestClock().drive(effect)))
-                else:
-                    exit_ = _blocking(lambda: effectpy.run_exit(effect))
+                exit_ = _blocking(main)
         if args.name:
             shell.user_ns[args.name] = trace
         if handle is not None:

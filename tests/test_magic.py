@@ -1,5 +1,7 @@
 """The %%effect cell magic, driven headless through IPython's InteractiveShell."""
 
+import asyncio
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -106,3 +108,39 @@ def test_inside_a_running_event_loop_the_run_is_still_recorded(shell):
 
     assert asyncio.run(in_kernel()) == "Backup"
     assert len(shell.user_ns["tr"].fibers()) == 3
+
+
+
+# --- cells run as a user runs them: through shell.run_cell ----------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def in_kernel(fn):
+    """Call ``fn()`` as a Jupyter kernel runs a cell: with an event loop running in this thread."""
+    async def cell():
+        return fn()
+    return asyncio.run(cell())
+
+
+def shown_tracebacks(shell):
+    """The tracebacks IPython shows (ANSI colours removed), one string each."""
+    shown = []
+    shell._showtraceback = lambda etype, evalue, stb: shown.append(ANSI.sub("", "\n".join(stb)))
+    return shown
+
+
+@pytest.mark.parametrize("where", ["terminal", "kernel"])
+def test_a_defect_in_the_effect_has_no_chained_internals(shell, where):
+    shown = shown_tracebacks(shell)
+    cell = "%%effect --no-widget\nimport effectpy\neffectpy.sync(lambda: 1 / 0)\n"
+    run = lambda: shell.run_cell(cell)  # noqa: E731
+    error = (run() if where == "terminal" else in_kernel(run)).error_in_exec
+    assert isinstance(error, effectpy.Failure)
+    [defect] = error.cause.defects()
+    assert isinstance(defect, ZeroDivisionError)
+    for exc in (error, defect):
+        assert exc.__cause__ is None and exc.__context__ is None
+    [text] = shown
+    assert "ZeroDivisionError: division by zero" in text and "1 / 0" in text
+    assert "no running event loop" not in text and "During handling" not in text
