@@ -5,6 +5,12 @@ runs it under `effectpy.trace.record`, shows the timeline, and returns the effec
 it is the cell's output and ``_`` holds it. A failure shows its cause and the timeline up to
 the failure, then raises, so "run all" stops there.
 
+The cell's code runs as IPython runs a cell (``transform_cell``, the AST transformers, the
+shell's compiler with top-level ``await``), but without a nested ``run_cell``, which would
+take over the outer cell's result. Its errors are raised with their traceback starting at
+the cell's code, and the magic's own frames are hidden from IPython's tracebacks
+(``__tracebackhide__``).
+
 Typing is loosened for this module: IPython's magics API is untyped.
 """
 
@@ -16,8 +22,10 @@ import ast
 import asyncio
 import contextlib
 import contextvars
+import inspect
 import threading
 from collections.abc import Callable, Coroutine
+from types import CodeType, TracebackType
 from typing import Any, TypeVar
 
 from IPython.core.magic import Magics, cell_magic, magics_class
@@ -25,25 +33,11 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 __all__ = ["EffectMagics", "load_ipython_extension"]
 
-_RESULT = "__effectpy_cell_result__"
-
 T = TypeVar("T")
 
 
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(EffectMagics)
-
-
-def _split_last_expression(source: str) -> str:
-    """The cell with its last expression assigned to a hidden name (so top-level ``await``
-    and IPython's transformations keep working)."""
-    tree = ast.parse(source)
-    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
-        raise ValueError("%%effect: the cell's last line must be an expression giving an Effect")
-    last = tree.body[-1]
-    expr = ast.get_source_segment(source, last)
-    head = "\n".join(source.splitlines()[: last.lineno - 1])
-    return f"{head}\n{_RESULT} = ({expr})\n"
 
 
 def _loop_running() -> bool:
@@ -81,6 +75,78 @@ def _blocking(main: Callable[[], Coroutine[Any, Any, T]],
     return box["value"]  # type: ignore[no-any-return]
 
 
+def _from_cell(tb: TracebackType | None, filename: str) -> TracebackType | None:
+    """The traceback from its first frame in the cell's code (without the frames of the
+    magic, asyncio and the worker thread that ran it), or all of it if none is."""
+    first = tb
+    while first is not None and first.tb_frame.f_code.co_filename != filename:
+        first = first.tb_next
+    return first if first is not None else tb
+
+
+def _is_async(code: CodeType) -> bool:
+    return bool(code.co_flags & inspect.CO_COROUTINE)
+
+
+def _compile_cell(shell: Any, cell: str) -> tuple[CodeType, CodeType, str]:
+    """The cell's statements and its last expression, compiled as IPython compiles a cell,
+    and the name they are compiled under (its source is in `linecache`, so tracebacks show
+    it; line numbers count the ``%%effect`` line, as the notebook shows the cell)."""
+    # a first empty line stands for the magic's line
+    source = "\n" + shell.transform_cell(cell)
+    executing = shell.displayhook.exec_result  # the running cell's, None outside run_cell
+    number = executing.execution_count if executing is not None else shell.execution_count
+    filename = shell.compile.cache(source, number)
+    tree = shell.transform_ast(shell.compile.ast_parse(source, filename=filename))
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        raise ValueError("%%effect: the cell's last line must be an expression giving an Effect")
+    *statements, last = tree.body
+    flags = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0) if shell.autoawait else 0
+    with shell.compile.extra_flags(flags):
+        head = shell.compile(ast.Module(statements, type_ignores=[]), filename, "exec")
+        tail = shell.compile(ast.Expression(last.value), filename, "eval")
+    return head, tail, filename
+
+
+def _evaluate(shell: Any, head: CodeType, tail: CodeType) -> Any:
+    """Run the cell's statements, then return its last expression's value. With top-level
+    ``await``, both run as one coroutine: on IPython's loop (as an ``await`` cell runs), or
+    in a Jupyter kernel, whose loop is busy running this cell, in a worker thread."""
+    __tracebackhide__ = True
+    glob, local = shell.user_global_ns, shell.user_ns
+    if not (_is_async(head) or _is_async(tail)):
+        exec(head, glob, local)
+        return eval(tail, glob, local)
+
+    async def run() -> Any:
+        __tracebackhide__ = True
+        ran = eval(head, glob, local)
+        if _is_async(head):
+            await ran
+        value = eval(tail, glob, local)
+        return (await value) if _is_async(tail) else value
+
+    return _blocking(run, here=shell.loop_runner)
+
+
+def _cell_effect(shell: Any, cell: str) -> Any:
+    """The effect the cell's last expression gives, once its statements have run. An error
+    in the cell's code is raised with its traceback starting at that code."""
+    __tracebackhide__ = True
+    from effectpy import Effect
+    from effectpy._core._effect import lift
+
+    head, tail, filename = _compile_cell(shell, cell)
+    error: BaseException | None = None
+    try:
+        value = _evaluate(shell, head, tail)
+    except BaseException as exc:  # noqa: BLE001 - raised below, without the magic's frames
+        error = exc
+    if error is not None:
+        raise error.with_traceback(_from_cell(error.__traceback__, filename))
+    return value if isinstance(value, Effect) else lift(value, "%%effect")
+
+
 @magics_class
 class EffectMagics(Magics):
     @magic_arguments()
@@ -96,19 +162,15 @@ class EffectMagics(Magics):
     @cell_magic
     def effect(self, line: str, cell: str) -> Any:
         """Run the cell's effect under the recorder and show its timeline."""
+        __tracebackhide__ = True
         import effectpy
-        from effectpy import Effect, TestClock
-        from effectpy._core._effect import lift
+        from effectpy import TestClock
         from effectpy._core._runtime import run_ending_daemons
         from effectpy.trace import record
 
         args = parse_argstring(self.effect, line)
         shell = self.shell
-        outcome = shell.run_cell(_split_last_expression(cell), store_history=False, silent=True)
-        if not outcome.success:
-            outcome.raise_error()
-        value = shell.user_ns.pop(_RESULT, None)
-        effect = value if isinstance(value, Effect) else lift(value, "%%effect")
+        effect = _cell_effect(shell, cell)
 
         def main() -> Coroutine[Any, Any, Any]:
             return TestClock().drive(effect) if args.test_clock else run_ending_daemons(effect)

@@ -131,6 +131,16 @@ def shown_tracebacks(shell):
 
 
 @pytest.mark.parametrize("where", ["terminal", "kernel"])
+def test_the_cell_value_is_run_cells_result_and_underscore(shell, where):
+    cell = ("%%effect --no-widget\nimport asyncio, effectpy\nawait asyncio.sleep(0)\nx = 41\n"
+            "effectpy.succeed(x).map(lambda v: v + 1)\n")
+    run = lambda: shell.run_cell(cell, store_history=True)  # noqa: E731
+    result = run() if where == "terminal" else in_kernel(run)
+    assert result.success and result.result == 42
+    assert shell.user_ns["_"] == 42 and shell.user_ns["x"] == 41
+
+
+@pytest.mark.parametrize("where", ["terminal", "kernel"])
 def test_a_defect_in_the_effect_has_no_chained_internals(shell, where):
     shown = shown_tracebacks(shell)
     cell = "%%effect --no-widget\nimport effectpy\neffectpy.sync(lambda: 1 / 0)\n"
@@ -144,3 +154,22 @@ def test_a_defect_in_the_effect_has_no_chained_internals(shell, where):
     [text] = shown
     assert "ZeroDivisionError: division by zero" in text and "1 / 0" in text
     assert "no running event loop" not in text and "During handling" not in text
+
+
+@pytest.mark.parametrize("where", ["terminal", "kernel"])
+@pytest.mark.parametrize("awaits", [False, True])
+def test_an_error_in_the_cell_body_is_shown_once_from_the_users_code(shell, where, awaits):
+    shown = shown_tracebacks(shell)
+    wait = "await asyncio.sleep(0)\n" if awaits else ""
+    cell = f"%%effect --no-widget\nimport asyncio, effectpy\n{wait}1 / 0\neffectpy.unit\n"
+    run = lambda: shell.run_cell(cell)  # noqa: E731
+    error = (run() if where == "terminal" else in_kernel(run)).error_in_exec
+    assert isinstance(error, ZeroDivisionError)
+    assert error.__cause__ is None and error.__context__ is None
+    [text] = shown  # once: no inner run_cell showing it first
+    frames = [ln for ln in text.splitlines() if ln.startswith(("File ", "Cell "))]
+    # the cell that called the magic, then the cell's own code (the line counts %%effect)
+    assert frames == ["Cell In[1], line 1", f"Cell In[1], line {4 if awaits else 3}"]
+    assert "----> " + str(4 if awaits else 3) + " 1 / 0" in text
+    for internal in ("_magic.py", "no running event loop", "During handling"):
+        assert internal not in text
