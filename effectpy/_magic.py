@@ -147,6 +147,12 @@ def _cell_effect(shell: Any, cell: str) -> Any:
     return value if isinstance(value, Effect) else lift(value, "%%effect")
 
 
+def _shows_widgets(shell: Any) -> bool:
+    """Whether the frontend can show a widget: a terminal shows text only (its display
+    formatter is limited to text/plain, and perhaps images); notebooks show HTML."""
+    return "text/html" in shell.display_formatter.active_types
+
+
 @magics_class
 class EffectMagics(Magics):
     @magic_arguments()
@@ -177,7 +183,7 @@ class EffectMagics(Magics):
 
         from IPython.display import display
         with record() as trace:
-            widget = self._widget(trace, effect, args)
+            widget = self._widget(trace, effect, args) if _shows_widgets(shell) else None
             # live: the widget grows while the effect runs
             handle = display(widget, display_id=True) if widget is not None else None
             with widget.live() if widget is not None else contextlib.nullcontext():
@@ -205,6 +211,8 @@ class EffectMagics(Magics):
 
     @staticmethod
     def _show(trace: Any, effect: Any, args: Any, shown: bool) -> None:
+        """Write the files asked for, and show the static timeline (unless the widget shows
+        it) and the effect tree."""
         from IPython.display import SVG, display
 
         from effectpy.trace import render_svg
@@ -215,6 +223,9 @@ class EffectMagics(Magics):
         if args.jsonl:
             trace.save_jsonl(args.jsonl)
         if not shown:
-            display(SVG(trace.to_svg()))
+            # the text for frontends that show text only (a terminal): the final summary
+            display({"image/svg+xml": trace.to_svg(),
+                     "text/plain": f"{args.name or '%%effect'}: {trace.summary(timings=False)}"},
+                    raw=True)
         if args.tree:
             display(SVG(render_svg(trace.effect_tree(effect))))

@@ -140,6 +140,16 @@ def test_the_cell_value_is_run_cells_result_and_underscore(shell, where):
     assert shell.user_ns["_"] == 42 and shell.user_ns["x"] == 41
 
 
+def test_a_text_only_frontend_shows_only_the_final_summary(shell):
+    pytest.importorskip("anywidget")
+    shell.display_formatter.active_types = ["text/plain"]  # as in a terminal
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    assert shell.run_cell(f"%%effect --test-clock\n{RACE}").result == "Backup"
+    [only] = shown  # no widget shown empty before the run
+    assert only["text/plain"].splitlines()[:2] == ["%%effect: 3 fibers", "fibers: 1 interrupted, 2 success"]
+
+
 @pytest.mark.parametrize("where", ["terminal", "kernel"])
 def test_a_defect_in_the_effect_has_no_chained_internals(shell, where):
     shown = shown_tracebacks(shell)
