@@ -3,7 +3,9 @@
 The cell is Python whose last expression is an effect (top-level ``await`` works); the magic
 runs it under `effectpy.trace.record`, shows the timeline, and returns the effect's value, so
 it is the cell's output and ``_`` holds it. A failure shows its cause and the timeline up to
-the failure, then raises, so "run all" stops there.
+the failure, then raises, so "run all" stops there. Ctrl-C stops the run (its finalizers
+run), shows and saves the trace so far, marked as interrupted, then raises
+`KeyboardInterrupt`.
 
 The cell's code runs as IPython runs a cell (``transform_cell``, the AST transformers, the
 shell's compiler with top-level ``await``), but without a nested ``run_cell``, which would
@@ -26,14 +28,20 @@ import inspect
 import threading
 from collections.abc import Callable, Coroutine
 from types import CodeType, TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+if TYPE_CHECKING:
+    from effectpy import Exit
+
 __all__ = ["EffectMagics", "load_ipython_extension"]
 
 T = TypeVar("T")
+
+INTERRUPTED: Final = "interrupted by Ctrl-C"
+WAIT_POLL: Final = 0.1  # seconds: how soon a kernel's waiting thread sees a Ctrl-C it missed
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -53,26 +61,74 @@ def _blocking(main: Callable[[], Coroutine[Any, Any, T]],
               here: Callable[[Coroutine[Any, Any, T]], T] = asyncio.run) -> T:
     """Run the coroutine ``main()`` to its end: with ``here`` (a new event loop) if no event
     loop runs in this thread, else (in a Jupyter kernel, whose loop is running) on a new loop
-    in a worker thread."""
+    in a worker thread.
+
+    Ctrl-C cancels ``main()`` and waits for it to end (an effect's finalizers run), then
+    raises `KeyboardInterrupt`: `asyncio.run` does so itself; with a worker thread, Ctrl-C
+    comes to this thread, which cancels the worker's task (a second Ctrl-C stops waiting)."""
     __tracebackhide__ = True
     if not _loop_running():
         return here(main())
-    box: dict[str, Any] = {}
+    ended: dict[str, Any] = {}
+    known = threading.Event()  # the worker's loop and task are in `ended` (or it never got there)
+    finished = threading.Event()  # the worker is done (an interrupted `Thread.join` can't say)
+
+    async def with_handle() -> T:
+        ended["loop"], ended["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        known.set()
+        return await main()
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(main())
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = exc
+            ended["value"] = asyncio.run(with_handle())
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            ended["error"] = exc
+        finally:
+            known.set()
+            finished.set()
 
     # the worker runs in a copy of this context, so `record()` (a context variable) sees it
     context = contextvars.copy_context()
-    worker = threading.Thread(target=context.run, args=(target,), name="effectpy-%%effect")
-    worker.start()
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    worker = threading.Thread(target=context.run, args=(target,), name="effectpy-%%effect",
+                              daemon=True)
+    stopped: KeyboardInterrupt | None = None
+    try:
+        worker.start()
+        _wait(finished)
+    except KeyboardInterrupt as exc:  # Ctrl-C in a kernel: raised here, not in the worker
+        stopped = exc
+    if stopped is not None:
+        if worker.ident is not None:  # (else Ctrl-C came before the worker started)
+            _cancel(known, finished, ended)
+        if not isinstance(ended.get("error", asyncio.CancelledError()), asyncio.CancelledError):
+            raise ended["error"]  # cleanup failed: that, as `asyncio.run` does
+        raise stopped
+    if "error" in ended:
+        raise ended["error"]
+    return ended["value"]  # type: ignore[no-any-return]
+
+
+def _wait(finished: threading.Event) -> None:
+    """Wait until ``finished`` is set, interruptible by Ctrl-C: a signal that comes just
+    before this thread blocks, or that the OS hands to another thread (or any, on Windows),
+    does not wake a wait without a timeout. (Not `Thread.join`: on Python 3.11, a join
+    that Ctrl-C interrupts marks the thread as ended although it still runs.)"""
+    while not finished.wait(WAIT_POLL):
+        pass
+
+
+def _cancel(known: threading.Event, finished: threading.Event, ended: dict[str, Any]) -> None:
+    """Cancel the worker's main task and wait until the worker is done (a second Ctrl-C
+    stops the wait: the cleanup then goes on in the background)."""
+    try:
+        known.wait()
+        loop, task = ended.get("loop"), ended.get("task")
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the run is over
+                loop.call_soon_threadsafe(task.cancel)
+        _wait(finished)
+    except KeyboardInterrupt:
+        return
 
 
 def _from_cell(tb: TracebackType | None, filename: str) -> TracebackType | None:
@@ -169,8 +225,9 @@ class EffectMagics(Magics):
     def effect(self, line: str, cell: str) -> Any:
         """Run the cell's effect under the recorder and show its timeline."""
         __tracebackhide__ = True
-        import effectpy
-        from effectpy import TestClock
+        from IPython.display import display
+
+        from effectpy import Failure, TestClock
         from effectpy._core._runtime import run_ending_daemons
         from effectpy.trace import record
 
@@ -181,22 +238,37 @@ class EffectMagics(Magics):
         def main() -> Coroutine[Any, Any, Any]:
             return TestClock().drive(effect) if args.test_clock else run_ending_daemons(effect)
 
-        from IPython.display import display
+        exit_ = stopped = None
         with record() as trace:
             widget = self._widget(trace, effect, args) if _shows_widgets(shell) else None
             # live: the widget grows while the effect runs
             handle = display(widget, display_id=True) if widget is not None else None
-            with widget.live() if widget is not None else contextlib.nullcontext():
-                exit_ = _blocking(main)
+            try:
+                with widget.live() if widget is not None else contextlib.nullcontext():
+                    exit_ = _blocking(main)
+            except BaseException as exc:  # noqa: BLE001 - Ctrl-C: raised once the trace is shown
+                stopped = exc
+        fatal = stopped if stopped is not None else _fatal_defect(exit_)
+        interrupted = isinstance(fatal, KeyboardInterrupt)
+        title = (args.name or "%%effect") + (f" ({INTERRUPTED})" if interrupted else "")
         if args.name:
             shell.user_ns[args.name] = trace
         if handle is not None:
+            widget.title = title
             handle.update(widget)  # the static fallbacks (SVG, text) now hold the whole run
-        self._show(trace, effect, args, shown=widget is not None)
+        self._show(trace, effect, args, title, shown=widget is not None, marked=interrupted)
+        if stopped is not None:
+            if isinstance(stopped, KeyboardInterrupt):
+                stopped = stopped.with_traceback(None)  # (where the wait was: noise)
+            # its context is the run's cancellation (asyncio's CancelledError): noise
+            raise stopped from None
+        if fatal is not None:
+            raise fatal
+        assert exit_ is not None
         if exit_.is_success():
             return exit_.value
         display({"text/plain": exit_.cause.pretty()}, raw=True)
-        raise effectpy.Failure(exit_.cause)
+        raise Failure(exit_.cause)
 
     @staticmethod
     def _widget(trace: Any, effect: Any, args: Any) -> Any:
@@ -210,22 +282,34 @@ class EffectMagics(Magics):
         return TimelineWidget(trace, effect, title=args.name or "%%effect")
 
     @staticmethod
-    def _show(trace: Any, effect: Any, args: Any, shown: bool) -> None:
+    def _show(trace: Any, effect: Any, args: Any, title: str, shown: bool, marked: bool) -> None:
         """Write the files asked for, and show the static timeline (unless the widget shows
-        it) and the effect tree."""
+        it) and the effect tree. ``marked``: the pictures carry ``title`` (the run was
+        interrupted)."""
         from IPython.display import SVG, display
 
         from effectpy.trace import render_svg
+        svg_title = title if marked else None
         if args.svg:
-            trace.save_svg(args.svg)
+            trace.save_svg(args.svg, title=svg_title)
         if args.perfetto:
             trace.save_perfetto(args.perfetto)
         if args.jsonl:
             trace.save_jsonl(args.jsonl)
         if not shown:
             # the text for frontends that show text only (a terminal): the final summary
-            display({"image/svg+xml": trace.to_svg(),
-                     "text/plain": f"{args.name or '%%effect'}: {trace.summary(timings=False)}"},
-                    raw=True)
+            display({"image/svg+xml": trace.to_svg(title=svg_title),
+                     "text/plain": f"{title}: {trace.summary(timings=False)}"}, raw=True)
         if args.tree:
             display(SVG(render_svg(trace.effect_tree(effect))))
+
+
+def _fatal_defect(exit_: Exit[Any] | None) -> BaseException | None:
+    """A `KeyboardInterrupt` or `SystemExit` that escaped the effect's code: raised as
+    itself, as `effectpy.run` does."""
+    if exit_ is None or exit_.is_success():
+        return None
+    for defect in exit_.cause.defects():
+        if not isinstance(defect, Exception):
+            return defect
+    return None

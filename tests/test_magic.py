@@ -2,6 +2,8 @@
 
 import asyncio
 import re
+import signal
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -183,3 +185,76 @@ def test_an_error_in_the_cell_body_is_shown_once_from_the_users_code(shell, wher
     assert "----> " + str(4 if awaits else 3) + " 1 / 0" in text
     for internal in ("_magic.py", "no running event loop", "During handling"):
         assert internal not in text
+
+
+STOPPED = """
+import signal, effectpy
+from effectpy import acquire_release, never, sync
+
+def ctrl_c():
+    if how == "signal":  # SIGINT, as the terminal sends on Ctrl-C
+        signal.raise_signal(signal.SIGINT)
+    elif how == "raise":
+        raise KeyboardInterrupt
+    else:  # another thread will press Ctrl-C
+        started.set()
+
+acquire_release(sync(lambda: "conn"), lambda conn: sync(lambda: released.append(conn)),
+                lambda conn: sync(ctrl_c).flat_map(lambda _: never))
+"""
+
+
+def check_the_stopped_run_was_kept(shell, tmp_path, stopped, shown, released):
+    assert released == ["conn"]  # the run's finalizers ran
+    assert stopped.value.__cause__ is None and stopped.value.__traceback__ is not None
+    assert stopped.value.__context__ is None or stopped.value.__suppress_context__
+    trace = shell.user_ns["tr"]
+    assert isinstance(trace, Trace) and [f.outcome for f in trace.fibers()] in (["interrupted"], ["failure"])
+    assert [r.released is not None for r in trace.resources()] == [True]
+    svg = (tmp_path / "t.svg").read_text()
+    ET.fromstring(svg)
+    assert "tr (interrupted by Ctrl-C)" in svg
+    assert Trace.load(tmp_path / "t.jsonl") == trace and (tmp_path / "t.json").exists()
+    [final] = [data for data in shown if "text/plain" in data]
+    assert final["text/plain"].startswith(("tr (interrupted by Ctrl-C): 1 fibers",
+                                           "TimelineWidget tr (interrupted by Ctrl-C): 1 fibers"))
+
+
+@pytest.mark.parametrize("how", ["signal", "raise"])
+@pytest.mark.parametrize("widget", [False, True])
+def test_ctrl_c_during_the_run_keeps_its_trace_then_raises(shell, tmp_path, how, widget):
+    if widget:
+        pytest.importorskip("anywidget")
+    shown, released = [], []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data) if kw.get("update") or not widget else None
+    shell.user_ns.update(how=how, released=released)
+    files = f"--svg {tmp_path / 't.svg'} --jsonl {tmp_path / 't.jsonl'} --perfetto {tmp_path / 't.json'}"
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        shell.run_cell_magic("effect", f"--name tr {files}" + ("" if widget else " --no-widget"), STOPPED)
+    check_the_stopped_run_was_kept(shell, tmp_path, stopped, shown, released)
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs signal.pthread_kill")
+def test_ctrl_c_in_a_kernel_interrupts_the_worker_thread_and_keeps_the_trace(shell, tmp_path):
+    """In a kernel the effect runs in a worker thread while this thread waits; Ctrl-C raises
+    KeyboardInterrupt here (ipykernel lets SIGINT raise it while a cell runs)."""
+    started, released, shown = threading.Event(), [], []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    shell.user_ns.update(how="thread", started=started, released=released)
+    main = threading.get_ident()
+    presser = threading.Thread(target=lambda: started.wait() and signal.pthread_kill(main, signal.SIGINT))
+    files = f"--svg {tmp_path / 't.svg'} --jsonl {tmp_path / 't.jsonl'} --perfetto {tmp_path / 't.json'}"
+
+    def cell():
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as ipykernel does
+        try:
+            with pytest.raises(KeyboardInterrupt) as stopped:
+                presser.start()
+                shell.run_cell_magic("effect", f"--no-widget --name tr {files}", STOPPED)
+            return stopped
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            presser.join()
+
+    stopped = in_kernel(cell)
+    check_the_stopped_run_was_kept(shell, tmp_path, stopped, shown, released)
