@@ -258,7 +258,9 @@ class EffectMagics(Magics):
             handle.update(widget)  # the static fallbacks (SVG, text) now hold the whole run
         self._show(trace, effect, args, title, shown=widget is not None, marked=interrupted)
         if stopped is not None:
-            if isinstance(stopped, KeyboardInterrupt):
+            if isinstance(stopped, Failure):  # a finalizer failed after Ctrl-C
+                stopped.args = (trace.pretty_cause(stopped.cause),)
+            elif isinstance(stopped, KeyboardInterrupt):
                 stopped = stopped.with_traceback(None)  # (where the wait was: noise)
             # its context is the run's cancellation (asyncio's CancelledError): noise
             raise stopped from None
@@ -267,8 +269,11 @@ class EffectMagics(Magics):
         assert exit_ is not None
         if exit_.is_success():
             return exit_.value
-        display({"text/plain": exit_.cause.pretty()}, raw=True)
-        raise Failure(exit_.cause)
+        text = trace.pretty_cause(exit_.cause)  # fibers as the trace names them
+        display({"text/plain": text}, raw=True)
+        failure = Failure(exit_.cause)
+        failure.args = (text,)
+        raise failure
 
     @staticmethod
     def _widget(trace: Any, effect: Any, args: Any) -> Any:

@@ -258,3 +258,20 @@ def test_ctrl_c_in_a_kernel_interrupts_the_worker_thread_and_keeps_the_trace(she
 
     stopped = in_kernel(cell)
     check_the_stopped_run_was_kept(shell, tmp_path, stopped, shown, released)
+
+
+def test_messages_name_fibers_by_their_trace_ids(shell):
+    effectpy.run(effectpy.zip_par(effectpy.unit, effectpy.unit))  # runtime fiber ids now pass 1
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    cell = ("from effectpy import never\n"
+            "stop_the_worker = never.named('worker').fork().flat_map(\n"
+            "    lambda worker: worker.interrupt().flat_map(lambda _: worker.join()))\n"
+            "stop_the_worker.named('boss')\n")
+    with pytest.raises(effectpy.Failure) as failed:
+        shell.run_cell_magic("effect", "--no-widget --name tr", cell)
+    [runtime_id] = failed.value.cause.interruptors()
+    assert runtime_id != 1
+    assert str(failed.value) == "Interrupt: by fiber #1 boss"
+    assert shown[-1] == {"text/plain": "Interrupt: by fiber #1 boss"}
+    assert {f.id: f.name for f in shell.user_ns["tr"].fibers()} == {1: "boss", 2: "worker"}
