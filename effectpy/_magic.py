@@ -249,7 +249,8 @@ class EffectMagics(Magics):
             except BaseException as exc:  # noqa: BLE001 - Ctrl-C: raised once the trace is shown
                 stopped = exc
         fatal = stopped if stopped is not None else _fatal_defect(exit_)
-        interrupted = isinstance(fatal, KeyboardInterrupt)
+        # a run raises Failure (not KeyboardInterrupt) when a finalizer fails after Ctrl-C
+        interrupted = isinstance(fatal, (KeyboardInterrupt, Failure))
         title = (args.name or "%%effect") + (f" ({INTERRUPTED})" if interrupted else "")
         if args.name:
             shell.user_ns[args.name] = trace

@@ -234,6 +234,27 @@ def test_ctrl_c_during_the_run_keeps_its_trace_then_raises(shell, tmp_path, how,
     check_the_stopped_run_was_kept(shell, tmp_path, stopped, shown, released)
 
 
+def test_ctrl_c_then_a_failing_finalizer_raises_that_failure_and_keeps_the_trace(shell, tmp_path):
+    """As in plain Python, where a ``finally`` that raises replaces the KeyboardInterrupt."""
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    cell = ("import signal\n"
+            "from effectpy import acquire_release, never, sync\n"
+            "def close(conn):\n"
+            "    raise OSError(f'cannot close {conn}')\n"
+            "acquire_release(sync(lambda: 'conn'), lambda conn: sync(lambda: close(conn)),\n"
+            "                lambda conn: sync(lambda: signal.raise_signal(signal.SIGINT)).flat_map(lambda _: never))\n")
+    with pytest.raises(effectpy.Failure) as failed:
+        shell.run_cell_magic("effect", f"--no-widget --name tr --svg {tmp_path / 't.svg'}", cell)
+    assert failed.value.cause.interruptors() == ["host"]
+    [defect] = failed.value.cause.defects()
+    assert str(defect) == "cannot close conn" and "cannot close conn" in str(failed.value)
+    assert failed.value.__cause__ is None and failed.value.__suppress_context__
+    assert "tr (interrupted by Ctrl-C)" in (tmp_path / "t.svg").read_text()
+    assert shown[-1]["text/plain"].startswith("tr (interrupted by Ctrl-C): 1 fibers")
+    assert shell.user_ns["tr"].resources()[0].released is not None
+
+
 @pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs signal.pthread_kill")
 def test_ctrl_c_in_a_kernel_interrupts_the_worker_thread_and_keeps_the_trace(shell, tmp_path):
     """In a kernel the effect runs in a worker thread while this thread waits; Ctrl-C raises
