@@ -1,5 +1,9 @@
 """The %%effect cell magic, driven headless through IPython's InteractiveShell."""
 
+import asyncio
+import re
+import signal
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -106,3 +110,189 @@ def test_inside_a_running_event_loop_the_run_is_still_recorded(shell):
 
     assert asyncio.run(in_kernel()) == "Backup"
     assert len(shell.user_ns["tr"].fibers()) == 3
+
+
+
+# --- cells run as a user runs them: through shell.run_cell ----------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def in_kernel(fn):
+    """Call ``fn()`` as a Jupyter kernel runs a cell: with an event loop running in this thread."""
+    async def cell():
+        return fn()
+    return asyncio.run(cell())
+
+
+def shown_tracebacks(shell):
+    """The tracebacks IPython shows (ANSI colours removed), one string each."""
+    shown = []
+    shell._showtraceback = lambda etype, evalue, stb: shown.append(ANSI.sub("", "\n".join(stb)))
+    return shown
+
+
+@pytest.mark.parametrize("where", ["terminal", "kernel"])
+def test_the_cell_value_is_run_cells_result_and_underscore(shell, where):
+    cell = ("%%effect --no-widget\nimport asyncio, effectpy\nawait asyncio.sleep(0)\nx = 41\n"
+            "effectpy.succeed(x).map(lambda v: v + 1)\n")
+    run = lambda: shell.run_cell(cell, store_history=True)  # noqa: E731
+    result = run() if where == "terminal" else in_kernel(run)
+    assert result.success and result.result == 42
+    assert shell.user_ns["_"] == 42 and shell.user_ns["x"] == 41
+
+
+def test_a_text_only_frontend_shows_only_the_final_summary(shell):
+    pytest.importorskip("anywidget")
+    shell.display_formatter.active_types = ["text/plain"]  # as in a terminal
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    assert shell.run_cell(f"%%effect --test-clock\n{RACE}").result == "Backup"
+    [only] = shown  # no widget shown empty before the run
+    assert only["text/plain"].splitlines()[:2] == ["%%effect: 3 fibers", "fibers: 1 interrupted, 2 success"]
+
+
+@pytest.mark.parametrize("where", ["terminal", "kernel"])
+def test_a_defect_in_the_effect_has_no_chained_internals(shell, where):
+    shown = shown_tracebacks(shell)
+    cell = "%%effect --no-widget\nimport effectpy\neffectpy.sync(lambda: 1 / 0)\n"
+    run = lambda: shell.run_cell(cell)  # noqa: E731
+    error = (run() if where == "terminal" else in_kernel(run)).error_in_exec
+    assert isinstance(error, effectpy.Failure)
+    [defect] = error.cause.defects()
+    assert isinstance(defect, ZeroDivisionError)
+    for exc in (error, defect):
+        assert exc.__cause__ is None and exc.__context__ is None
+    [text] = shown
+    assert "ZeroDivisionError: division by zero" in text and "1 / 0" in text
+    assert "no running event loop" not in text and "During handling" not in text
+
+
+@pytest.mark.parametrize("where", ["terminal", "kernel"])
+@pytest.mark.parametrize("awaits", [False, True])
+def test_an_error_in_the_cell_body_is_shown_once_from_the_users_code(shell, where, awaits):
+    shown = shown_tracebacks(shell)
+    wait = "await asyncio.sleep(0)\n" if awaits else ""
+    cell = f"%%effect --no-widget\nimport asyncio, effectpy\n{wait}1 / 0\neffectpy.unit\n"
+    run = lambda: shell.run_cell(cell)  # noqa: E731
+    error = (run() if where == "terminal" else in_kernel(run)).error_in_exec
+    assert isinstance(error, ZeroDivisionError)
+    assert error.__cause__ is None and error.__context__ is None
+    [text] = shown  # once: no inner run_cell showing it first
+    frames = [ln for ln in text.splitlines() if ln.startswith(("File ", "Cell "))]
+    # the cell that called the magic, then the cell's own code (the line counts %%effect)
+    assert frames == ["Cell In[1], line 1", f"Cell In[1], line {4 if awaits else 3}"]
+    assert "----> " + str(4 if awaits else 3) + " 1 / 0" in text
+    for internal in ("_magic.py", "no running event loop", "During handling"):
+        assert internal not in text
+
+
+STOPPED = """
+import signal, effectpy
+from effectpy import acquire_release, never, sync
+
+def ctrl_c():
+    if how == "signal":  # SIGINT, as the terminal sends on Ctrl-C
+        signal.raise_signal(signal.SIGINT)
+    elif how == "raise":
+        raise KeyboardInterrupt
+    else:  # another thread will press Ctrl-C
+        started.set()
+
+acquire_release(sync(lambda: "conn"), lambda conn: sync(lambda: released.append(conn)),
+                lambda conn: sync(ctrl_c).flat_map(lambda _: never))
+"""
+
+
+def check_the_stopped_run_was_kept(shell, tmp_path, stopped, shown, released):
+    assert released == ["conn"]  # the run's finalizers ran
+    assert stopped.value.__cause__ is None and stopped.value.__traceback__ is not None
+    assert stopped.value.__context__ is None or stopped.value.__suppress_context__
+    trace = shell.user_ns["tr"]
+    assert isinstance(trace, Trace) and [f.outcome for f in trace.fibers()] in (["interrupted"], ["failure"])
+    assert [r.released is not None for r in trace.resources()] == [True]
+    svg = (tmp_path / "t.svg").read_text()
+    ET.fromstring(svg)
+    assert "tr (interrupted by Ctrl-C)" in svg
+    assert Trace.load(tmp_path / "t.jsonl") == trace and (tmp_path / "t.json").exists()
+    [final] = [data for data in shown if "text/plain" in data]
+    assert final["text/plain"].startswith(("tr (interrupted by Ctrl-C): 1 fibers",
+                                           "TimelineWidget tr (interrupted by Ctrl-C): 1 fibers"))
+
+
+@pytest.mark.parametrize("how", ["signal", "raise"])
+@pytest.mark.parametrize("widget", [False, True])
+def test_ctrl_c_during_the_run_keeps_its_trace_then_raises(shell, tmp_path, how, widget):
+    if widget:
+        pytest.importorskip("anywidget")
+    shown, released = [], []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data) if kw.get("update") or not widget else None
+    shell.user_ns.update(how=how, released=released)
+    files = f"--svg {tmp_path / 't.svg'} --jsonl {tmp_path / 't.jsonl'} --perfetto {tmp_path / 't.json'}"
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        shell.run_cell_magic("effect", f"--name tr {files}" + ("" if widget else " --no-widget"), STOPPED)
+    check_the_stopped_run_was_kept(shell, tmp_path, stopped, shown, released)
+
+
+def test_ctrl_c_then_a_failing_finalizer_raises_that_failure_and_keeps_the_trace(shell, tmp_path):
+    """As in plain Python, where a ``finally`` that raises replaces the KeyboardInterrupt."""
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    cell = ("import signal\n"
+            "from effectpy import acquire_release, never, sync\n"
+            "def close(conn):\n"
+            "    raise OSError(f'cannot close {conn}')\n"
+            "acquire_release(sync(lambda: 'conn'), lambda conn: sync(lambda: close(conn)),\n"
+            "                lambda conn: sync(lambda: signal.raise_signal(signal.SIGINT)).flat_map(lambda _: never))\n")
+    with pytest.raises(effectpy.Failure) as failed:
+        shell.run_cell_magic("effect", f"--no-widget --name tr --svg {tmp_path / 't.svg'}", cell)
+    assert failed.value.cause.interruptors() == ["host"]
+    [defect] = failed.value.cause.defects()
+    assert str(defect) == "cannot close conn" and "cannot close conn" in str(failed.value)
+    assert failed.value.__cause__ is None and failed.value.__suppress_context__
+    assert "tr (interrupted by Ctrl-C)" in (tmp_path / "t.svg").read_text()
+    assert shown[-1]["text/plain"].startswith("tr (interrupted by Ctrl-C): 1 fibers")
+    assert shell.user_ns["tr"].resources()[0].released is not None
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs signal.pthread_kill")
+def test_ctrl_c_in_a_kernel_interrupts_the_worker_thread_and_keeps_the_trace(shell, tmp_path):
+    """In a kernel the effect runs in a worker thread while this thread waits; Ctrl-C raises
+    KeyboardInterrupt here (ipykernel lets SIGINT raise it while a cell runs)."""
+    started, released, shown = threading.Event(), [], []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    shell.user_ns.update(how="thread", started=started, released=released)
+    main = threading.get_ident()
+    presser = threading.Thread(target=lambda: started.wait() and signal.pthread_kill(main, signal.SIGINT))
+    files = f"--svg {tmp_path / 't.svg'} --jsonl {tmp_path / 't.jsonl'} --perfetto {tmp_path / 't.json'}"
+
+    def cell():
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as ipykernel does
+        try:
+            with pytest.raises(KeyboardInterrupt) as stopped:
+                presser.start()
+                shell.run_cell_magic("effect", f"--no-widget --name tr {files}", STOPPED)
+            return stopped
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            presser.join()
+
+    stopped = in_kernel(cell)
+    check_the_stopped_run_was_kept(shell, tmp_path, stopped, shown, released)
+
+
+def test_messages_name_fibers_by_their_trace_ids(shell):
+    effectpy.run(effectpy.zip_par(effectpy.unit, effectpy.unit))  # runtime fiber ids now pass 1
+    shown = []
+    shell.display_pub.publish = lambda data, **kw: shown.append(data)
+    cell = ("from effectpy import never\n"
+            "stop_the_worker = never.named('worker').fork().flat_map(\n"
+            "    lambda worker: worker.interrupt().flat_map(lambda _: worker.join()))\n"
+            "stop_the_worker.named('boss')\n")
+    with pytest.raises(effectpy.Failure) as failed:
+        shell.run_cell_magic("effect", "--no-widget --name tr", cell)
+    [runtime_id] = failed.value.cause.interruptors()
+    assert runtime_id != 1
+    assert str(failed.value) == "Interrupt: by fiber #1 boss"
+    assert shown[-1] == {"text/plain": "Interrupt: by fiber #1 boss"}
+    assert {f.id: f.name for f in shell.user_ns["tr"].fibers()} == {1: "boss", 2: "worker"}

@@ -257,6 +257,27 @@ def test_cancel_by_a_fiber_outside_the_trace_names_it_so():
     assert cancel.by == "a fiber outside this trace" and recorder._fids == {10_001: 1}
 
 
+def test_pretty_cause_names_fibers_as_the_trace_does():
+    from effectpy import Interrupt, Then
+    effectpy.run(zip_par(succeed(1), succeed(2)))  # runtime fiber ids now start past 1
+    stop_the_worker = never.named("worker").fork().flat_map(
+        lambda worker: worker.interrupt().flat_map(lambda _: worker.join()))
+    with record() as trace:
+        exit_ = effectpy.run_exit(stop_the_worker.named("boss"))
+    [runtime_id] = exit_.cause.interruptors()
+    assert runtime_id != 1 and exit_.cause.pretty() == f"Interrupt: by fiber #{runtime_id}"
+    assert trace.pretty_cause(exit_.cause) == "Interrupt: by fiber #1 boss"
+    other = Then(Interrupt(runtime_id + 10**9), Interrupt("host"))
+    assert trace.pretty_cause(other).splitlines() == [
+        "Then:", "  Interrupt: by a fiber outside this trace", "  -- then, while handling it --",
+        "  Interrupt: by host"]
+    # a trace read back from JSONL keeps no runtime ids: it does not guess
+    loaded = Trace.from_jsonl(trace.to_jsonl())
+    assert loaded.pretty_cause(exit_.cause) == f"Interrupt: by runtime fiber {runtime_id}"
+    with pytest.raises(TypeError, match="expects a Cause"):
+        trace.pretty_cause(exit_)
+
+
 @pytest.mark.parametrize("how", ["run", "drive", "trio"])
 def test_a_daemon_ended_only_by_the_end_of_the_run_is_a_leak(how):
     from effectpy import Deferred, TestClock, never

@@ -138,6 +138,11 @@ class Recorder(Instrument):
             self._raw.clear()
             self._raw.extend(rebased)
 
+    def trace_id(self, runtime_id: int) -> int | None:
+        """The trace-local id of the fiber with this runtime id (`Fiber.id`, from a
+        process-wide counter), or None if it is not in the trace."""
+        return self._fids.get(runtime_id)
+
     def _cause_text(self, cause: Cause) -> str:
         """The cause, rendered with trace-local fiber ids (so traces are reproducible)."""
         def who(by: object) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._core._cause import Cause
 from .._core._runtime import RUN_ENDED
 from ._events import FORMAT, VERSION, TraceEvent, TraceFormatError
 
@@ -277,6 +278,40 @@ class Trace:
         leaks = self.leaks()
         lines.append("leaks: " + ("none" if not leaks else "\n" + leaks.describe(timings=timings)))
         return "\n".join(lines)
+
+    def pretty_cause(self, cause: Cause) -> str:
+        """`Cause.pretty`, naming each interrupting fiber as this trace does ("fiber #2
+        race[0]"), for the cause of a run the trace recorded. A `Cause` holds runtime fiber
+        ids (`Fiber.id`, from a process-wide counter), which appear nowhere in the trace. A
+        fiber the trace did not record is "a fiber outside this trace"; a trace loaded from a
+        file or made from events keeps no runtime ids, so it names one "runtime fiber <id>".
+
+        >>> import effectpy
+        >>> from effectpy.trace import record
+        >>> stop_the_worker = effectpy.never.named("worker").fork().flat_map(
+        ...     lambda worker: worker.interrupt().flat_map(lambda _: worker.join()))
+        >>> with record() as trace:
+        ...     exit_ = effectpy.run_exit(stop_the_worker.named("main"))
+        >>> print(trace.pretty_cause(exit_.cause))
+        Interrupt: by fiber #1 main
+        """
+        if not isinstance(cause, Cause):
+            raise TypeError(f"pretty_cause expects a Cause (e.g. an Exit's .cause), "
+                            f"got {type(cause).__name__} {cause!r}")
+        recorder = self._recorder
+        labels = {f.id: f.label for f in self.fibers()}
+
+        def who(by: object) -> str:
+            if not isinstance(by, int):
+                return str(by)  # the host, or the reason given
+            if recorder is None:
+                return f"runtime fiber {by}"
+            local = recorder.trace_id(by)
+            if local is None:
+                return "a fiber outside this trace"
+            return f"fiber {labels.get(local, f'#{local}')}"
+
+        return cause.pretty(who)
 
     # --- JSONL ------------------------------------------------------------------------
 
