@@ -137,7 +137,7 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
                     exit_ = effectpy.run_exit(program)
                 if not exit_.is_success():
                     failed = True
-                    print(f"the program failed:\n{exit_.cause.pretty()}", file=sys.stderr)
+                    print(f"the program failed:\n{trace.pretty_cause(exit_.cause)}", file=sys.stderr)
             else:
                 runpy.run_path(str(path), run_name="__main__")
         except BadInput:
