@@ -42,6 +42,7 @@ WITH_FIBER, STATUS or SUSPEND node (where ``c`` is otherwise unused): what the n
 from __future__ import annotations
 
 import inspect
+from types import FunctionType as _FunctionType
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from typing import (
     TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, NoReturn, TypeVar, cast, overload,
@@ -247,7 +248,8 @@ else:
         costs about a third more)."""
 
         def __call__(cls, fn):
-            _check_async_fn(fn)
+            if fn.__class__ is not _FunctionType:  # a plain function is always fine
+                _check_async_fn(fn)
             eff = _alloc() if cls is Effect else type.__call__(cls)  # (a subclass: its own)
             eff._tag = ASYNC
             eff._a = fn

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from types import CoroutineType as _CoroutineType
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
@@ -73,8 +74,14 @@ class Carrier(Protocol):
 
     # The awaitable the fiber's loop asks the carrier to await next (None: none).
     aw: Awaitable[Any] | None
-    # Cancels the await in progress (the fiber's canceller while it is suspended in one).
-    cancel: Callable[[], None]
+
+    @property
+    def task(self) -> Any:
+        """The backend's task that carries the fiber."""
+
+    def __call__(self) -> None:
+        """Cancel the await in progress: the carrier is the fiber's canceller while the
+        fiber is suspended in one."""
 
     def wake(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
         """Resume the fiber's loop with (eff, ok, val) in the carrier."""
@@ -124,7 +131,7 @@ class Fiber(Generic[E, A]):
     _interruptor: object
     _interrupting: bool
     _exit: Exit[A] | None
-    _observers: list[Callable[[Exit[A]], None]]
+    _observers: Callable[[Exit[A]], None] | list[Callable[[Exit[A]], None]] | None
     _children: set[Fiber[Any, Any]] | None
     _scope: Scope | None
     _own_scope: Scope | None
@@ -162,7 +169,8 @@ class Fiber(Generic[E, A]):
         # Invariant: not None exactly when _state == DONE.
         f._exit = None
         # Callbacks called once with the Exit; they must only schedule work, never run a loop.
-        f._observers = []
+        # None, one callback, or a list of them (most fibers have at most one: no list).
+        f._observers = None
         # Live supervised children (forked, not daemon); a child removes itself on exit.
         f._children = None
         # The scope acquire_release registers in (set by scoped/IN_SCOPE); None: own scope.
@@ -234,15 +242,29 @@ class Fiber(Generic[E, A]):
             resume(True, self._exit)
             return None
         cb: Callable[[Exit[Any]], None] = lambda ex: resume(True, ex)
-        self._observers.append(cb)
+        self._observe(cb)
 
         def cancel() -> None:
-            try:
-                self._observers.remove(cb)
-            except ValueError:
-                pass
+            self._unobserve(cb)
             resume(False, EMPTY)
         return cancel
+
+    def _observe(self, cb: Callable[[Exit[A]], None]) -> None:
+        """Call ``cb(exit)`` when the fiber ends (the fiber must still be running)."""
+        observers = self._observers
+        if observers is None:
+            self._observers = cb
+        elif observers.__class__ is list:
+            observers.append(cb)
+        else:
+            self._observers = [observers, cb]  # type: ignore[list-item]
+
+    def _unobserve(self, cb: Callable[[Exit[A]], None]) -> None:
+        observers = self._observers
+        if observers is cb:
+            self._observers = None
+        elif observers.__class__ is list and cb in observers:
+            observers.remove(cb)
 
     # --- interruption ------------------------------------------------------------------
 
@@ -314,6 +336,19 @@ class Fiber(Generic[E, A]):
         if inst is not None:
             inst.emit("fiber_resumed", self)
 
+    def _awaited(self, ok: bool, val: Any) -> None:
+        """`_end_await`, then `_after_await` (the common case, in one call)."""
+        self._token += 1
+        self._canceller = None
+        self._state = READY
+        inst = self._runtime.instrument
+        if inst is not None:
+            inst.emit("fiber_resumed", self)
+        if ok and isinstance(val, Effect):
+            self._loop(val, True, None)
+        else:
+            self._loop(None, ok, val)
+
     def _after_await(self, ok: bool, val: Any) -> None:
         """Run the loop on, in the carrier, with what the await gave."""
         if ok and isinstance(val, Effect):  # an awaitable that gives an Effect: run it
@@ -349,7 +384,7 @@ class Fiber(Generic[E, A]):
             scope = opts.scope
             key = scope._add(lambda _exit: child.interrupt())
             # once the child has ended, the scope need not remember it
-            child._observers.append(lambda _exit: scope._discard(key))
+            child._observe(lambda _exit: scope._discard(key))
         else:
             self._runtime.track_daemon(child)
         inst = self._runtime.instrument
@@ -540,7 +575,7 @@ class Fiber(Generic[E, A]):
                     if isinstance(aw, Effect):
                         eff = aw
                         continue
-                    if not _is_awaitable(aw):
+                    if aw.__class__ is not _CoroutineType and not _is_awaitable(aw):
                         ok = False
                         val = Die(TypeError(
                             f"the function given to {'Effect' if eff._b else 'from_async'} must "
@@ -555,7 +590,7 @@ class Fiber(Generic[E, A]):
                         carrier = self._carrier = self._runtime.carry(self, aw)
                     else:
                         carrier.aw = aw  # the carrier awaits it as soon as this loop returns
-                    self._canceller = carrier.cancel
+                    self._canceller = carrier
                     inst = self._runtime.instrument
                     if inst is not None:
                         inst.emit("fiber_suspended", self, "await")
@@ -740,9 +775,13 @@ class Fiber(Generic[E, A]):
         if parent is not None and not self.daemon:
             parent._child_done(self)
         observers = self._observers
-        self._observers = []
-        for cb in observers:
-            cb(exit_)
+        if observers is not None:
+            self._observers = None
+            if observers.__class__ is list:
+                for cb in observers:
+                    cb(exit_)
+            else:
+                observers(exit_)  # type: ignore[operator]
         return None
 
 

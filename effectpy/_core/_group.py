@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Final
 
 from ._cause import EMPTY, Cause, Exit
@@ -104,7 +103,7 @@ class _Group:
                     continue
                 child = parent._fork(eff, _SUPERVISED, f"{label}[{i}]", self.source)
                 running[i] = child
-                child._observers.append(partial(self.child_ended, i))
+                child._observe(_Ended(self, i))
                 started += 1
                 if runtime.inline_depth >= INLINE_DEPTH:
                     child._start(eff)
@@ -142,7 +141,10 @@ class _Group:
                 if mode == ALL:
                     self.stop()
         if not self.pumping:
-            self.pump()
+            if self.next < self.n and not self.stopping:
+                self.pump()
+            else:
+                self.maybe_finish()
 
     def stop(self) -> None:
         if self.stopping:
@@ -186,6 +188,20 @@ class _Group:
             self.resume(False, _both(self.causes).both(late))
         else:
             self.resume(True, self.results)
+
+
+class _Ended:
+    """A group child's observer: ``group.child_ended(i, exit)`` (one object, where a
+    `functools.partial` of a bound method would be two)."""
+
+    __slots__ = ("group", "i")
+
+    def __init__(self, group: _Group, i: int) -> None:
+        self.group = group
+        self.i = i
+
+    def __call__(self, exit_: Exit[Any]) -> None:
+        self.group.child_ended(self.i, exit_)
 
 
 def _both(causes: list[Cause]) -> Cause:

@@ -10,19 +10,18 @@ for its finalizers, then re-raises the cancellation.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from typing import Any, Final, Literal, TypeVar
 
-from ._cause import HOST, Cause, Exit, Interrupt, raise_failure
+from ._carrier import CARRIED, HostCarrier, TaskCarrier, carrying
+from ._cause import HOST, Exit, raise_failure
 from ._context import Context
-from ._effect import NAMED, OP, Effect, cause_of, lift
-from ._fiber import DONE, Fiber
+from ._effect import NAMED, OP, Effect, lift
+from ._fiber import Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
 
-__all__ = ["CARRIED", "RUN_ENDED", "Runtime", "run", "run_async", "run_ending_daemons", "run_exit"]
+__all__ = ["RUN_ENDED", "Runtime", "run", "run_async", "run_ending_daemons", "run_exit"]
 
 A = TypeVar("A")
 
@@ -31,13 +30,6 @@ Backend = Literal["asyncio", "trio"]
 # The reason given (in traces) for a daemon interrupted because its run ended.
 RUN_ENDED: Final = "the run ended (daemons cannot outlive it)"
 
-# The fiber the current task carries: set in a carrier task, and by ``await effect`` for
-# as long as its fiber runs. A run started where it is set (inside that fiber's coroutine,
-# or in a task made there) is that fiber's child.
-CARRIED: Final[ContextVar[Fiber[Any, Any] | None]] = ContextVar("effectpy_carried", default=None)
-
-# The cause an await ends with when it is cancelled.
-AWAIT_CANCELLED: Final = Interrupt("cancelled")
 
 
 class Runtime:
@@ -69,7 +61,7 @@ class Runtime:
         daemons = self._daemons
         if daemons is not None:
             daemons.add(fiber)
-            fiber._observers.append(lambda _exit: daemons.discard(fiber))
+            fiber._observe(lambda _exit: daemons.discard(fiber))
 
     async def end_daemons(self) -> None:
         """Interrupt the daemons still running and wait until they (and any daemons their
@@ -114,176 +106,9 @@ class Runtime:
             else:
                 self._draining = False
 
-    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any]) -> _Carrier:
+    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any]) -> TaskCarrier:
         """A carrier task for ``fiber``, which first awaits ``aw``."""
-        carrier = _Carrier(fiber, None)
-        carrier.aw = aw
-        carrier.task = self.loop.create_task(carrier.run(None))
-        return carrier
-
-
-class _Carrier:
-    """The asyncio task that carries a fiber: it awaits the fiber's coroutines inline (no
-    task per await), runs the fiber's loop between them, and parks on a future while the
-    fiber waits on anything else.
-
-    A carrier made by `Runtime.carry` has a task of its own. One made by `run_async` is the
-    awaiting task (``host``: the fiber's parent, or None for a root): others may cancel
-    that task, so a cancellation this carrier did not send is the host's, and interrupts
-    the fiber; an await in an uninterruptible region then runs shielded, in a task of its
-    own, so that nobody's cancellation reaches it. The host's cancellation is raised once
-    the fiber has ended.
-    """
-
-    __slots__ = ("fiber", "task", "aw", "next", "cancel", "park", "awaiting", "early", "sent",
-                 "shared", "parent", "base", "host_cancel")
-
-    def __init__(self, fiber: Fiber[Any, Any], host: asyncio.Task[Any] | None,
-                 parent: Fiber[Any, Any] | None = None) -> None:
-        self.fiber = fiber
-        self.task: asyncio.Task[Any] = host  # type: ignore[assignment]  # set by carry()
-        self.aw: Awaitable[Any] | None = None
-        self.next: tuple[Effect[Any, Any, Any] | None, bool, Any] | None = None
-        self.cancel = self.cancel_await
-        # the future the carrier waits on while the fiber is suspended (not in an await)
-        self.park: asyncio.Future[Any] | None = None
-        self.awaiting = False  # an inline await is in progress
-        self.early = False  # interrupted before its await began: it never begins
-        self.sent = False  # this carrier cancelled its task (to end an inline await)
-        self.shared = host is not None  # the task is someone else's: it may be cancelled
-        self.parent = parent
-        # the task's cancellation requests when the carrier started: more are someone else's
-        self.base = host.cancelling() if host is not None else 0
-        self.host_cancel: BaseException | None = None
-
-    def cancel_await(self) -> None:
-        if self.awaiting:
-            self.sent = True
-            self.task.cancel()
-        else:
-            self.early = True
-
-    def wake(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
-        park = self.park
-        if park is not None:
-            self.park = None
-            park.set_result((eff, ok, val))
-        else:  # not parked yet (a host cancellation is being handled): resume next
-            self.next = (eff, ok, val)
-
-    def pause(self, eff: Effect[Any, Any, Any] | None) -> None:
-        # the carrier's `sleep(0)` queues it behind the callbacks already queued (FIFO)
-        self.next = (eff, True, None)
-
-    def _cancelled(self, exc: BaseException) -> None:
-        """A cancellation reached the carrier: count off its own; anyone else's is the
-        host's, and interrupts the fiber."""
-        task = self.task
-        if self.sent:
-            self.sent = False
-            task.uncancel()
-        if task.cancelling() > self.base:
-            if self.host_cancel is None:
-                self.host_cancel = exc
-            parent = self.parent
-            if parent is not None and parent._interruptor is not None:
-                self.fiber.interrupt_as(parent.id, "parent interrupted")
-            else:
-                self.fiber.interrupt_as(HOST, "host task cancelled")
-
-    async def run(self, first: Effect[Any, Any, Any] | None) -> None:
-        """Carry the fiber until it is done (starting it with ``first``, if given)."""
-        fiber = self.fiber
-        if not self.shared:
-            CARRIED.set(fiber)  # this task's own context
-        if first is not None:
-            fiber._loop(first, True, None)
-        while True:
-            aw = self.aw
-            if aw is not None:
-                self.aw = None
-                if self.early:
-                    self.early = False
-                    _discard(aw)
-                    fiber._end_await()
-                    fiber._after_await(False, AWAIT_CANCELLED)
-                    continue
-                if self.shared and not fiber._interruptible:
-                    ok, val = await self._await_shielded(aw)
-                    fiber._end_await()
-                    fiber._after_await(ok, val)
-                    continue
-                cancelled: BaseException | None = None
-                self.awaiting = True
-                try:
-                    val = await aw
-                    ok = True
-                except asyncio.CancelledError as exc:
-                    ok = False
-                    val = AWAIT_CANCELLED
-                    cancelled = exc
-                except BaseException as exc:  # noqa: BLE001 - the fiber's failure
-                    ok = False
-                    val = cause_of(exc)
-                self.awaiting = False
-                fiber._end_await()
-                if cancelled is not None:
-                    self._cancelled(cancelled)
-                elif self.sent:  # cancelled, but the coroutine went on to its end
-                    self.sent = False
-                    self.task.uncancel()
-                fiber._after_await(ok, val)
-                continue
-            if fiber._state == DONE:
-                break
-            step = self.next
-            if step is not None:
-                self.next = None
-                try:
-                    await asyncio.sleep(0)
-                except asyncio.CancelledError as exc:
-                    self._cancelled(exc)
-                fiber._loop(*step)
-                continue
-            fut: asyncio.Future[Any] = fiber._runtime.loop.create_future()  # type: ignore[attr-defined]
-            self.park = fut
-            try:
-                step = await fut
-            except asyncio.CancelledError as exc:
-                if self.park is fut:  # not woken: the host's cancellation may wake it
-                    self.park = None
-                    self._cancelled(exc)
-                    continue
-                step = fut.result()  # woken, then cancelled in the same turn
-                self._cancelled(exc)
-            fiber._loop(*step)
-        fiber._carrier = None
-
-    async def _await_shielded(self, aw: Awaitable[Any]) -> tuple[bool, Any]:
-        """Await ``aw`` to its end, whatever cancels the carrier's task meanwhile (an
-        uninterruptible await in a task others may cancel)."""
-        inner = asyncio.ensure_future(aw)
-        while not inner.done():
-            try:
-                await asyncio.shield(inner)
-            except asyncio.CancelledError as exc:
-                if not inner.cancelled():
-                    self._cancelled(exc)  # the task's, not the await's: it goes on
-            except BaseException:  # noqa: BLE001, S110 - the await's own failure: read below
-                pass
-        if inner.cancelled():
-            return False, AWAIT_CANCELLED
-        failure = inner.exception()
-        return (True, inner.result()) if failure is None else (False, cause_of(failure))
-
-
-def _discard(aw: Awaitable[Any]) -> None:
-    """An awaitable that will never be awaited (its fiber was interrupted first): close a
-    coroutine (it never ran), cancel a future or task."""
-    if inspect.iscoroutine(aw):
-        aw.close()
-    elif isinstance(aw, asyncio.Future):
-        aw.cancel()
+        return TaskCarrier(fiber, aw, self.loop)
 
 
 def _root(effect: object, ctx: Context | None, where: str) -> tuple[Effect[Any, Any, Any], Context]:
@@ -307,7 +132,7 @@ def _interrupt_all(fibers: set[Fiber[Any, Any]], reason: str, all_ended: Callabl
             all_ended()
 
     for fiber in pending:
-        fiber._observers.append(one_ended)
+        fiber._observe(one_ended)
         fiber.interrupt_as(HOST, reason)
 
 
@@ -334,14 +159,14 @@ async def _run_on_loop(effect: Effect[Any, Any, A], ctx: Context | None, ends_da
     task = asyncio.current_task(loop)
     if task is None:  # a coroutine driven by hand, not by a task: give it one
         return await loop.create_task(_run_on_loop(eff, ctx, ends_daemons))
-    parent = carrying()
+    parent = carrying(task)
     if parent is not None:
-        return await run_child(parent, eff, ctx, task, _Carrier)
+        return await run_child(parent, eff, ctx, task, HostCarrier)
     ctx = _context(ctx, "run")
     items = CURRENT_INSTRUMENTS.get()
     runtime = Runtime(loop, Instruments(items) if items else None, ends_daemons)
     fiber = _new_fiber(runtime, eff, ctx, None)
-    carrier = fiber._carrier = _Carrier(fiber, task)
+    carrier = fiber._carrier = HostCarrier(fiber, task)
     token = CARRIED.set(fiber)
     try:
         await carrier.run(eff)
@@ -369,14 +194,6 @@ def reraise_host_cancel(eff: Effect[Any, Any, Any], result: Exit[Any], cancel: B
             _hand_back(eff, result.value)
         raise_if_cleanup_failed(result)
         raise
-
-
-def carrying() -> Fiber[Any, Any] | None:
-    """The fiber whose coroutine is running here (and has not ended), if any."""
-    parent = CARRIED.get()
-    if parent is not None and parent._state != DONE:
-        return parent
-    return None
 
 
 def _context(ctx: Context | None, where: str) -> Context:

@@ -26,10 +26,8 @@ from ._context import Context
 from ._effect import Effect, cause_of
 from ._fiber import DONE, Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
-from ._runtime import (
-    AWAIT_CANCELLED, CARRIED, RUN_ENDED, _context, _discard, _interrupt_all, _new_fiber, carrying,
-    reraise_host_cancel, run_child,
-)
+from ._carrier import AWAIT_CANCELLED, CARRIED, carrying, discard
+from ._runtime import RUN_ENDED, _context, _interrupt_all, _new_fiber, reraise_host_cancel, run_child
 
 __all__ = ["TrioRuntime", "run_async_trio", "trio_run"]
 
@@ -104,7 +102,7 @@ class TrioRuntime:
 
     def track_daemon(self, fiber: Fiber[Any, Any]) -> None:
         self._daemons.add(fiber)
-        fiber._observers.append(lambda _exit: self._daemons.discard(fiber))
+        fiber._observe(lambda _exit: self._daemons.discard(fiber))
 
     async def end_daemons(self) -> None:
         while self._daemons:
@@ -157,14 +155,14 @@ class _TrioCarrier:
     shielded too. The host's cancellation is raised once the fiber has ended.
     """
 
-    __slots__ = ("fiber", "aw", "next", "cancel", "park", "scope", "guard", "early", "shared",
+    __slots__ = ("fiber", "task", "aw", "next", "park", "scope", "guard", "early", "shared",
                  "parent", "host_cancel", "abandoned")
 
     def __init__(self, fiber: Fiber[Any, Any], host: Any, parent: Fiber[Any, Any] | None = None) -> None:
         self.fiber = fiber
+        self.task: Any = host  # the trio task that carries the fiber (set when it starts)
         self.aw: Awaitable[Any] | None = None
         self.next: tuple[Effect[Any, Any, Any] | None, bool, Any] | None = None
-        self.cancel = self.cancel_await
         self.park: Any = None  # the carrier's task while it is parked
         self.scope: trio.CancelScope | None = None  # the inline await's, while it runs
         self.guard: trio.CancelScope | None = None
@@ -174,7 +172,8 @@ class _TrioCarrier:
         self.host_cancel: BaseException | None = None
         self.abandoned = False
 
-    def cancel_await(self) -> None:
+    def __call__(self) -> None:
+        """The canceller of an inline await."""
         scope = self.scope
         if scope is not None:
             scope.cancel()
@@ -221,6 +220,7 @@ class _TrioCarrier:
         """Carry the fiber until it is done (starting it with ``first``, if given)."""
         fiber = self.fiber
         if not self.shared:
+            self.task = trio.lowlevel.current_task()
             CARRIED.set(fiber)  # this task's own context
         try:
             with trio.CancelScope(shield=not self.shared) as guard:
@@ -246,7 +246,7 @@ class _TrioCarrier:
                 self.aw = None
                 if self.early:
                     self.early = False
-                    _discard(aw)
+                    discard(aw)
                     fiber._end_await()
                     fiber._after_await(False, AWAIT_CANCELLED)
                     continue
@@ -295,7 +295,7 @@ class _TrioCarrier:
 
 async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context | None) -> Exit[Any]:
     task = trio.lowlevel.current_task()
-    parent = carrying()
+    parent = carrying(task)
     if parent is not None:
         return await run_child(parent, eff, ctx, task, _TrioCarrier)
     ctx = _context(ctx, "run")
