@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable
 from time import perf_counter
-from typing import Any
+from typing import Any, Final
 
 import outcome
 import trio
@@ -144,19 +144,24 @@ class TrioRuntime:
         return carrier
 
 
-class _TrioCarrier:
-    """The trio task that carries a fiber (see `_runtime._Carrier`, its asyncio twin).
+# What `_TrioCarrier._steps` gives when the carrier's scope swallowed the cancellation it sent.
+_CUT: Final = (False, AWAIT_CANCELLED)
 
-    Each inline await runs in a cancel scope of its own, which the fiber's interruption
-    cancels. A carrier with a task of its own is shielded from outer cancellation. One
-    that is the awaiting task (``host``) is not: the host's cancellation interrupts the
-    fiber, and from then on the carrier is shielded (trio's cancellation is level-
-    triggered), so the fiber's finalizers run; an await in an uninterruptible region is
-    shielded too. The host's cancellation is raised once the fiber has ended.
+
+class _TrioCarrier:
+    """The trio task that carries a fiber (see `_carrier`, its asyncio twin).
+
+    The carrier runs in a cancel scope that interrupting the fiber's inline await cancels;
+    the cancellation ends that scope, and the carrier goes on in a new one (one scope per
+    interruption, not per await). A carrier with a task of its own runs shielded from outer
+    cancellation. One that is the awaiting task (``host``) is not: the host's cancellation
+    interrupts the fiber, and from then on the carrier is shielded (trio's cancellation is
+    level-triggered), so the fiber's finalizers run; an await in an uninterruptible region
+    is shielded too. The host's cancellation is raised once the fiber has ended.
     """
 
-    __slots__ = ("fiber", "task", "aw", "next", "park", "scope", "guard", "early", "shared",
-                 "parent", "host_cancel", "abandoned")
+    __slots__ = ("fiber", "task", "aw", "next", "park", "scope", "awaiting", "early", "sent",
+                 "shared", "parent", "host_cancel", "abandoned")
 
     def __init__(self, fiber: Fiber[Any, Any], host: Any, parent: Fiber[Any, Any] | None = None) -> None:
         self.fiber = fiber
@@ -164,9 +169,10 @@ class _TrioCarrier:
         self.aw: Awaitable[Any] | None = None
         self.next: tuple[Effect[Any, Any, Any] | None, bool, Any] | None = None
         self.park: Any = None  # the carrier's task while it is parked
-        self.scope: trio.CancelScope | None = None  # the inline await's, while it runs
-        self.guard: trio.CancelScope | None = None
+        self.scope: trio.CancelScope | None = None  # the scope the carrier runs in now
+        self.awaiting = False  # an inline await is in progress
         self.early = False  # interrupted before its await began: it never begins
+        self.sent = False  # the carrier cancelled its scope to end an await
         self.shared = host is not None
         self.parent = parent
         self.host_cancel: BaseException | None = None
@@ -174,9 +180,9 @@ class _TrioCarrier:
 
     def __call__(self) -> None:
         """The canceller of an inline await."""
-        scope = self.scope
-        if scope is not None:
-            scope.cancel()
+        if self.awaiting:
+            self.sent = True
+            self.scope.cancel()  # type: ignore[union-attr]
         else:
             self.early = True
 
@@ -196,8 +202,8 @@ class _TrioCarrier:
     def abandon(self) -> None:
         """The run is over: stop carrying (the fiber can never run again)."""
         self.abandoned = True
-        if self.guard is not None:
-            self.guard.cancel()
+        if self.scope is not None:
+            self.scope.cancel()
 
     def _abort(self, _raise_cancel: Any) -> trio.lowlevel.Abort:
         self.park = None
@@ -208,8 +214,8 @@ class _TrioCarrier:
         keep the host's cancellation away from its cleanup."""
         if self.host_cancel is None:
             self.host_cancel = exc
-        assert self.guard is not None
-        self.guard.shield = True
+        assert self.scope is not None
+        self.scope.shield = True
         parent = self.parent
         if parent is not None and parent._interruptor is not None:
             self.fiber.interrupt_as(parent.id, "parent interrupted")
@@ -223,11 +229,20 @@ class _TrioCarrier:
             self.task = trio.lowlevel.current_task()
             CARRIED.set(fiber)  # this task's own context
         try:
-            with trio.CancelScope(shield=not self.shared) as guard:
-                self.guard = guard
-                if first is not None:
-                    fiber._loop(first, True, None)
-                await self._carry(fiber)
+            resume: tuple[bool, Any] | None = None
+            while True:
+                result: tuple[bool, Any] | None = _CUT
+                with trio.CancelScope(shield=not self.shared or self.host_cancel is not None) as scope:
+                    self.scope = scope
+                    if first is not None:
+                        fiber._loop(first, True, None)
+                        first = None
+                    result = await self._steps(fiber, resume)
+                self.scope = None
+                self.sent = False
+                if result is None:
+                    break
+                resume = result  # an await this carrier cut: go on in a new scope
             if self.shared and self.host_cancel is None:
                 # awaiting an effect is a checkpoint, as any trio operation: even one that
                 # never waited raises Cancelled in a cancelled scope (its value is handed back)
@@ -239,7 +254,14 @@ class _TrioCarrier:
             fiber._carrier = None
             fiber._runtime._carriers.discard(self)  # type: ignore[attr-defined]
 
-    async def _carry(self, fiber: Fiber[Any, Any]) -> None:
+    async def _steps(self, fiber: Fiber[Any, Any], resume: tuple[bool, Any] | None) -> tuple[bool, Any] | None:
+        """Carry the fiber in the current scope: None once it is done, or what an await
+        ended with when this carrier cut it (the scope is spent: a new one goes on)."""
+        if resume is not None:
+            fiber._end_await()
+            fiber._after_await(*resume)
+        scope = self.scope
+        assert scope is not None
         while True:
             aw = self.aw
             if aw is not None:
@@ -250,33 +272,38 @@ class _TrioCarrier:
                     fiber._end_await()
                     fiber._after_await(False, AWAIT_CANCELLED)
                     continue
-                cancelled: BaseException | None = None
+                shield = self.shared and not fiber._interruptible and not scope.shield
+                if shield:
+                    scope.shield = True
+                external: BaseException | None = None
+                self.awaiting = True
                 try:
-                    with trio.CancelScope(shield=self.shared and not fiber._interruptible) as scope:
-                        self.scope = scope
-                        try:
-                            val = await aw
-                            ok = True
-                        except trio.Cancelled:
-                            raise
-                        except BaseException as exc:  # noqa: BLE001 - the fiber's failure
-                            ok = False
-                            val = cause_of(exc)
-                except trio.Cancelled as exc:  # an enclosing scope's: the host's
+                    val = await aw
+                    ok = True
+                except trio.Cancelled as exc:
+                    if self.sent:
+                        raise  # this carrier's: its scope swallows it
                     ok = False
                     val = AWAIT_CANCELLED
-                    cancelled = exc
-                self.scope = None
-                if scope.cancelled_caught:
+                    external = exc  # an enclosing scope's: the host's
+                except BaseException as exc:  # noqa: BLE001 - the fiber's failure
                     ok = False
-                    val = AWAIT_CANCELLED
-                fiber._end_await()
-                if cancelled is not None:
-                    self._external(cancelled)
-                fiber._after_await(ok, val)
+                    val = cause_of(exc)
+                finally:
+                    self.awaiting = False
+                    if shield:
+                        scope.shield = False
+                if self.sent:  # cut, but the coroutine went on to its end
+                    return ok, val
+                if external is None:
+                    fiber._awaited(ok, val)
+                else:
+                    fiber._end_await()
+                    self._external(external)
+                    fiber._after_await(ok, val)
                 continue
             if fiber._state == DONE:
-                return
+                return None
             step = self.next
             if step is not None:  # woken while it handled the host's cancellation
                 self.next = None
@@ -287,7 +314,7 @@ class _TrioCarrier:
                 step = await trio.lowlevel.wait_task_rescheduled(self._abort)
             except BaseException as exc:  # noqa: BLE001 - Cancelled, KeyboardInterrupt
                 if self.abandoned:
-                    return
+                    return None
                 self._external(exc)
                 continue
             fiber._loop(*step)

@@ -1,0 +1,316 @@
+"""Carriers: a fiber awaits its coroutines inline in one task, effects awaited inside its
+coroutine run as its children, and interruption reaches (and waits for) all of them."""
+
+import asyncio
+
+import anyio
+import pytest
+
+from effectpy import (
+    Clock, Context, Deferred, Effect, Failure, FiberRef, TestClock, acquire_release, fail, for_each,
+    never, race, service, sleep, succeed, sync, uninterruptible_mask, zip_par,
+)
+from effectpy.lowlevel import with_fiber
+from effectpy.trace import record
+from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
+
+
+async def task_id() -> int:
+    """The id of the task running this coroutine, after one trip round the event loop."""
+    await anyio.sleep(0)
+    return anyio.get_current_task().id
+
+
+def one_body(i: int) -> Effect:
+    return Effect(lambda ctx: task_id())
+
+
+def test_a_fiber_awaits_all_its_coroutines_in_one_task():
+    ids = run(for_each(range(20), one_body))
+    assert len(set(ids)) == 1
+
+
+def test_each_forked_fiber_has_its_own_carrier():
+    a, b = run(zip_par(for_each(range(5), one_body), for_each(range(5), one_body)))
+    assert len(set(a)) == 1 and len(set(b)) == 1 and a[0] != b[0]
+
+
+def test_the_root_is_carried_by_the_task_that_awaits_it():
+    async def main():
+        here = anyio.get_current_task().id
+        return here, await for_each(range(3), one_body)
+
+    here, ids = anyio.run(main, backend="asyncio")
+    assert set(ids) == {here}
+
+
+def test_effects_awaited_in_a_coroutine_are_its_fibers_children():
+    inner = sleep(0).as_(1).named("inner")
+
+    async def body(ctx):
+        a = await inner                         # await effect
+        b = await inner._run(ctx)               # the low-level form
+        c = (await inner._run_exit()).value     # an Exit, with the fiber's own context
+        return a + b + c
+
+    with record() as trace:
+        assert run(Effect(body).named("outer")) == 3
+    fibers = {f.id: f for f in trace.fibers()}
+    [outer] = [f for f in fibers.values() if f.parent is None]
+    assert outer.name == "outer"
+    inners = [f for f in fibers.values() if f.name == "inner"]
+    assert len(inners) == 3 and all(f.parent == outer.id for f in inners)
+
+
+def test_nested_runs_see_the_callers_services_clock_and_fiber_refs():
+    class Config:
+        url = "postgres://"
+
+    clock = TestClock()
+    level = FiberRef(0)
+
+    async def body(ctx):
+        return (await service(Clock), await service(Config).map(lambda c: c.url), await level.get())
+
+    env = Context().with_service(Clock, clock).with_service(Config, Config())
+    got = run(level.locally(7, Effect(body)).provide(env))
+    assert got[0] is clock and got[1:] == ("postgres://", 7)
+
+
+def test_a_context_passed_explicitly_wins():
+    class Config:
+        pass
+
+    async def body(ctx):
+        inherited = await service(Config).exit()
+        explicit = await service(Config).exit()._run(Context())
+        return inherited.is_success(), explicit.is_success()
+
+    assert run(Effect(body).provide(Context().with_service(Config, Config()))) == (True, False)
+
+
+def test_fiber_ref_values_set_by_a_nested_run_pass_back_to_the_caller():
+    level = FiberRef(0)
+
+    async def body(ctx):
+        await level.set(5)
+        return await level.get()
+
+    assert run(Effect(body).flat_map(lambda inner: level.get().map(lambda outer: (inner, outer)))) == (5, 5)
+
+
+def test_a_nested_virtual_sleep_follows_the_callers_test_clock():
+    clock = TestClock()
+    seen = []
+
+    async def body(ctx):
+        await sleep(60)  # on the caller's TestClock: no real time passes
+        seen.append(clock.now())
+        return "woke"
+
+    program = zip_par(Effect(body), clock.adjust(60)).provide(Context().with_service(Clock, clock))
+    assert run(program) == ("woke", None)
+    assert seen == [60.0]
+
+
+def test_interrupting_the_outer_fiber_interrupts_its_nested_runs_and_waits_for_their_cleanup():
+    log = []
+    started = Deferred()
+    nested = acquire_release(sync(lambda: log.append("acquired")).as_("db"),
+                             lambda _: sync(lambda: log.append("released")),
+                             lambda _: started.succeed(None).flat_map(lambda _: never))
+
+    async def body(ctx):
+        try:
+            await nested.named("nested")
+        finally:
+            log.append("coroutine's finally")
+
+    outer = Effect(body).ensuring(sync(lambda: log.append("outer's finalizer"))).named("outer")
+    program = outer.fork().flat_map(lambda f: started.await_().flat_map(lambda _: f.interrupt()))
+    with record() as trace:
+        exit_ = run(program)
+    assert exit_.is_interrupted()
+    assert log == ["acquired", "released", "coroutine's finally", "outer's finalizer"]
+    ids = {f.name: f.id for f in trace.fibers() if f.name}
+    cancels = {(e.fiber, e.by) for e in trace.events if e.kind == "cancel"}
+    assert (ids["nested"], ids["outer"]) in cancels  # the outer fiber cancels its nested run
+
+
+def test_interrupting_an_inline_await_cancels_that_await_only():
+    log = []
+    started = Deferred()
+
+    async def waits(ctx):
+        await started.succeed(None)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            log.append("cancelled at its await")
+
+    async def cleanup(ctx):
+        await anyio.sleep(0)  # the carrier can still await: only the await was cancelled
+        log.append("cleanup awaited")
+
+    worker = Effect(waits).ensuring(Effect(cleanup))
+    exit_ = run(worker.fork().flat_map(lambda f: started.await_().flat_map(lambda _: f.interrupt())))
+    assert exit_.is_interrupted()
+    assert log == ["cancelled at its await", "cleanup awaited"]
+
+
+def test_an_uninterruptible_inline_await_completes_and_the_interruption_comes_after_the_region():
+    log = []
+    started = Deferred()
+
+    async def busy(ctx):
+        await started.succeed(None)
+        for _ in range(50):
+            await anyio.sleep(0)
+        log.append("await completed")
+
+    worker = Effect(busy).uninterruptible().flat_map(lambda _: sync(lambda: log.append("after the region")))
+    exit_ = run(worker.fork().flat_map(lambda f: started.await_().flat_map(lambda _: f.interrupt())))
+    assert exit_.is_interrupted()
+    assert log == ["await completed"]
+
+
+def test_an_uninterruptible_await_in_a_nested_run_is_not_cut_by_the_outer_interruption():
+    log = []
+    started = Deferred()
+
+    async def busy(ctx):
+        await started.succeed(None)
+        for _ in range(50):
+            await anyio.sleep(0)
+        log.append("nested await completed")
+
+    async def body(ctx):
+        await Effect(busy).uninterruptible()
+
+    outer = Effect(body)
+    exit_ = run(outer.fork().flat_map(lambda f: started.await_().flat_map(lambda _: f.interrupt())))
+    assert exit_.is_interrupted() and log == ["nested await completed"]
+
+
+def test_a_fiber_forked_in_an_uninterruptible_region_starts_uninterruptible():
+    """ZIO's rule: so a child that opts into interruption inside its own `on_interrupt`
+    region is interrupted there (when its parent ends), and the handler runs."""
+    log = []
+    child = never.interruptible().on_interrupt(sync(lambda: log.append("handler ran")))
+    parent = child.fork().uninterruptible()  # the parent ends at once: its child is interrupted
+    run(parent)
+    assert log == ["handler ran"]
+
+
+def test_a_child_forked_in_an_uninterruptible_region_cannot_be_interrupted_outside_interruptible():
+    log = []
+    started = Deferred()
+    child = started.succeed(None).flat_map(lambda _: sleep(0.01)).flat_map(
+        lambda _: sync(lambda: log.append("ran to its end")))
+
+    def go(restore):
+        return child.fork().flat_map(lambda f: restore(started.await_().flat_map(lambda _: f.interrupt())))
+
+    exit_ = run(uninterruptible_mask(go))
+    assert exit_.is_success() and log == ["ran to its end"]
+
+
+def test_the_circuit_breaker_of_the_guide_is_one_tree():
+    """The guide's circuit breaker wraps each call as Effect(lambda ctx: wrapped(ctx)._run(ctx)):
+    the nested runs are children of the fiber that runs the call."""
+    calls = iter([fail("down"), fail("down"), succeed("up")])
+
+    def wrapped(ctx):
+        return next(calls).catch_all(lambda e: succeed(f"recovered from {e}"))
+
+    call = Effect(lambda ctx: wrapped(ctx)._run(ctx))
+    with record() as trace:
+        assert run(for_each(range(3), lambda _: call)) == [
+            "recovered from down", "recovered from down", "up"]
+    roots = [f for f in trace.fibers() if f.parent is None]
+    assert len(roots) == 1 and len(trace.fibers()) == 4
+    assert all(f.parent == roots[0].id for f in trace.fibers() if f.id != roots[0].id)
+
+
+def test_a_race_loser_in_an_inline_await_is_cancelled_and_cleaned_up():
+    log = []
+    started = Deferred()
+
+    async def slow(ctx):
+        await started.succeed(None)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            log.append("slow cancelled")
+
+    assert run(race(Effect(slow), started.await_().as_("fast"))) == "fast"
+    assert log == ["slow cancelled"]
+
+
+def test_a_coroutine_whose_fiber_is_interrupted_before_it_began_never_runs():
+    log = []
+
+    async def never_started(ctx):
+        log.append("ran")  # pragma: no cover - must not run
+
+    # the loser's coroutine is made, but its carrier has not begun to await it when the
+    # winner (already done) interrupts it: it is closed unstarted (no "never awaited")
+    assert run(race(Effect(never_started), succeed("fast"))) == "fast"
+    assert log == []
+
+
+@pytest.mark.asyncio_only
+def test_cancelling_the_host_task_interrupts_the_run_and_keeps_cancelling_bookkeeping():
+    log = []
+
+    async def main():
+        started = asyncio.Event()
+
+        async def body(ctx):
+            started.set()
+            await asyncio.sleep(3600)
+
+        task = asyncio.create_task(Effect(body).ensuring(sync(lambda: log.append("finalized")))._run())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert task.cancelling() == 1  # the host's one request, not counted off by effectpy
+
+        # asyncio.timeout around an effect: TimeoutError, finalizers run, nothing left over
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.01):
+                await Effect(body).ensuring(sync(lambda: log.append("timed out")))
+        return asyncio.current_task().cancelling()
+
+    assert asyncio.run(main()) == 0
+    assert log == ["finalized", "timed out"]
+
+
+@pytest.mark.asyncio_only
+def test_the_fibers_own_interruption_of_its_inline_await_is_counted_off_its_task():
+    """A root interrupted by another fiber while its coroutine awaits: the carrier (the
+    host task) cancels its own task to end the await, then counts that off again."""
+    async def main():
+        async def long(ctx):
+            await asyncio.sleep(3600)
+
+        def stop_me_soon(me):
+            return sleep(0.001).flat_map(lambda _: me.interrupt()).fork_daemon()
+
+        with pytest.raises(Failure) as info:
+            await with_fiber(stop_me_soon).flat_map(lambda _: Effect(long))
+        assert info.value.cause.is_interrupted_only()
+        return asyncio.current_task().cancelling()
+
+    assert asyncio.run(main()) == 0
+
+
+@pytest.mark.asyncio_only
+def test_a_task_made_inside_a_fibers_coroutine_runs_its_effects_as_roots():
+    async def body(ctx):
+        return await asyncio.create_task(succeed(1).named("elsewhere")._run())
+
+    with record() as trace:
+        assert run(Effect(body).named("outer")) == 1
+    assert {f.name: f.parent for f in trace.fibers()} == {"outer": None, "elsewhere": None}
