@@ -270,7 +270,8 @@ class TaskCarrier(_Carry, asyncio.Task):  # type: ignore[type-arg,misc]
     __slots__ = ("fiber", "aw", "next", "park", "awaiting", "early", "sent", "parent", "base",
                  "host_cancel")
 
-    def __init__(self, fiber: Fiber[Any, Any], aw: Awaitable[Any], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, fiber: Fiber[Any, Any], aw: Awaitable[Any] | None, loop: asyncio.AbstractEventLoop,
+                 first: Effect[Any, Any, Any] | None = None) -> None:
         self.fiber = fiber
         self.aw = aw
         self.next = None
@@ -281,7 +282,7 @@ class TaskCarrier(_Carry, asyncio.Task):  # type: ignore[type-arg,misc]
         self.parent = None
         self.base = 0
         self.host_cancel = None
-        _task_init(self, self.run(None), loop=loop)
+        _task_init(self, self.run(first), loop=loop)
 
     @property
     def task(self) -> asyncio.Task[Any]:

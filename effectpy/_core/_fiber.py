@@ -101,8 +101,10 @@ class Scheduler(Protocol):
     def call_soon(self, fn: Callable[..., object], *args: Any) -> object: ...
     def track_daemon(self, fiber: Fiber[Any, Any]) -> None: ...
     def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> Any: ...
-    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any]) -> Carrier:
-        """Start a carrier task for ``fiber`` that first awaits ``aw``."""
+    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any] | None,
+              first: Effect[Any, Any, Any] | None = None) -> Carrier:
+        """Start a carrier task for ``fiber`` that first awaits ``aw`` (or, with ``first``,
+        starts the fiber's loop with that effect)."""
     def is_closed(self) -> bool: ...
 
 
@@ -303,7 +305,15 @@ class Fiber(Generic[E, A]):
 
     def _start(self, eff: Effect[Any, Any, Any]) -> None:
         self._state = READY
-        self._runtime.call_soon(self._loop, eff, True, None)
+        tag = eff._tag
+        if tag == NAMED:
+            tag = eff._a._tag
+        if tag == ASYNC or tag == AWAIT:
+            # it begins by awaiting a coroutine: start it in its carrier at once (one trip
+            # round the event loop, not one to start its loop and one to start its carrier)
+            self._carrier = self._runtime.carry(self, None, eff)
+        else:
+            self._runtime.call_soon(self._loop, eff, True, None)
 
     def _wake(self, token: int, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
         if token != self._token:
@@ -587,7 +597,7 @@ class Fiber(Generic[E, A]):
                     self._state = SUSPENDED
                     carrier = self._carrier
                     if carrier is None:
-                        carrier = self._carrier = self._runtime.carry(self, aw)
+                        carrier = self._carrier = self._runtime.carry(self, aw, None)
                     else:
                         carrier.aw = aw  # the carrier awaits it as soon as this loop returns
                     self._canceller = carrier

@@ -106,9 +106,10 @@ class Runtime:
             else:
                 self._draining = False
 
-    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any]) -> TaskCarrier:
-        """A carrier task for ``fiber``, which first awaits ``aw``."""
-        return TaskCarrier(fiber, aw, self.loop)
+    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any] | None,
+              first: Effect[Any, Any, Any] | None = None) -> TaskCarrier:
+        """A carrier task for ``fiber``, which first awaits ``aw`` (or runs ``first``)."""
+        return TaskCarrier(fiber, aw, self.loop, first)
 
 
 def _root(effect: object, ctx: Context | None, where: str) -> tuple[Effect[Any, Any, Any], Context]:

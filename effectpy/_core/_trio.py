@@ -135,12 +135,14 @@ class TrioRuntime:
         self._nursery.start_soon(timer)
         return handle
 
-    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any]) -> _TrioCarrier:
-        """A carrier task for ``fiber`` (in the run's nursery), which first awaits ``aw``."""
+    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any] | None,
+              first: Effect[Any, Any, Any] | None = None) -> _TrioCarrier:
+        """A carrier task for ``fiber`` (in the run's nursery), which first awaits ``aw``
+        (or runs ``first``)."""
         carrier = _TrioCarrier(fiber, None)
         carrier.aw = aw
         self._carriers.add(carrier)
-        self._nursery.start_soon(carrier.run, None)
+        self._nursery.start_soon(carrier.run, first)
         return carrier
 
 
