@@ -14,7 +14,7 @@ from ._core._cause import Exit
 from ._core._context import Context
 from ._core._effect import Effect, yield_now
 from ._core._fiber import Fiber
-from ._core._runtime import run_ending_daemons
+from ._core._runtime import in_trio, run_ending_daemons
 from ._layer import Layer
 
 __all__ = ["ClockLayer", "TestClock", "TestClockLayer"]
@@ -128,7 +128,7 @@ class TestClock(Clock):
         if self._driver is None:
             if _on_asyncio():
                 self._driver = _AsyncioDriver(self)
-            elif _on_trio():
+            elif in_trio():
                 self._driver = _TrioDriver(self)
             else:
                 self._move_now()
@@ -275,18 +275,6 @@ def _on_asyncio() -> bool:
 async def _trio_checkpoint() -> None:
     import trio
     await trio.lowlevel.checkpoint()
-
-
-def _on_trio() -> bool:
-    import sys
-    trio = sys.modules.get("trio")
-    if trio is None:
-        return False
-    try:
-        trio.lowlevel.current_task()
-    except RuntimeError:
-        return False
-    return True
 
 
 async def _settle_asyncio(loop: asyncio.AbstractEventLoop) -> None:

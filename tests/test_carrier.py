@@ -314,3 +314,39 @@ def test_a_task_made_inside_a_fibers_coroutine_runs_its_effects_as_roots():
     with record() as trace:
         assert run(Effect(body).named("outer")) == 1
     assert {f.name: f.parent for f in trace.fibers()} == {"outer": None, "elsewhere": None}
+
+
+def test_a_cancelled_error_raised_by_user_code_interrupts_the_fiber_on_both_backends():
+    """One rule, on asyncio and trio, in coroutines and in synchronous code: the fiber
+    ends interrupted ("cancelled"), `catch_all` does not catch it, `catch_all_cause` does."""
+    async def body(ctx):
+        raise asyncio.CancelledError()
+
+    def raising():
+        raise asyncio.CancelledError()
+
+    for eff in (Effect(body), sync(raising)):
+        exit_ = run_exit(eff.catch_all(lambda e: succeed("caught")))
+        assert exit_.is_interrupted() and exit_.cause.interruptors() == ["cancelled"]
+        assert run(eff.catch_all_cause(lambda c: succeed(c.is_interrupted_only()))) is True
+        with pytest.raises(Failure):
+            run(eff)
+
+
+@pytest.mark.asyncio_only
+def test_run_inside_a_running_loop_says_what_to_write_instead():
+    import effectpy
+    import trio
+
+    async def asyncio_main():
+        with pytest.raises(RuntimeError, match=r"await effect.*%%effect"):
+            effectpy.run(succeed(1))
+        with pytest.raises(RuntimeError, match="running event loop"):
+            effectpy.run_exit(succeed(1), backend="trio")
+
+    async def trio_main():
+        with pytest.raises(RuntimeError, match="await effect"):
+            effectpy.run(succeed(1), backend="trio")
+
+    asyncio.run(asyncio_main())  # and no "coroutine was never awaited" warning (an error here)
+    trio.run(trio_main)

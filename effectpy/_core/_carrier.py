@@ -26,8 +26,8 @@ from collections.abc import Awaitable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
-from ._cause import HOST, Interrupt
-from ._effect import cause_of
+from ._cause import HOST
+from ._effect import _CANCELLED, cause_of
 from ._fiber import DONE
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ __all__ = ["AWAIT_CANCELLED", "CARRIED", "HostCarrier", "TaskCarrier", "carrying
 CARRIED: Final[ContextVar[Fiber[Any, Any] | None]] = ContextVar("effectpy_carried", default=None)
 
 # The cause an await ends with when it is cancelled.
-AWAIT_CANCELLED: Final = Interrupt("cancelled")
+AWAIT_CANCELLED: Final = _CANCELLED
 
 
 def carrying(task: object) -> Fiber[Any, Any] | None:

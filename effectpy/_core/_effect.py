@@ -42,13 +42,14 @@ WITH_FIBER, STATUS or SUSPEND node (where ``c`` is otherwise unused): what the n
 from __future__ import annotations
 
 import inspect
+from asyncio import CancelledError as _CancelledError
 from types import FunctionType as _FunctionType
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from typing import (
     TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, NoReturn, TypeVar, cast, overload,
 )
 
-from ._cause import Cause, Die, Exit, Fail, Failure
+from ._cause import Cause, Die, Exit, Fail, Failure, Interrupt
 from ._duration import Duration, to_seconds
 from ._hooks import user_location
 
@@ -59,6 +60,9 @@ if TYPE_CHECKING:
     from ._scope import Scope
 
 __all__ = ["Effect"]
+
+# What a `CancelledError` raised by user code (or a cancelled await) ends a fiber with.
+_CANCELLED: Final = Interrupt("cancelled")
 
 R = TypeVar("R")
 E = TypeVar("E")
@@ -215,9 +219,13 @@ def lift(value: object, where: str) -> Effect[Any, Any, Any]:
 
 def cause_of(exc: BaseException) -> Cause:
     """The cause for an exception that escaped user code: its own cause if it is a
-    `Failure` (a nested run that failed), else a defect."""
+    `Failure` (a nested run that failed); an interruption (``Interrupt("cancelled")``) if
+    it is asyncio's `CancelledError`, as a task whose code raises it ends cancelled (the
+    same on both backends, and for synchronous code too); else a defect."""
     if isinstance(exc, Failure):
         return exc.cause
+    if isinstance(exc, _CancelledError):
+        return _CANCELLED
     return Die(exc)
 
 

@@ -263,12 +263,42 @@ def run_exit(effect: Effect[Any, Any, A], *, backend: Backend = "asyncio") -> Ex
     ['boom']
     """
     eff, ctx = _root(effect, None, "run_exit")
+    _refuse_inside_a_running_loop()
     if backend == "asyncio":
         return asyncio.run(run_ending_daemons(eff, ctx))
     if backend == "trio":
         from ._trio import trio_run
         return trio_run(eff, ctx)
     raise ValueError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
+
+
+def _refuse_inside_a_running_loop() -> None:
+    """`run` / `run_exit` start an event loop of their own, as `asyncio.run` does: inside a
+    running one (a notebook cell, an ``async def``) say what to write instead."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        running = in_trio()
+    else:
+        running = True
+    if running:
+        raise RuntimeError(
+            "effectpy.run() cannot be called from a running event loop (it starts its own, as "
+            "asyncio.run does); there, await the effect instead: `await effect` in an async def "
+            "or at a notebook's top level, or use the %%effect cell magic") from None
+
+
+def in_trio() -> bool:
+    """Whether this code runs in a trio task."""
+    import sys
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return False
+    return True
 
 
 def run(effect: Effect[Any, Any, A], *, backend: Backend = "asyncio") -> A:
