@@ -6,7 +6,7 @@ has a *carrier*, one task of the backend that awaits each such coroutine inline 
 per await) and runs the fiber's loop in between, parking while the fiber waits on anything
 else (sleep, join, a queue, ...). A root run by ``await effect`` is carried by the awaiting
 task itself, and so is an effect awaited inside a carried fiber's coroutine: it runs as that
-fiber's child (`_runtime.CARRIED` says which fiber a task carries).
+fiber's child (`_carrier.carrying` says which fiber's coroutine a task runs).
 
 Life of a fiber::
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from types import CoroutineType as _CoroutineType
 from collections.abc import Awaitable, Callable
+from types import CoroutineType as _CoroutineType
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
@@ -68,9 +68,9 @@ _log = logging.getLogger("effectpy")
 
 
 class Carrier(Protocol):
-    """The task that carries a fiber once it has awaited a coroutine (`_runtime._Carrier`,
-    `_trio._TrioCarrier`): it awaits ``aw`` inline, runs the fiber's loop, and parks while
-    the fiber waits on anything else."""
+    """The task that carries a fiber once it has awaited a coroutine (`_carrier.TaskCarrier`
+    and `HostCarrier`, `_trio._TrioCarrier`): it awaits ``aw`` inline, runs the fiber's
+    loop, and parks while the fiber waits on anything else."""
 
     # The awaitable the fiber's loop asks the carrier to await next (None: none).
     aw: Awaitable[Any] | None
@@ -347,7 +347,8 @@ class Fiber(Generic[E, A]):
             inst.emit("fiber_resumed", self)
 
     def _awaited(self, ok: bool, val: Any) -> None:
-        """`_end_await`, then `_after_await` (the common case, in one call)."""
+        """`_end_await`, then `_after_await`, in one call (the carrier's hot path: once
+        per await)."""
         self._token += 1
         self._canceller = None
         self._state = READY

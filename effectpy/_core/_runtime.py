@@ -1,10 +1,10 @@
 """Where fibers run: the event-loop adapter (`Runtime`), fiber carriers, and the entry points.
 
 `run_async` is what ``await effect`` and ``effect._run(ctx)`` use. The awaiting task carries
-the new fiber itself (`_Carrier`): its coroutines are awaited inline, in that task. Outside
-any fiber the fiber is a root; inside a carried fiber's coroutine (`CARRIED`) it is that
-fiber's child, with its context. Cancelling the awaiting task interrupts the fiber, waits
-for its finalizers, then re-raises the cancellation.
+the new fiber itself (`_carrier.HostCarrier`): its coroutines are awaited inline, in that
+task. Outside any fiber the fiber is a root; inside a carried fiber's coroutine
+(`_carrier.carrying`) it is that fiber's child, with its context. Cancelling the awaiting
+task interrupts the fiber, waits for its finalizers, then re-raises the cancellation.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ Backend = Literal["asyncio", "trio"]
 
 # The reason given (in traces) for a daemon interrupted because its run ended.
 RUN_ENDED: Final = "the run ended (daemons cannot outlive it)"
-
 
 
 class Runtime:
@@ -110,15 +109,6 @@ class Runtime:
               first: Effect[Any, Any, Any] | None = None) -> TaskCarrier:
         """A carrier task for ``fiber``, which first awaits ``aw`` (or runs ``first``)."""
         return TaskCarrier(fiber, aw, self.loop, first)
-
-
-def _root(effect: object, ctx: Context | None, where: str) -> tuple[Effect[Any, Any, Any], Context]:
-    eff = lift(effect, where)
-    if ctx is None:
-        ctx = Context()
-    elif not isinstance(ctx, Context):
-        raise TypeError(f"{where} expects a Context, got {type(ctx).__name__} {ctx!r}")
-    return eff, ctx
 
 
 def _interrupt_all(fibers: set[Fiber[Any, Any]], reason: str, all_ended: Callable[[], object]) -> None:
@@ -262,7 +252,8 @@ def run_exit(effect: Effect[Any, Any, A], *, backend: Backend = "asyncio") -> Ex
     >>> run_exit(fail("boom")).cause.failures()
     ['boom']
     """
-    eff, ctx = _root(effect, None, "run_exit")
+    eff = lift(effect, "run_exit")
+    ctx = Context()
     _refuse_inside_a_running_loop()
     if backend == "asyncio":
         return asyncio.run(run_ending_daemons(eff, ctx))
