@@ -146,7 +146,7 @@ class TrioRuntime:
         return carrier
 
 
-# What `_TrioCarrier._steps` gives when the carrier's scope swallowed the cancellation it sent.
+# What an await ends with when the carrier's scope swallowed the cancellation it sent.
 _CUT: Final = (False, AWAIT_CANCELLED)
 
 
@@ -225,7 +225,8 @@ class _TrioCarrier:
             self.fiber.interrupt_as(HOST, "host task cancelled")
 
     async def run(self, first: Effect[Any, Any, Any] | None) -> None:
-        """Carry the fiber until it is done (starting it with ``first``, if given)."""
+        """Carry the fiber until it is done (starting it with ``first``, if given). One
+        coroutine frame: a suspended fiber's memory is mostly its carrier's frames."""
         fiber = self.fiber
         if not self.shared:
             self.task = trio.lowlevel.current_task()
@@ -233,18 +234,80 @@ class _TrioCarrier:
         try:
             resume: tuple[bool, Any] | None = None
             while True:
+                # one scope per interruption of an await: cutting an await spends it
                 result: tuple[bool, Any] | None = _CUT
                 with trio.CancelScope(shield=not self.shared or self.host_cancel is not None) as scope:
                     self.scope = scope
                     if first is not None:
                         fiber._loop(first, True, None)
                         first = None
-                    result = await self._steps(fiber, resume)
+                    if resume is not None:
+                        fiber._end_await()
+                        fiber._after_await(*resume)
+                    while True:
+                        aw = self.aw
+                        if aw is not None:
+                            self.aw = None
+                            if self.early:
+                                self.early = False
+                                discard(aw)
+                                fiber._end_await()
+                                fiber._after_await(False, AWAIT_CANCELLED)
+                                continue
+                            shield = self.shared and not fiber._interruptible and not scope.shield
+                            if shield:
+                                scope.shield = True
+                            external: BaseException | None = None
+                            self.awaiting = True
+                            try:
+                                val = await aw
+                                ok = True
+                            except trio.Cancelled as exc:
+                                if self.sent:
+                                    raise  # this carrier's: its scope swallows it
+                                ok = False
+                                val = AWAIT_CANCELLED
+                                external = exc  # an enclosing scope's: the host's
+                            except BaseException as exc:  # noqa: BLE001 - the fiber's failure
+                                ok = False
+                                val = cause_of(exc)
+                            finally:
+                                self.awaiting = False
+                                if shield:
+                                    scope.shield = False
+                            if self.sent:  # cut, but the coroutine went on to its end
+                                result = (ok, val)
+                                break
+                            if external is None:
+                                fiber._awaited(ok, val)
+                            else:
+                                fiber._end_await()
+                                self._external(external)
+                                fiber._after_await(ok, val)
+                            continue
+                        if fiber._state == DONE:
+                            result = None
+                            break
+                        step = self.next
+                        if step is not None:  # woken while it handled the host's cancellation
+                            self.next = None
+                            fiber._loop(*step)
+                            continue
+                        self.park = trio.lowlevel.current_task()
+                        try:
+                            step = await trio.lowlevel.wait_task_rescheduled(self._abort)
+                        except BaseException as exc:  # noqa: BLE001 - Cancelled, KeyboardInterrupt
+                            if self.abandoned:
+                                result = None
+                                break
+                            self._external(exc)
+                            continue
+                        fiber._loop(*step)
                 self.scope = None
                 self.sent = False
                 if result is None:
                     break
-                resume = result  # an await this carrier cut: go on in a new scope
+                resume = result  # the await this carrier cut: go on in a new scope
             if self.shared and self.host_cancel is None:
                 # awaiting an effect is a checkpoint, as any trio operation: even one that
                 # never waited raises Cancelled in a cancelled scope (its value is handed back)
@@ -255,71 +318,6 @@ class _TrioCarrier:
         finally:
             fiber._carrier = None
             fiber._runtime._carriers.discard(self)  # type: ignore[attr-defined]
-
-    async def _steps(self, fiber: Fiber[Any, Any], resume: tuple[bool, Any] | None) -> tuple[bool, Any] | None:
-        """Carry the fiber in the current scope: None once it is done, or what an await
-        ended with when this carrier cut it (the scope is spent: a new one goes on)."""
-        if resume is not None:
-            fiber._end_await()
-            fiber._after_await(*resume)
-        scope = self.scope
-        assert scope is not None
-        while True:
-            aw = self.aw
-            if aw is not None:
-                self.aw = None
-                if self.early:
-                    self.early = False
-                    discard(aw)
-                    fiber._end_await()
-                    fiber._after_await(False, AWAIT_CANCELLED)
-                    continue
-                shield = self.shared and not fiber._interruptible and not scope.shield
-                if shield:
-                    scope.shield = True
-                external: BaseException | None = None
-                self.awaiting = True
-                try:
-                    val = await aw
-                    ok = True
-                except trio.Cancelled as exc:
-                    if self.sent:
-                        raise  # this carrier's: its scope swallows it
-                    ok = False
-                    val = AWAIT_CANCELLED
-                    external = exc  # an enclosing scope's: the host's
-                except BaseException as exc:  # noqa: BLE001 - the fiber's failure
-                    ok = False
-                    val = cause_of(exc)
-                finally:
-                    self.awaiting = False
-                    if shield:
-                        scope.shield = False
-                if self.sent:  # cut, but the coroutine went on to its end
-                    return ok, val
-                if external is None:
-                    fiber._awaited(ok, val)
-                else:
-                    fiber._end_await()
-                    self._external(external)
-                    fiber._after_await(ok, val)
-                continue
-            if fiber._state == DONE:
-                return None
-            step = self.next
-            if step is not None:  # woken while it handled the host's cancellation
-                self.next = None
-                fiber._loop(*step)
-                continue
-            self.park = trio.lowlevel.current_task()
-            try:
-                step = await trio.lowlevel.wait_task_rescheduled(self._abort)
-            except BaseException as exc:  # noqa: BLE001 - Cancelled, KeyboardInterrupt
-                if self.abandoned:
-                    return None
-                self._external(exc)
-                continue
-            fiber._loop(*step)
 
 
 async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context | None) -> Exit[Any]:
