@@ -92,9 +92,9 @@ def test_example_prints_what_the_guide_shows(example: Any, runs: dict[int, Any])
 @pytest.mark.parametrize("picture", PICTURES, ids=lambda picture: picture.name)
 def test_picture_is_what_its_example_draws(picture: Any, drawn: dict[str, tuple[Path, str]]) -> None:
     where = picture.path.relative_to(ROOT)
-    fix = f"regenerate the pictures with `{make_pictures.REGENERATE}`, then look at them"
+    fix = f"Regenerate the pictures with `{make_pictures.REGENERATE}`, then look at them"
     if not picture.path.is_file():
-        pytest.fail(f"{where} is linked from docs/guide.md but missing: {fix}")
+        pytest.fail(f"{where} is linked from docs/guide.md but missing. {fix}")
     svg, summary = drawn[picture.name]
     if svg.read_bytes() != picture.path.read_bytes():
         pytest.fail(f"{where} is not what its example (docs/guide.md line {picture.example.line}) "
