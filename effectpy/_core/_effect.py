@@ -54,6 +54,7 @@ from ._duration import Duration
 from ._hooks import user_location
 
 if TYPE_CHECKING:
+    from .._option import Option
     from .._schedule import Schedule
     from ._context import Context
     from ._fiber import Fiber
@@ -339,6 +340,20 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
 
         return _make(FLAT_MAP, self, step)
 
+    def when(self, condition: bool | Callable[[], bool]) -> Effect[R_co, E_co, Option[A_co]]:
+        """Run this effect only if ``condition`` (a bool, or a function of no arguments
+        called at each run) holds: succeed with `Some(value)`, else with `NONE`.
+
+        >>> import effectpy
+        >>> effectpy.run(succeed(1).when(True)), effectpy.run(succeed(1).when(lambda: False))
+        (Some(1), NONE)
+        """
+        return _when(self, _check_condition(condition, "when"), True)
+
+    def unless(self, condition: bool | Callable[[], bool]) -> Effect[R_co, E_co, Option[A_co]]:
+        """Run this effect only if ``condition`` does *not* hold (see `when`)."""
+        return _when(self, _check_condition(condition, "unless"), False)
+
     # --- errors ------------------------------------------------------------------------
 
     def catch_all(self, handler: Callable[[E_co], Effect[Any, E2, B]]) -> Effect[R_co, E2, A_co | B]:
@@ -419,6 +434,67 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
 
         return _make(FOLD, self, failure, lambda a: lift(on_success(a), "fold_effect's on_success"))
 
+    def tap_error(self, f: Callable[[E_co], object]) -> Effect[R_co, E_co, A_co]:
+        """On a typed failure, run ``f(error)`` for its effect (an Effect, a coroutine, or
+        None), then fail with the same error (or with ``f``'s failure, if it fails)."""
+        _check_callable(f, "tap_error")
+
+        def on_failure(cause: Cause) -> Effect[Any, Any, Any]:
+            if not cause.is_failure_only():
+                return _make(FAIL, cause)
+            out = f(cause.failures()[0])
+            if out is None:
+                return _make(FAIL, cause)
+            return _make(FLAT_MAP, lift(out, "tap_error's function"), lambda _: _make(FAIL, cause))
+
+        return _make(FOLD, self, on_failure, None)
+
+    def ignore(self) -> Effect[R_co, NoReturn, None]:
+        """Succeed with None whether this succeeds or fails with a typed error (defects and
+        interruption still propagate)."""
+        return _make(FOLD, self, lambda c: _make(SUCCEED, None) if c.is_failure_only() else _make(FAIL, c),
+                     _to_unit)
+
+    def or_die(self) -> Effect[R_co, NoReturn, A_co]:
+        """Turn a typed failure into a defect: an exception error dies as itself, another
+        value as a `Failure` whose ``.error`` it is."""
+        def on_failure(cause: Cause) -> Effect[Any, Any, Any]:
+            if not cause.is_failure_only():
+                return _make(FAIL, cause)
+            error = cause.failures()[0]
+            return _make(FAIL, Die(error if isinstance(error, BaseException) else Failure(cause)))
+
+        return _make(FOLD, self, on_failure, None)
+
+    def catch_all_defect(self, handler: Callable[[BaseException], Effect[Any, E2, B]]) -> Effect[R_co, E_co | E2, A_co | B]:
+        """Recover from a defect: ``handler(exception)`` for the first defect in the cause
+        (as ZIO's ``catchAllDefect``). Typed failures alone pass through; interruption is
+        never caught. For plugins and supervisors: prefer handling errors where they occur."""
+        _check_callable(handler, "catch_all_defect")
+
+        def on_failure(cause: Cause) -> Effect[Any, Any, Any]:
+            defects = cause.defects()
+            if defects and not cause.interruptors():
+                return lift(handler(defects[0]), "catch_all_defect's handler")
+            return _make(FAIL, cause)
+
+        return _make(FOLD, self, on_failure, None)
+
+    def sandbox(self) -> Effect[R_co, Cause, A_co]:
+        """Expose the whole `Cause` of a failure (defects included) as the typed error, for
+        `catch_all` and `map_error`; `unsandbox` turns it back."""
+        return _make(FOLD, self, lambda c: _make(FAIL, Fail(c)), None)
+
+    def unsandbox(self) -> Effect[R_co, Any, A_co]:
+        """The inverse of `sandbox`: a typed error that is a `Cause` becomes the cause.
+
+        >>> import effectpy
+        >>> exit_ = effectpy.run_exit(die(KeyError("k")).sandbox().map_error(lambda c: c).unsandbox())
+        >>> exit_.cause.defects()
+        [KeyError('k')]
+        """
+        return _make(FOLD, self, lambda c: _make(FAIL, c._unsandboxed()), None)
+
     def either(self) -> Effect[R_co, NoReturn, Either[E_co, A_co]]:
         """Succeed with `Right(value)`, or `Left(error)` for a typed failure."""
         return self.fold(Left, Right)
@@ -493,6 +569,29 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
         """Sleep for ``duration`` (on the context's Clock), then run this effect."""
         return sleep(duration).flat_map(lambda _: self)
 
+    def timed(self) -> Effect[R_co, E_co, tuple[Duration, A_co]]:
+        """Succeed with ``(duration, value)``: how long this effect took on the context's
+        `Clock` (a `TestClock` too), and its value."""
+        from ._clock import timed
+        return timed(self)
+
+    def cached(self, ttl: float | Duration) -> Effect[R_co, NoReturn, Effect[Any, E_co, A_co]]:
+        """An effect that makes a memoised version of this one (ZIO's and Effect-TS's
+        ``cached``): running the memoised effect computes this one, then gives the same
+        outcome (value or failure) until ``ttl`` has passed on the `Clock`, then computes
+        again. Callers that come while it computes wait for that computation, not one of
+        their own. It runs with the context of the fiber that made it.
+
+        >>> import effectpy
+        >>> calls = []
+        >>> def twice(get):
+        ...     return get.zip(get)
+        >>> effectpy.run(sync(lambda: calls.append(1) or len(calls)).cached(60).flat_map(twice))
+        (1, 1)
+        """
+        from .._cache import cached
+        return cached(self, ttl)
+
     def timeout(self, duration: float | Duration) -> Effect[R_co, E_co | TimeoutError, A_co]:
         """Fail with `TimeoutError` if this effect takes longer than ``duration``; the effect
         is interrupted (and its finalizers finish) before the failure is reported."""
@@ -529,6 +628,33 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
         """Like `retry`, but when the schedule stops run ``or_else(last_error, output)``."""
         from .._retry import retry_or_else
         return retry_or_else(self, schedule, or_else)
+
+    def retry_while(self, predicate: Callable[[E_co], bool]) -> Effect[R_co, E_co, A_co]:
+        """Retry at once after each typed failure while ``predicate(error)`` holds."""
+        from .._retry import retry_while
+        return retry_while(self, predicate)
+
+    def retry_until(self, predicate: Callable[[E_co], bool]) -> Effect[R_co, E_co, A_co]:
+        """Retry at once after each typed failure until ``predicate(error)`` holds."""
+        from .._retry import retry_until
+        return retry_until(self, predicate)
+
+    def repeat_while(self, predicate: Callable[[A_co], bool]) -> Effect[R_co, E_co, A_co]:
+        """Run again while ``predicate(value)`` holds; succeed with the first value that
+        fails it."""
+        from .._retry import repeat_while
+        return repeat_while(self, predicate)
+
+    def repeat_until(self, predicate: Callable[[A_co], bool]) -> Effect[R_co, E_co, A_co]:
+        """Run again until ``predicate(value)`` holds; succeed with that value.
+
+        >>> import effectpy, itertools
+        >>> counter = itertools.count(1)
+        >>> effectpy.run(sync(lambda: next(counter)).repeat_until(lambda n: n % 3 == 0))
+        3
+        """
+        from .._retry import repeat_until
+        return repeat_until(self, predicate)
 
     def repeat(self, schedule: Schedule) -> Effect[R_co, E_co, Any]:
         """Run again after each success, as ``schedule`` decides; stops at the first
@@ -576,6 +702,13 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
             raise TypeError(f"fork_in expects a Scope, got {type(scope).__name__} {scope!r}")
         return _make(FORK, self, _ForkOptions(True, scope, _check_name(name), user_location()))
 
+    def fork_scoped(self, *, name: str | None = None) -> Effect[R_co, NoReturn, Fiber[E_co, A_co]]:
+        """Like `fork`, but the child lives as long as the enclosing scope (the innermost
+        `scoped(...)`, or else the fiber's own scope): it is interrupted when that closes."""
+        opts = (_check_name(name), user_location())
+        return _make(WITH_FIBER, lambda fiber: _make(
+            FORK, self, _ForkOptions(True, fiber.current_scope(), opts[0], opts[1])))
+
     # --- running -----------------------------------------------------------------------
 
     async def _run(self, ctx: Context | None = None) -> A_co:
@@ -621,6 +754,29 @@ def _check_callable(f: object, where: str) -> None:
 
 def _to_none(_: object) -> None:
     return None
+
+
+def _to_unit(_: object) -> Effect[Any, Any, None]:
+    return UNIT
+
+
+def _check_condition(condition: object, where: str) -> Callable[[], object]:
+    if isinstance(condition, bool):
+        return lambda: condition
+    if callable(condition) and not isinstance(condition, Effect):
+        return condition
+    raise TypeError(f"{where} expects a bool or a function returning one, got "
+                    f"{type(condition).__name__} {condition!r}")
+
+
+def _when(eff: Effect[Any, Any, Any], condition: Callable[[], object], run_if: bool) -> Effect[Any, Any, Any]:
+    from .._option import NONE, Some
+
+    def go() -> Effect[Any, Any, Any]:
+        if bool(condition()) is run_if:
+            return _make(MAP, eff, Some)
+        return _make(SUCCEED, NONE)
+    return _make(SUSPEND, go)
 
 
 def _finalizer_effect(f: Callable[[Any], object], exit_: Exit[Any]) -> Effect[Any, Any, Any]:
