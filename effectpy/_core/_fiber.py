@@ -27,10 +27,11 @@ from __future__ import annotations
 import itertools
 import logging
 from types import CoroutineType as _CoroutineType
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
+from ._refs import FiberRefs, fork_refs, inherit_refs
 from ._wait import _new_waiter, _Waiter
 from ._effect import (
     ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP, PROVIDE,
@@ -119,7 +120,7 @@ class Fiber(Generic[E, A]):
         "id", "name", "parent", "daemon", "_runtime", "_ctx", "_stack", "_interruptible",
         "_interruptor", "_interrupting", "_exit", "_observers", "_children", "_scope",
         "_own_scope", "_state", "_token", "_canceller", "_sync_wake", "_final", "_refs",
-        "_reported", "_carrier", "source", "__weakref__",
+        "_forked_refs", "_reported", "_carrier", "source", "__weakref__",
     )
 
     id: int
@@ -142,7 +143,8 @@ class Fiber(Generic[E, A]):
     _canceller: Callable[[], object] | None
     _sync_wake: tuple[Effect[Any, Any, Any] | None, bool, Any] | None
     _final: tuple[bool, Any] | None
-    _refs: dict[Any, Any] | None
+    _refs: FiberRefs | None
+    _forked_refs: FiberRefs | None
     _reported: Cause | None
     _carrier: Carrier | None
     source: str | None
@@ -186,7 +188,11 @@ class Fiber(Generic[E, A]):
         f._canceller = None
         f._sync_wake = None
         f._final = None
-        f._refs = None if parent is None else parent._refs
+        # FiberRef values (`_refs.py`); the map it started with, to see what it changed.
+        refs = None if parent is None else parent._refs
+        if refs is not None and refs.forking:
+            refs = fork_refs(refs)
+        f._refs = f._forked_refs = refs
         # The last failure cause reported to the instruments (each is reported once).
         f._reported = None
         # Invariant: once not None, the fiber's loop runs only in this carrier (every
@@ -199,8 +205,31 @@ class Fiber(Generic[E, A]):
     # --- public, effect-returning API --------------------------------------------------
 
     def join(self) -> Effect[Any, E, A]:
-        """Wait for the fiber; succeed with its value or fail with its cause."""
-        return _make(FLAT_MAP, self.await_(), exit_effect)
+        """Wait for the fiber; succeed with its value (the `FiberRef` values it changed
+        are then merged into the joiner's) or fail with its cause."""
+        return _make(FLAT_MAP, self.await_(), self._joined)
+
+    def _joined(self, exit_: Exit[A]) -> Effect[Any, Any, Any]:
+        if not exit_._ok or self._refs is self._forked_refs:
+            return exit_effect(exit_)
+
+        def inherit(caller: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+            inherit_refs(caller, self)
+            return _make(SUCCEED, exit_._value)
+        return _make(WITH_FIBER, inherit)
+
+    @staticmethod
+    def join_all(fibers: Iterable[Fiber[E, A]]) -> Effect[Any, E, list[A]]:
+        """Wait for every fiber; succeed with their values in order, or, once they have
+        all ended, fail with the causes of those that failed (``Both``)."""
+        from .._concurrent import join_all
+        return join_all(fibers)
+
+    @staticmethod
+    def interrupt_all(fibers: Iterable[Fiber[Any, Any]]) -> Effect[Any, Any, None]:
+        """Interrupt every fiber at once, and succeed once all their finalizers have run."""
+        from .._concurrent import interrupt_all
+        return interrupt_all(fibers)
 
     def await_(self) -> Effect[Any, Any, Exit[A]]:
         """Wait for the fiber and succeed with its `Exit` (never fails)."""
