@@ -25,10 +25,9 @@ interruptible, so only finalizers (which run uninterruptibly) see the interrupti
 from __future__ import annotations
 
 import itertools
-import logging
 from types import CoroutineType as _CoroutineType
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
 from ._refs import FiberRefs, fork_refs, inherit_refs
@@ -41,7 +40,7 @@ from ._effect import (
 
 if TYPE_CHECKING:
     from ._context import Context
-    from ._hooks import Instruments
+    from ._scheduler import Carrier, Scheduler
     from ._scope import Scope
 
 __all__ = ["Fiber"]
@@ -64,50 +63,6 @@ _STATE_NAMES: Final = ("new", "ready", "running", "suspending", "suspended", "fi
 
 # Fiber ids are unique in the process; traces renumber them from 1.
 _FIBER_IDS: Final = itertools.count(1)
-
-_log = logging.getLogger("effectpy")
-
-
-class Carrier(Protocol):
-    """The task that carries a fiber once it has awaited a coroutine (`_runtime._Carrier`,
-    `_trio._TrioCarrier`): it awaits ``aw`` inline, runs the fiber's loop, and parks while
-    the fiber waits on anything else."""
-
-    # The awaitable the fiber's loop asks the carrier to await next (None: none).
-    aw: Awaitable[Any] | None
-
-    @property
-    def task(self) -> Any:
-        """The backend's task that carries the fiber."""
-
-    def __call__(self) -> None:
-        """Cancel the await in progress: the carrier is the fiber's canceller while the
-        fiber is suspended in one."""
-
-    def wake(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
-        """Resume the fiber's loop with (eff, ok, val) in the carrier."""
-
-    def pause(self, eff: Effect[Any, Any, Any] | None) -> None:
-        """Let the others run (after the fibers already waiting to), then go on with
-        ``eff`` (a yield, or a step budget used up)."""
-
-
-class Scheduler(Protocol):
-    """What a fiber needs from its backend (`_runtime.Runtime`, `_trio.TrioRuntime`)."""
-
-    instrument: Instruments | None
-    # How many group children are being started inline, one within another.
-    inline_depth: int
-
-    def call_soon(self, fn: Callable[..., object], *args: Any) -> object: ...
-    def track_daemon(self, fiber: Fiber[Any, Any]) -> None: ...
-    def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> Any: ...
-    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any] | None,
-              first: Effect[Any, Any, Any] | None = None) -> Carrier:
-        """Start a carrier task for ``fiber`` that first awaits ``aw`` (or, with ``first``,
-        starts the fiber's loop with that effect)."""
-    def is_closed(self) -> bool: ...
-
 
 class Fiber(Generic[E, A]):
     """A running (or finished) effect. Created by `Effect.fork`, never directly.
