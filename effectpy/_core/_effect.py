@@ -658,7 +658,8 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
 
     def repeat(self, schedule: Schedule) -> Effect[R_co, E_co, Any]:
         """Run again after each success, as ``schedule`` decides; stops at the first
-        failure. Succeeds with the schedule's last output (ZIO's and Effect-TS's rule)."""
+        failure. Succeeds with the output of the schedule's step that stopped it (ZIO's and
+        Effect-TS's rule: ``repeat(Schedule.recurs(n))`` succeeds with ``n``, 0 included)."""
         from .._retry import repeat
         return repeat(self, schedule)
 
