@@ -20,7 +20,9 @@ from ._core._fiber import Fiber
 from ._core._group import ALL, FIRST, FIRST_SUCCESS, group
 from ._core._refs import inherit_refs
 
-__all__ = ["fork_all", "for_each_par", "partition_par", "race", "race_success", "validate_par", "zip_par"]
+__all__ = [
+    "fork_all", "for_each_par", "partition_par", "race", "race_success", "validate_par", "zip_par",
+]
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -168,8 +170,9 @@ def validate_par(
     first). A defect fails the whole at once, as in `partition_par`.
 
     >>> import effectpy
-    >>> exit_ = effectpy.run_exit(validate_par([1, -2, 3, -4], lambda n: effectpy.fail(n) if n < 0 else effectpy.succeed(n)))
-    >>> exit_.cause.failures()
+    >>> def positive(n):
+    ...     return effectpy.fail(n) if n < 0 else effectpy.succeed(n)
+    >>> effectpy.run_exit(validate_par([1, -2, 3, -4], positive)).cause.failures()
     [-2, -4]
     """
     def check(results: list[Any]) -> Effect[Any, Any, Any]:

@@ -54,13 +54,17 @@ class Deferred(Generic[E, A]):
         (True, Left('no'))
         """
         eff = lift(effect, "Deferred.complete")
-        return uninterruptible_mask(
-            lambda restore: _make(FLAT_MAP, restore(eff).exit(), lambda ex: _make(SYNC, lambda: self._complete(ex))))
+
+        def complete_with(exit_: Exit[A]) -> Effect[Any, Any, bool]:
+            return _make(SYNC, lambda: self._complete(exit_))
+        return uninterruptible_mask(lambda restore: _make(FLAT_MAP, restore(eff).exit(), complete_with))
 
     def interrupt(self) -> Effect[Any, Any, bool]:
         """Complete with the interruption of the calling fiber: waiters fail with an
         `Interrupt` cause, as if interrupted by it (False if already completed)."""
-        return _make(WITH_FIBER, lambda fiber: _make(SYNC, lambda: self._complete(Exit.fail_cause(Interrupt(fiber.id)))))
+        def interrupted_by(fiber: Fiber[Any, Any]) -> Effect[Any, Any, bool]:
+            return _make(SYNC, lambda: self._complete(Exit.fail_cause(Interrupt(fiber.id))))
+        return _make(WITH_FIBER, interrupted_by)
 
     def done(self, exit: Exit[A]) -> Effect[Any, Any, bool]:
         if not isinstance(exit, Exit):

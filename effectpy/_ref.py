@@ -176,7 +176,8 @@ class SynchronizedRef(Ref[A]):
     >>> import effectpy
     >>> balance = SynchronizedRef(100)
     >>> def withdraw(n):
-    ...     return balance.modify_effect(lambda b: effectpy.fail("insufficient") if n > b else effectpy.succeed((n, b - n)))
+    ...     return balance.modify_effect(
+    ...         lambda b: effectpy.fail("insufficient") if n > b else effectpy.succeed((n, b - n)))
     >>> effectpy.run(withdraw(30).either().zip(withdraw(80).either()).zip(balance.get()))
     ((Right(30), Left('insufficient')), 70)
     """
@@ -190,12 +191,14 @@ class SynchronizedRef(Ref[A]):
     def update_effect(self, f: Callable[[A], Effect[Any, E, A]]) -> Effect[Any, E, None]:
         """Replace the value with the value of the effect ``f(value)``."""
         _check_callable(f, "SynchronizedRef.update_effect")
-        return self.modify_effect(lambda a: lift(f(a), "update_effect's function").map(lambda new: (None, new)))
+        return self.modify_effect(
+            lambda a: lift(f(a), "update_effect's function").map(lambda new: (None, new)))
 
     def update_and_get_effect(self, f: Callable[[A], Effect[Any, E, A]]) -> Effect[Any, E, A]:
         """Like `update_effect`, and succeed with the new value."""
         _check_callable(f, "SynchronizedRef.update_and_get_effect")
-        return self.modify_effect(lambda a: lift(f(a), "update_and_get_effect's function").map(lambda new: (new, new)))
+        return self.modify_effect(
+            lambda a: lift(f(a), "update_and_get_effect's function").map(lambda new: (new, new)))
 
     def modify_effect(self, f: Callable[[A], Effect[Any, E, tuple[B, A]]]) -> Effect[Any, E, B]:
         """Run ``f(value)``, an effect succeeding with ``(result, new value)``: store the

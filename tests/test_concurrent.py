@@ -418,3 +418,25 @@ def test_new_combinators_reject_bad_input():
             combinator([1], 3)
         with pytest.raises(ValueError, match=f"{name}'s parallelism must be None or an int >= 1, got 0"):
             combinator([1], succeed, parallelism=0)
+
+
+def test_partition_and_validate_items_are_children_of_the_caller_and_interrupted_with_it():
+    for combinator in (partition_par, validate_par):
+        cleaned = []
+        started = Deferred()
+
+        def item(i):
+            begin = started.succeed(None) if i == 1 else succeed(None)
+            return begin.flat_map(lambda _: never).ensuring(sync(lambda: cleaned.append(i)))
+
+        def interrupt_when_started(fiber):
+            return started.await_().flat_map(lambda _: fiber.interrupt())
+
+        with record() as trace:
+            exit_ = run(combinator(range(2), item).fork().flat_map(interrupt_when_started))
+        assert exit_.is_interrupted() and sorted(cleaned) == [0, 1]
+        name = combinator.__name__
+        items = [f for f in trace.fibers() if f.name in (f"{name}[0]", f"{name}[1]")]
+        assert len(items) == 2 and all(f.outcome == "interrupted" for f in items)
+        caller = trace.fiber(items[0].parent)
+        assert caller.parent is not None and trace.fiber(caller.parent).parent is None

@@ -452,8 +452,7 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
     def ignore(self) -> Effect[R_co, NoReturn, None]:
         """Succeed with None whether this succeeds or fails with a typed error (defects and
         interruption still propagate)."""
-        return _make(FOLD, self, lambda c: _make(SUCCEED, None) if c.is_failure_only() else _make(FAIL, c),
-                     _to_unit)
+        return _make(FOLD, self, _unit_if_typed, _to_unit)
 
     def or_die(self) -> Effect[R_co, NoReturn, A_co]:
         """Turn a typed failure into a defect: an exception error dies as itself, another
@@ -706,9 +705,9 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
     def fork_scoped(self, *, name: str | None = None) -> Effect[R_co, NoReturn, Fiber[E_co, A_co]]:
         """Like `fork`, but the child lives as long as the enclosing scope (the innermost
         `scoped(...)`, or else the fiber's own scope): it is interrupted when that closes."""
-        opts = (_check_name(name), user_location())
+        label, source = _check_name(name), user_location()
         return _make(WITH_FIBER, lambda fiber: _make(
-            FORK, self, _ForkOptions(True, fiber.current_scope(), opts[0], opts[1])))
+            FORK, self, _ForkOptions(True, fiber.current_scope(), label, source)))
 
     # --- running -----------------------------------------------------------------------
 
@@ -761,6 +760,10 @@ def _to_unit(_: object) -> Effect[Any, Any, None]:
     return UNIT
 
 
+def _unit_if_typed(cause: Cause) -> Effect[Any, Any, None]:
+    return UNIT if cause.is_failure_only() else _make(FAIL, cause)
+
+
 def _check_condition(condition: object, where: str) -> Callable[[], object]:
     if isinstance(condition, bool):
         return lambda: condition
@@ -791,8 +794,9 @@ def _finalizer_effect(f: Callable[[Any], object], exit_: Exit[Any]) -> Effect[An
 # The constructors build on `Effect`, so they come last; they are re-exported from here.
 from ._constructors import (  # noqa: E402
     UNIT as UNIT, _check_thunk as _check_thunk, async_callback as async_callback,
-    attempt as attempt, die as die, exit_effect as exit_effect, fail as fail, fail_cause as fail_cause, for_each as for_each, from_async as from_async,
-    never as never, service as service, sleep as sleep, succeed as succeed, suspend as suspend,
-    sync as sync, uninterruptible_mask as uninterruptible_mask, unit as unit,
-    with_fiber as with_fiber, yield_now as yield_now,
+    attempt as attempt, die as die, exit_effect as exit_effect, fail as fail,
+    fail_cause as fail_cause, for_each as for_each, from_async as from_async, never as never,
+    service as service, sleep as sleep, succeed as succeed, suspend as suspend, sync as sync,
+    uninterruptible_mask as uninterruptible_mask, unit as unit, with_fiber as with_fiber,
+    yield_now as yield_now,
 )
