@@ -94,11 +94,11 @@ def _pop_n(items: deque[A], n: int) -> list[A]:
 class _Takers(_Waiters[_Waiter]):
     """A queue's waiting takers: an item offered while one waits is handed to it."""
 
-    __slots__ = ("items",)
+    __slots__ = ("queue",)
 
-    def __init__(self, items: deque[Any]) -> None:
+    def __init__(self, queue: Queue[Any]) -> None:
         super().__init__()
-        self.items = items  # the queue's items
+        self.queue = queue
 
     def hand(self, item: Any) -> bool:
         """Give ``item`` to the first live waiting taker; False if there is none."""
@@ -107,8 +107,8 @@ class _Takers(_Waiters[_Waiter]):
     def pass_on(self, w: _Waiter) -> None:
         # ``w`` was handed an item (its ``then``), but interrupted before it could take it
         item = w.then._a
-        if not self.hand(item):
-            self.items.appendleft(item)  # back at the front, where it came from
+        if not self.hand(item) and not self.queue._shutdown:
+            self.queue._items.appendleft(item)  # back at the front, where it came from
 
 
 class _Reader(Generic[A]):
@@ -189,7 +189,7 @@ class Queue(_Reader[A]):
         # Waiting takers / offerers; a signalled waiter retries, and hands the signal on if
         # it was interrupted before it could (so no wake-up, and no item, is lost). Offerers
         # claim the room made for them (see `_Offerers`): later offers queue up behind.
-        self._takers = _Takers(self._items)
+        self._takers = _Takers(self)
         self._offerers = _Offerers()
         self._shutdown = False
         self._on_shutdown: Deferred[Any, None] | None = None  # made by await_shutdown

@@ -644,6 +644,20 @@ def test_a_handed_item_is_not_lost_when_its_taker_is_interrupted_before_taking_i
     assert run(scenario) == ["x"]  # back in the queue
 
 
+def test_a_handed_item_goes_with_the_queue_if_it_was_shut_down_meanwhile():
+    q = Queue()
+
+    @do
+    def scenario():
+        taker = yield q.take().fork()
+        yield settle()
+        yield q.offer("x").flat_map(lambda _: q.shutdown()).flat_map(lambda _: taker.interrupt())
+        return q.qsize(), (yield q.take().exit())
+
+    size, exit_ = run(scenario)
+    assert size == 0 and is_shutdown_failure(exit_)
+
+
 # --- take_n, take_between -----------------------------------------------------------------
 
 
