@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ._blocking import blocking
 from ._channel import Channel, ChannelClosed
-from ._concurrent import for_each_par, race, race_success, zip_par
+from ._concurrent import fork_all, for_each_par, partition_par, race, race_success, validate_par, zip_par
 from ._core._cause import Both, Cause, Die, Empty, Exit, Fail, Failure, Interrupt, Then
 from ._core._clock import Clock
 from ._core._context import Context, MissingServiceError
@@ -33,7 +33,7 @@ from ._layer import Layer
 from ._option import NONE, Option, Some
 from ._pubsub import PubSub, Subscription
 from ._queue import Queue, QueueShutdown
-from ._ref import FiberRef, Ref
+from ._ref import FiberRef, Ref, SynchronizedRef
 from ._resource import acquire_release, scoped
 from ._schedule import Schedule
 from ._semaphore import Semaphore
@@ -48,10 +48,12 @@ __all__ = [
     "Effect", "Either", "Empty", "Exit", "Fail", "Failure", "Fiber", "FiberRef", "Interrupt",
     "Layer", "Left", "MissingServiceError", "Option", "PubSub", "Queue", "QueueShutdown", "Ref",
     "Right",
-    "Schedule", "Scope", "Semaphore", "Some", "Stream", "Subscription", "TestClock", "TestClockLayer", "Then", "acquire_release",
-    "attempt", "blocking", "die", "fail", "fail_cause", "for_each", "for_each_par", "from_async", "never",
+    "Schedule", "Scope", "Semaphore", "Some", "Stream", "Subscription", "SynchronizedRef", "TestClock",
+    "TestClockLayer", "Then", "acquire_release",
+    "attempt", "blocking", "die", "fail", "fail_cause", "for_each", "for_each_par", "fork_all",
+    "from_async", "never", "partition_par",
     "race", "race_success", "run", "run_exit", "scoped", "service", "sleep", "succeed",
-    "suspend", "sync", "uninterruptible_mask", "unit", "yield_now", "zip_par",
+    "suspend", "sync", "uninterruptible_mask", "unit", "validate_par", "yield_now", "zip_par",
 ]
 
 

@@ -1,4 +1,5 @@
-"""Structured-concurrency combinators: `zip_par`, `race`, `race_success`, `for_each_par`.
+"""Structured-concurrency combinators: `zip_par`, `race`, `race_success`, `for_each_par`,
+`partition_par`, `validate_par`, `fork_all`; and `Fiber.join_all` / `Fiber.interrupt_all`.
 
 Each branch (or item) runs in its own child fiber with its own scope; whatever a branch
 acquires with `acquire_release` is released when that branch ends. None of them returns
@@ -10,10 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
-from ._core._effect import AWAIT, MAP, Effect, _check_callable, _make, _shaped, lift
+from ._core._cause import EMPTY, Cause, Fail
+from ._core._effect import (
+    AWAIT, FAIL, MAP, SUCCEED, WITH_FIBER, Effect, Left, _check_callable, _make, _shaped, for_each,
+    lift,
+)
+from ._core._fiber import Fiber
 from ._core._group import ALL, FIRST, FIRST_SUCCESS, group
+from ._core._refs import inherit_refs
 
-__all__ = ["for_each_par", "race", "race_success", "zip_par"]
+__all__ = [
+    "fork_all", "for_each_par", "partition_par", "race", "race_success", "validate_par", "zip_par",
+]
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -104,11 +113,132 @@ def for_each_par(
     >>> effectpy.run(for_each_par([1, 2, 3], lambda x: effectpy.succeed(x * 10), parallelism=2))
     [10, 20, 30]
     """
+    values, par = _items(items, effect_fn, parallelism, "for_each_par")
+    return _shaped(group(lambda i: effect_fn(values[i]), len(values), par, ALL, "for_each_par"),
+                   "for_each_par", ("fn", effect_fn), ("items", len(values)), ("parallelism", par))
+
+
+def _items(items: Iterable[T], fn: object, parallelism: object, where: str) -> tuple[list[T], int | None]:
     if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
-        raise TypeError(f"for_each_par expects an iterable of items, got {type(items).__name__} {items!r}")
-    _check_callable(effect_fn, "for_each_par")
+        raise TypeError(f"{where} expects an iterable of items, got {type(items).__name__} {items!r}")
+    _check_callable(fn, where)
     if parallelism is not None and (isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1):
-        raise ValueError(f"for_each_par's parallelism must be None or an int >= 1, got {parallelism!r}")
-    values = list(items)
-    return _shaped(group(lambda i: effect_fn(values[i]), len(values), parallelism, ALL, "for_each_par"),
-                   "for_each_par", ("fn", effect_fn), ("items", len(values)), ("parallelism", parallelism))
+        raise ValueError(f"{where}'s parallelism must be None or an int >= 1, got {parallelism!r}")
+    return list(items), parallelism
+
+
+def _eithers(items: Iterable[T], fn: Callable[[T], Effect[Any, E, A]], parallelism: int | None,
+             where: str) -> Effect[Any, Any, list[Any]]:
+    """Every item's `either()`, concurrently: a typed failure stops nothing."""
+    values, par = _items(items, fn, parallelism, where)
+
+    def make(i: int) -> Effect[Any, Any, Any]:
+        return lift(fn(values[i]), f"{where}'s function").either()
+    return _shaped(group(make, len(values), par, ALL, where),
+                   where, ("fn", fn), ("items", len(values)), ("parallelism", par))
+
+
+def partition_par(
+    items: Iterable[T],
+    effect_fn: Callable[[T], Effect[Any, E, A]],
+    parallelism: int | None = None,
+) -> Effect[Any, Any, tuple[list[E], list[A]]]:
+    """Apply ``effect_fn`` to every item concurrently (at most ``parallelism`` at a time),
+    *without* failing fast: succeed with ``(errors, values)``, each in input order. A
+    typed failure stops nothing (the fail-safe pattern); a defect still fails the whole
+    and interrupts the rest.
+
+    >>> import effectpy
+    >>> check = lambda n: effectpy.fail(f"{n} is odd") if n % 2 else effectpy.succeed(n)
+    >>> effectpy.run(partition_par(range(5), check))
+    (['1 is odd', '3 is odd'], [0, 2, 4])
+    """
+    def split(results: list[Any]) -> tuple[list[Any], list[Any]]:
+        errors = [r.value for r in results if isinstance(r, Left)]
+        return errors, [r.value for r in results if not isinstance(r, Left)]
+    return _make(MAP, _eithers(items, effect_fn, parallelism, "partition_par"), split)
+
+
+def validate_par(
+    items: Iterable[T],
+    effect_fn: Callable[[T], Effect[Any, E, A]],
+    parallelism: int | None = None,
+) -> Effect[Any, E, list[A]]:
+    """Apply ``effect_fn`` to every item concurrently, without failing fast: succeed with
+    every value in input order if all succeed, else fail with *every* error, in input
+    order (a cause of ``Both``: ``cause.failures()`` lists them; `Failure.error` is the
+    first). A defect fails the whole at once, as in `partition_par`.
+
+    >>> import effectpy
+    >>> def positive(n):
+    ...     return effectpy.fail(n) if n < 0 else effectpy.succeed(n)
+    >>> effectpy.run_exit(validate_par([1, -2, 3, -4], positive)).cause.failures()
+    [-2, -4]
+    """
+    def check(results: list[Any]) -> Effect[Any, Any, Any]:
+        cause: Cause = EMPTY
+        for r in results:
+            if isinstance(r, Left):
+                cause = cause.both(Fail(r.value))
+        if cause.is_empty():
+            return _make(SUCCEED, [r.value for r in results])
+        return _make(FAIL, cause)
+    return _eithers(items, effect_fn, parallelism, "validate_par").flat_map(check)
+
+
+def fork_all(effects: Iterable[Effect[Any, E, A]]) -> Effect[Any, Any, Fiber[E, list[A]]]:
+    """Start every effect concurrently and succeed at once with one `Fiber` for them all
+    (named ``fork_all``, a child of the caller; each effect is a child of it): joining it
+    gives their values in order; the first failure interrupts the others (as `zip_par`),
+    and interrupting it interrupts them all.
+
+    >>> import effectpy
+    >>> effectpy.run(fork_all([effectpy.succeed(1), effectpy.succeed(2)]).flat_map(lambda f: f.join()))
+    [1, 2]
+    """
+    if isinstance(effects, (str, bytes, Effect)) or not isinstance(effects, Iterable):
+        raise TypeError(f"fork_all expects an iterable of effects, got {type(effects).__name__} {effects!r}")
+    effs = [lift(e, f"fork_all's effect #{i}") for i, e in enumerate(effects)]
+    return _branches(effs, ALL, "fork_all").named("fork_all").fork()
+
+
+def _fibers(fibers: Iterable[Fiber[Any, Any]], where: str) -> list[Fiber[Any, Any]]:
+    if isinstance(fibers, (str, bytes)) or not isinstance(fibers, Iterable):
+        raise TypeError(f"{where} expects an iterable of fibers, got {type(fibers).__name__} {fibers!r}")
+    out = list(fibers)
+    for f in out:
+        if not isinstance(f, Fiber):
+            raise TypeError(f"{where} expects fibers, got {type(f).__name__} {f!r}")
+    return out
+
+
+def join_all(fibers: Iterable[Fiber[E, A]]) -> Effect[Any, E, list[A]]:
+    """`Fiber.join_all`."""
+    fs = _fibers(fibers, "Fiber.join_all")
+
+    def joined(exits: list[Any]) -> Effect[Any, Any, Any]:
+        cause: Cause = EMPTY
+        for ex in exits:
+            if not ex.is_success():
+                cause = cause.both(ex.cause)
+        if not cause.is_empty():
+            return _make(FAIL, cause)
+
+        def inherit(caller: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+            for f in fs:
+                inherit_refs(caller, f)
+            return _make(SUCCEED, [ex.value for ex in exits])
+        return _make(WITH_FIBER, inherit)
+    return for_each(fs, Fiber.await_).flat_map(joined)
+
+
+def interrupt_all(fibers: Iterable[Fiber[Any, Any]]) -> Effect[Any, Any, None]:
+    """`Fiber.interrupt_all`."""
+    fs = _fibers(fibers, "Fiber.interrupt_all")
+
+    def go(caller: Fiber[Any, Any]) -> Effect[Any, Any, None]:
+        for f in fs:
+            f.interrupt_as(caller.id, "interrupt_all()")
+        # wait for them all (each interrupt() returns once the target's finalizers ran)
+        return for_each(fs, Fiber.interrupt, discard=True)
+    return _make(WITH_FIBER, go)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from ._core._cause import EMPTY, Cause, Exit, Fail
-from ._core._effect import CALLBACK, SYNC, Effect, _make
+from ._core._cause import EMPTY, Cause, Exit, Fail, Interrupt
+from ._core._effect import (
+    CALLBACK, FLAT_MAP, SYNC, WITH_FIBER, Effect, _make, lift, uninterruptible_mask,
+)
 from ._core._fiber import Fiber
 
 __all__ = ["Deferred"]
@@ -40,6 +42,29 @@ class Deferred(Generic[E, A]):
 
     def fail_cause(self, cause: Cause) -> Effect[Any, Any, bool]:
         return _make(SYNC, lambda: self._complete(Exit.fail_cause(cause)))
+
+    def complete(self, effect: Effect[Any, E, A]) -> Effect[Any, Any, bool]:
+        """Run ``effect`` and complete with its outcome (value, failure, defect, or its
+        interruption: waiters are never left hanging); succeeds with False if it was
+        already completed. Its outcome is kept: every waiter sees the same.
+
+        >>> import effectpy
+        >>> d = Deferred()
+        >>> effectpy.run(d.complete(effectpy.fail("no")).zip(d.await_().either()))
+        (True, Left('no'))
+        """
+        eff = lift(effect, "Deferred.complete")
+
+        def complete_with(exit_: Exit[A]) -> Effect[Any, Any, bool]:
+            return _make(SYNC, lambda: self._complete(exit_))
+        return uninterruptible_mask(lambda restore: _make(FLAT_MAP, restore(eff).exit(), complete_with))
+
+    def interrupt(self) -> Effect[Any, Any, bool]:
+        """Complete with the interruption of the calling fiber: waiters fail with an
+        `Interrupt` cause, as if interrupted by it (False if already completed)."""
+        def interrupted_by(fiber: Fiber[Any, Any]) -> Effect[Any, Any, bool]:
+            return _make(SYNC, lambda: self._complete(Exit.fail_cause(Interrupt(fiber.id))))
+        return _make(WITH_FIBER, interrupted_by)
 
     def done(self, exit: Exit[A]) -> Effect[Any, Any, bool]:
         if not isinstance(exit, Exit):

@@ -4,6 +4,9 @@ The waiting machinery (`_Waiter`, `_signal`, the `WAIT` run-loop node: `_core/_w
 and `_wait` here) is shared with `PubSub`'s subscriptions and with `Channel`: a waiter that
 is signalled retries its operation, and a signalled waiter that is interrupted before it
 could retry hands the signal on (the "baton"), so no wake-up, and so no item, is ever lost.
+A queue hands an item offered while a taker waits to that taker directly (it never takes
+room in the queue, as in ZIO); a taker interrupted before it could take it hands the item
+on to the next taker, or puts it back at the front of the queue.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from ._core._cause import Exit, Fail
 from ._core._effect import (
     FAIL, FLAT_MAP, NAMED, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _alloc, _Instead, _make,
 )
-from ._core._wait import _Offerers, _signal, _signal_n, _wake_all, _Waiter, _Waiters
+from ._core._wait import _Offerers, _signal, _wake_all, _Waiter, _Waiters
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
 
@@ -88,6 +91,26 @@ def _pop_n(items: deque[A], n: int) -> list[A]:
     return [pop() for _ in range(n)]
 
 
+class _Takers(_Waiters[_Waiter]):
+    """A queue's waiting takers: an item offered while one waits is handed to it."""
+
+    __slots__ = ("queue",)
+
+    def __init__(self, queue: Queue[Any]) -> None:
+        super().__init__()
+        self.queue = queue
+
+    def hand(self, item: Any) -> bool:
+        """Give ``item`` to the first live waiting taker; False if there is none."""
+        return bool(self) and _signal(self, _make(SUCCEED, item))
+
+    def pass_on(self, w: _Waiter) -> None:
+        # ``w`` was handed an item (its ``then``), but interrupted before it could take it
+        item = w.then._a
+        if not self.hand(item) and not self.queue._shutdown:
+            self.queue._items.appendleft(item)  # back at the front, where it came from
+
+
 class _Reader(Generic[A]):
     """The reads that never wait, shared by `Queue` and `Subscription`: each is one OP
     node (drawn as ``take_up_to``... in effect trees)."""
@@ -141,8 +164,8 @@ class Queue(_Reader[A]):
     decides: "backpressure" (offers wait), "dropping" (the new item is dropped) or
     "sliding" (the oldest item is dropped).
 
-    Effect methods: `offer`, `offer_all`, `take`, `take_up_to`, `take_all`, `poll`,
-    `size`, `shutdown`, `await_shutdown`, `is_shutdown`; asyncio-compatible ones:
+    Effect methods: `offer`, `offer_all`, `take`, `take_n`, `take_between`, `take_up_to`,
+    `take_all`, `poll`, `size`, `shutdown`, `await_shutdown`, `is_shutdown`; asyncio-compatible ones:
     ``await put(x)``, ``await get()``, `put_nowait`, `get_nowait`. Items come out in the
     order they went in; an interrupted `take` or `offer` loses nothing (the item stays in
     the queue, or was never added); `shutdown` fails every waiting and later offer and take
@@ -166,7 +189,7 @@ class Queue(_Reader[A]):
         # Waiting takers / offerers; a signalled waiter retries, and hands the signal on if
         # it was interrupted before it could (so no wake-up, and no item, is lost). Offerers
         # claim the room made for them (see `_Offerers`): later offers queue up behind.
-        self._takers: _Waiters[_Waiter] = _Waiters()
+        self._takers = _Takers(self)
         self._offerers = _Offerers()
         self._shutdown = False
         self._on_shutdown: Deferred[Any, None] | None = None  # made by await_shutdown
@@ -205,6 +228,8 @@ class Queue(_Reader[A]):
 
     def _try_offer(self, item: A) -> bool:
         self._check_open()
+        if self._takers and self._takers.hand(item):
+            return True
         if 0 < self._maxsize <= len(self._items) + self._offerers.claimed:  # full, or claimed
             if self._strategy == "backpressure":
                 return False
@@ -212,8 +237,6 @@ class Queue(_Reader[A]):
                 return True
             self._items.popleft()
         self._items.append(item)
-        if self._takers:
-            _signal(self._takers)
         return True
 
     def get_nowait(self) -> A:
@@ -276,7 +299,7 @@ class Queue(_Reader[A]):
             if self._maxsize == 0 or self._strategy != "backpressure":
                 rejected: list[A] = []
                 for item in batch:
-                    if self.full() and self._strategy == "dropping":
+                    if not self._takers and self.full() and self._strategy == "dropping":
                         rejected.append(item)
                     else:
                         self._try_offer(item)
@@ -287,14 +310,16 @@ class Queue(_Reader[A]):
                 nonlocal done
                 if self._shutdown:
                     return self._shutdown_failure()
+                while done < len(batch) and self._takers and self._takers.hand(batch[done]):
+                    done += 1
                 room = self._maxsize - len(self._items) - self._offerers.claimed
                 if room > 0:
                     chunk = batch[done:done + room]
                     self._items.extend(chunk)
                     done += len(chunk)
-                    if self._takers:
-                        _signal_n(self._takers, len(chunk))
                 if done == len(batch):
+                    if self._offerers:  # the place claimed for it may be left unused
+                        self._offerers.admit(len(self._items), self._maxsize)
                     return _make(SUCCEED, [])
                 return _make(FLAT_MAP, _wait(self._offerers, self._claim_room, "queue.offer_all"),
                              lambda _: claimed())
@@ -309,6 +334,52 @@ class Queue(_Reader[A]):
         """Remove and succeed with the first item, waiting for one if empty. Interrupted
         while waiting, it takes nothing: the item goes to the next taker."""
         return self._take  # one OP node per queue (it has no argument): nothing to build
+
+    def take_n(self, n: int) -> Effect[Any, QueueShutdown, list[A]]:
+        """Remove and succeed with exactly ``n`` items, waiting until there are that many.
+
+        >>> import effectpy
+        >>> q = Queue()
+        >>> effectpy.run(effectpy.zip_par(q.take_n(3), q.offer_all("abc")))
+        (['a', 'b', 'c'], [])
+        """
+        n = _check_count(n, "take_n")
+        return self.take_between(n, n)
+
+    def take_between(self, lo: int, hi: int) -> Effect[Any, QueueShutdown, list[A]]:
+        """Remove and succeed with at least ``lo`` and at most ``hi`` items: the items
+        there are (up to ``hi``), then, while fewer than ``lo``, each item as it comes (the
+        items taken make room for waiting offers). Interrupted while it waits, it puts the
+        items it took back at the front of the queue, in order (a bounded queue may then
+        hold more than its maxsize for a while): nothing is lost."""
+        lo = _check_count(lo, "take_between")
+        hi = _check_count(hi, "take_between")
+        if hi < lo:
+            raise ValueError(f"take_between expects lo <= hi, got lo={lo!r}, hi={hi!r}")
+
+        def run() -> Effect[Any, Any, list[A]]:
+            got: list[A] = []
+
+            def more(chunk: list[A]) -> Effect[Any, Any, list[A]]:
+                got.extend(chunk)
+                if len(got) >= lo:
+                    return _make(SUCCEED, got)
+                return _make(FLAT_MAP, self._take, one)
+
+            def one(item: A) -> Effect[Any, Any, list[A]]:
+                got.append(item)
+                return _make(FLAT_MAP, self.take_up_to(hi - len(got)), more)
+
+            def give_back(_: object) -> None:
+                if self._shutdown:
+                    return  # the queue discarded its items: so are these
+                i = 0  # the first go to takers waiting (the queue is empty then), in order
+                while i < len(got) and self._takers and self._takers.hand(got[i]):
+                    i += 1
+                self._items.extendleft(reversed(got[i:]))
+
+            return _make(FLAT_MAP, self.take_up_to(hi), more).on_interrupt(give_back)
+        return _make(SUSPEND, run)
 
     def put(self, item: A) -> Effect[Any, QueueShutdown, None]:
         """`offer` for asyncio code: ``await queue.put(item)``."""
@@ -362,11 +433,11 @@ class Queue(_Reader[A]):
 def _queue_offer(q: Queue[A], item: A) -> bool | _Instead:
     if q._shutdown:
         return _Instead(q._shutdown_failure())
+    if q._takers and q._takers.hand(item):  # a taker waits: the item is its
+        return True
     items = q._items
     if not 0 < q._maxsize <= len(items) + q._offerers.claimed:  # the common case, inlined
         items.append(item)
-        if q._takers:
-            _signal(q._takers)
         return True
     if q._strategy == "dropping":
         return False
@@ -386,11 +457,13 @@ def _queue_offer_claimed(q: Queue[A], item: A) -> bool | _Instead:
     if q._shutdown:
         return _Instead(q._shutdown_failure())
     q._offerers.claimed -= 1
+    if q._takers and q._takers.hand(item):
+        if q._offerers:  # the place it claimed is free for the next
+            q._offerers.admit(len(q._items), q._maxsize)
+        return True
     items = q._items
     if len(items) + q._offerers.claimed < q._maxsize:
         items.append(item)
-        if q._takers:
-            _signal(q._takers)
         return True
     return _offer_wait(q, item)  # an item given back took the place (`_queue_untake`)
 
@@ -419,9 +492,8 @@ def _queue_untake(q: Queue[A], _: None, item: A) -> None:
     than its maxsize: the next take makes no room for waiting offers."""
     if q._shutdown:
         return  # the queue discarded its items: so is this one
-    q._items.appendleft(item)
-    if q._takers:
-        _signal(q._takers)
+    if not (q._takers and q._takers.hand(item)):
+        q._items.appendleft(item)
 
 
 _queue_take.undo = _queue_untake  # type: ignore[attr-defined]

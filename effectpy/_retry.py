@@ -1,4 +1,5 @@
-"""`Effect.retry`, `retry_or_else` and `repeat`: running an effect again on a `Schedule`."""
+"""`Effect.retry`, `retry_or_else` and `repeat` (and their `_while` / `_until` forms):
+running an effect again on a `Schedule`."""
 
 from __future__ import annotations
 
@@ -7,15 +8,22 @@ from typing import Any, TypeVar
 
 from ._core._clock import Clock
 from ._core._effect import (
-    Effect, _check_callable, _shaped, fail, lift, sleep, succeed, with_fiber, yield_now,
+    Effect, _check_callable, _shaped, fail, for_each, lift, sleep, succeed, with_fiber, yield_now,
 )
 from ._core._fiber import Fiber
-from ._schedule import Schedule, _check_schedule
+from ._schedule import Decision, Schedule, _check_schedule
 
 __all__ = ["repeat", "retry", "retry_or_else"]
 
 A = TypeVar("A")
 E = TypeVar("E")
+
+
+def _after_taps(decision: Decision, then: Callable[[], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
+    """Run the effects the step's `tap_output`s asked for, then ``then()``."""
+    if not decision.taps:
+        return then()
+    return for_each(decision.taps, lambda tap: tap, discard=True).flat_map(lambda _: then())
 
 
 def _retrying(effect: Effect[Any, E, A], schedule: Schedule,
@@ -24,21 +32,19 @@ def _retrying(effect: Effect[Any, E, A], schedule: Schedule,
         clock = fiber._ctx.get(Clock)
         state = schedule._initial(clock.now())
         attempts = 0
-        last_output: Any = None
 
         def on_error(error: Any) -> Effect[Any, Any, Any]:
-            nonlocal state, attempts, last_output
+            nonlocal state, attempts
             attempts += 1
             state, decision = schedule._step(state, error, clock.now())
             if not decision.go_on:
-                return give_up(error, last_output)
-            last_output = decision.output
+                return _after_taps(decision, lambda: give_up(error, decision.output))
             inst = fiber._runtime.instrument
             if inst is not None:
                 inst.emit("retry_scheduled", fiber, attempts, decision.delay, error)
             if decision.delay <= 0:
-                return attempt()  # no clock needed (a TestClock nobody advances must not block)
-            return sleep(decision.delay).flat_map(lambda _: attempt())
+                return _after_taps(decision, attempt)  # no clock needed (a TestClock nobody advances must not block)
+            return _after_taps(decision, lambda: sleep(decision.delay).flat_map(lambda _: attempt()))
 
         def attempt() -> Effect[Any, Any, Any]:
             # catch_all: only typed failures are retried, never defects or interruption
@@ -68,17 +74,15 @@ def repeat(effect: Effect[Any, E, A], schedule: Schedule) -> Effect[Any, E, Any]
     def run(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
         clock = fiber._ctx.get(Clock)
         state = schedule._initial(clock.now())
-        last_output: Any = None
 
         def on_value(value: Any) -> Effect[Any, Any, Any]:
-            nonlocal state, last_output
+            nonlocal state
             state, decision = schedule._step(state, value, clock.now())
             if not decision.go_on:
-                return succeed(last_output)
-            last_output = decision.output
-            if decision.delay <= 0:
-                return yield_now.flat_map(lambda _: again())  # let others run between repeats
-            return sleep(decision.delay).flat_map(lambda _: again())
+                return _after_taps(decision, lambda: succeed(decision.output))
+            if decision.delay <= 0:  # let others run between repeats
+                return _after_taps(decision, lambda: yield_now.flat_map(lambda _: again()))
+            return _after_taps(decision, lambda: sleep(decision.delay).flat_map(lambda _: again()))
 
         def again() -> Effect[Any, Any, Any]:
             return effect.flat_map(on_value)
@@ -86,3 +90,24 @@ def repeat(effect: Effect[Any, E, A], schedule: Schedule) -> Effect[Any, E, Any]
         return again()
 
     return _shaped(with_fiber(run), "repeat", ("effect", effect), ("schedule", schedule))
+
+
+def _predicate(pred: object, where: str) -> Callable[[Any], bool]:
+    _check_callable(pred, where)
+    return pred  # type: ignore[return-value]
+
+
+def retry_while(effect: Effect[Any, E, A], pred: Callable[[Any], bool]) -> Effect[Any, E, A]:
+    return retry(effect, Schedule.recur_while(_predicate(pred, "retry_while")))
+
+
+def retry_until(effect: Effect[Any, E, A], pred: Callable[[Any], bool]) -> Effect[Any, E, A]:
+    return retry(effect, Schedule.recur_until(_predicate(pred, "retry_until")))
+
+
+def repeat_while(effect: Effect[Any, E, A], pred: Callable[[A], bool]) -> Effect[Any, E, A]:
+    return repeat(effect, Schedule.recur_while(_predicate(pred, "repeat_while")))
+
+
+def repeat_until(effect: Effect[Any, E, A], pred: Callable[[A], bool]) -> Effect[Any, E, A]:
+    return repeat(effect, Schedule.recur_until(_predicate(pred, "repeat_until")))

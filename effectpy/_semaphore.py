@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._core._cause import EMPTY
-from ._core._effect import CALLBACK, SUSPEND, SYNC, Effect, _make, lift, uninterruptible_mask
+from ._core._effect import CALLBACK, SUCCEED, SUSPEND, SYNC, Effect, _make, lift, uninterruptible_mask
 from ._core._fiber import Fiber
 from ._core._wait import _cancelled_one, _waiting, _Waiters
+from ._option import NONE, Option, Some
 
 __all__ = ["Semaphore"]
 
@@ -47,17 +48,30 @@ class Semaphore:
         if isinstance(permits, bool) or not isinstance(permits, int) or permits < 1:
             raise ValueError(f"Semaphore expects a number of permits >= 1, got {permits!r}")
         self._permits = permits
-        # Invariant: 0 <= _available <= _permits; waiters only while permits are short.
+        # Invariant: _available <= _permits (below 0 only after resize took away permits
+        # still held); waiters only while permits are short.
         self._available = permits
         self._waiters: _Waiters[_Waiter] = _Waiters()
 
     @property
     def available(self) -> int:
+        """Permits free now (negative after `resize` took away permits still held)."""
         return self._available
+
+    @property
+    def permits(self) -> int:
+        """The number of permits (as made, or as last resized)."""
+        return self._permits
 
     def _check(self, n: int) -> None:
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self._permits:
             raise ValueError(f"permits must be an int from 1 to {self._permits}, got {n!r}")
+
+    def _check_now(self, n: int) -> None:
+        """At run time: `resize` may have made the request impossible since it was built."""
+        if n > self._permits:
+            raise ValueError(f"the semaphore has {self._permits} permits (resized), "
+                             f"{n} were asked for")
 
     def with_permits(self, n: int, effect: Effect[Any, E, A]) -> Effect[Any, E, A]:
         """Run ``effect`` holding ``n`` permits, waiting (interruptibly) for them first."""
@@ -77,15 +91,60 @@ class Semaphore:
     def with_permit(self, effect: Effect[Any, E, A]) -> Effect[Any, E, A]:
         return self.with_permits(1, effect)
 
-    def release(self, n: int = 1) -> Effect[Any, Any, None]:
+    def with_permits_if_available(self, n: int, effect: Effect[Any, E, A]) -> Effect[Any, E, Option[A]]:
+        """Run ``effect`` holding ``n`` permits if they are free now and nobody waits
+        (fairness: it never overtakes a waiter): succeed with `Some(value)`; else do not
+        run it and succeed with `NONE` at once.
+
+        >>> import effectpy
+        >>> sem = Semaphore(1)
+        >>> effectpy.run(sem.with_permits_if_available(1, sem.with_permits_if_available(1, effectpy.succeed("x"))))
+        Some(NONE)
+        """
         self._check(n)
+        eff = lift(effect, "Semaphore.with_permits_if_available")
+
+        def body(restore: Callable[[Effect[Any, Any, Any]], Effect[Any, Any, Any]]) -> Effect[Any, Any, Any]:
+            if self._available < n or _waiting(self._waiters):
+                return _make(SUCCEED, NONE)
+            self._available -= n
+            return restore(eff).map(Some).ensuring(self.release(n))
+
+        return uninterruptible_mask(lambda restore: _make(SUSPEND, lambda: body(restore)))
+
+    def resize(self, permits: int) -> Effect[Any, Any, None]:
+        """Change the number of permits. Growing grants waiters at once; shrinking takes
+        free permits away, and permits still held are not taken back (holders keep them;
+        new ones are granted once enough are released). Dies with `ValueError` if a waiter
+        asks for more permits than ``permits``: it could never be served.
+
+        >>> import effectpy
+        >>> sem = Semaphore(1)
+        >>> effectpy.run(sem.resize(3).flat_map(lambda _: effectpy.sync(lambda: (sem.permits, sem.available))))
+        (3, 3)
+        """
+        if isinstance(permits, bool) or not isinstance(permits, int) or permits < 1:
+            raise ValueError(f"Semaphore.resize expects a number of permits >= 1, got {permits!r}")
+
+        def go() -> None:
+            too_big = [w.n for w in self._waiters if not w.cancelled and w.n > permits]
+            if too_big:
+                raise ValueError(f"Semaphore.resize({permits}): a waiter asks for {max(too_big)} "
+                                 "permits, which it could never get")
+            self._available += permits - self._permits
+            self._permits = permits
+            self._grant()
+        return _make(SYNC, go)
+
+    def release(self, n: int = 1) -> Effect[Any, Any, None]:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"permits must be an int >= 1, got {n!r}")
         return _make(SYNC, lambda: self._release_now(n))
 
     def _release_now(self, n: int) -> None:
-        self._available += n
-        if self._available > self._permits:
-            self._available -= n
+        if self._available + n > self._permits:
             raise RuntimeError("Semaphore released more permits than it holds")
+        self._available += n
         self._grant()
 
     def _grant(self) -> None:
@@ -110,6 +169,7 @@ class Semaphore:
 
     def _register(self, w: _Waiter, fiber: Fiber[Any, Any],
                   resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
+        self._check_now(w.n)
         w.fiber = fiber
         w.resume = resume
         self._grant()  # drops the waiters at the head that can never run (cancelled, stranded)

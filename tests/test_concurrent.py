@@ -6,10 +6,12 @@ import pytest
 
 from effectpy import (
     NONE, Both, Context, Deferred, Fail, Ref, Some, TestClock, acquire_release, die, fail,
-    for_each_par, never, race, race_success, sleep, succeed, sync, yield_now,
-    zip_par,
+    for_each_par, never, partition_par, race, race_success, sleep, succeed, sync, validate_par,
+    yield_now, zip_par,
 )
+from effectpy.trace import record
 from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
+from _effects import do
 
 
 def clock_env():
@@ -257,3 +259,184 @@ def test_nested_groups_are_stack_safe():
         return for_each_par([n - 1], tree, parallelism=4).map(lambda xs: xs[0] + 1)
 
     assert run(tree(2000)) == 2001
+
+
+# --- partition_par, validate_par, fork_all, Fiber.join_all / interrupt_all ----------------
+
+
+def check_even(n):
+    return fail(f"{n} is odd") if n % 2 else succeed(n)
+
+
+def test_partition_par_does_not_fail_fast():
+    done = []
+
+    def item(n):
+        # the failures come first: a fail-fast combinator would interrupt the others
+        return (check_even(n) if n % 2 else sleep(0).flat_map(lambda _: check_even(n))).tap(
+            lambda v: sync(lambda: done.append(v)))
+
+    assert run(partition_par(range(7), item)) == (["1 is odd", "3 is odd", "5 is odd"], [0, 2, 4, 6])
+    assert sorted(done) == [0, 2, 4, 6]  # every success ran to its end
+    assert run(partition_par([], check_even)) == ([], [])
+
+
+def test_partition_par_bounds_parallelism_and_fails_on_a_defect():
+    in_flight = Ref(0)
+    peak = []
+
+    def work(i):
+        enter = in_flight.update_and_get(lambda n: n + 1).tap(lambda n: peak.append(n))
+        return enter.flat_map(lambda _: yield_now).flat_map(
+            lambda _: in_flight.update(lambda n: n - 1)).flat_map(lambda _: check_even(i))
+
+    assert run(partition_par(range(10), work, parallelism=2))[1] == [0, 2, 4, 6, 8]
+    assert max(peak) == 2
+    cleaned = []
+    slow = never.ensuring(sync(lambda: cleaned.append("slow")))
+    exit_ = run_exit(partition_par([0, 1], lambda i: slow if i == 0 else die(KeyError("bug"))))
+    assert isinstance(exit_.cause.defects()[0], KeyError) and cleaned == ["slow"]
+
+
+def test_validate_par_keeps_every_error_in_the_cause():
+    exit_ = run_exit(validate_par(range(6), check_even))
+    assert exit_.cause.failures() == ["1 is odd", "3 is odd", "5 is odd"]
+    assert exit_.cause == Both(Both(Fail("1 is odd"), Fail("3 is odd")), Fail("5 is odd"))
+    assert run(validate_par([2, 4], check_even, parallelism=1)) == [2, 4]
+    from effectpy import Failure
+    with pytest.raises(Failure) as info:
+        run(validate_par([1, 3], check_even))
+    assert info.value.error == "1 is odd"  # the first, in input order
+
+
+def test_fork_all_is_one_fiber_for_all_of_them():
+    from effectpy import fork_all
+    gate = Deferred()
+
+    def item(i):
+        return gate.await_().as_(i * 10)
+
+    @do
+    def program():
+        fiber = yield fork_all([item(i) for i in range(3)])
+        assert not fiber.is_done()  # it returned at once
+        yield gate.succeed(None)
+        return (yield fiber.join())
+
+    with record() as trace:
+        assert run(program) == [0, 10, 20]
+    by_name = {f.name: f for f in trace.fibers()}
+    main = by_name["fork_all"].parent
+    assert trace.fiber(main).parent is None  # fork_all's fiber is the caller's child
+    assert all(by_name[f"fork_all[{i}]"].parent == by_name["fork_all"].id for i in range(3))
+
+
+def test_fork_all_fails_fast_and_is_interrupted_as_one():
+    from effectpy import fork_all
+    cleaned = []
+
+    def slow(i):
+        return never.ensuring(sync(lambda: cleaned.append(i)))
+
+    exit_ = run(fork_all([slow(0), fail("boom"), slow(2)]).flat_map(lambda f: f.await_()))
+    assert exit_.cause == Fail("boom") and cleaned == [0]  # the third never started
+    cleaned.clear()
+    exit2 = run(fork_all([slow(0), slow(1)]).flat_map(lambda f: yield_now.flat_map(lambda _: f.interrupt())))
+    assert exit2.is_interrupted() and sorted(cleaned) == [0, 1]
+    assert run(fork_all([]).flat_map(lambda f: f.join())) == []
+    with pytest.raises(TypeError, match="fork_all expects an iterable of effects, got Effect"):
+        fork_all(succeed(1))
+    with pytest.raises(TypeError, match="fork_all's effect #1 expected an Effect, got int 3"):
+        fork_all([succeed(1), 3])
+
+
+def test_join_all_waits_for_every_fiber_and_keeps_every_failure():
+    from effectpy import Fiber
+    clock, env = clock_env()
+    gates = [Deferred(), Deferred()]
+
+    def slow(i):
+        return gates[i].await_().as_(f"slow {i}")
+
+    @do
+    def program():
+        fibers = [(yield succeed(1).fork()), (yield slow(0).fork())]
+        joining = yield Fiber.join_all(fibers).fork()
+        yield clock.adjust(1)  # everything has run until it waits (TestClock's rule)
+        waited = not joining.is_done()
+        yield gates[0].succeed(None)
+        values = yield joining.join()
+        failing = [(yield fail("a").fork()), (yield slow(1).fork()), (yield fail("b").fork())]
+        joining = yield Fiber.join_all(failing).exit().fork()
+        yield clock.adjust(1)
+        waited_after_a_failure = not joining.is_done()
+        yield gates[1].succeed(None)
+        return waited, values, waited_after_a_failure, (yield joining.join())
+
+    waited, values, waited_after_a_failure, exit_ = run(program.provide(env))
+    assert waited and values == [1, "slow 0"]
+    assert waited_after_a_failure and exit_.cause == Both(Fail("a"), Fail("b"))
+    with pytest.raises(TypeError, match="Fiber.join_all expects fibers, got int 1"):
+        Fiber.join_all([1])
+
+
+def test_interrupt_all_interrupts_them_at_once_and_waits_for_their_finalizers():
+    from effectpy import Fiber
+    log = []
+    started = [Deferred(), Deferred()]
+    stopping = [Deferred(), Deferred()]
+
+    def worker(i):
+        # each finalizer waits until the other one runs: interrupting them one after the
+        # other (each interrupt waiting for its finalizer) would deadlock
+        finalizer = stopping[i].succeed(None).flat_map(lambda _: stopping[1 - i].await_()).flat_map(
+            lambda _: sync(lambda: log.append(f"stopped {i}")))
+        return started[i].succeed(None).flat_map(lambda _: never).on_interrupt(finalizer)
+
+    @do
+    def program():
+        fibers = []
+        for i in range(2):
+            fibers.append((yield worker(i).fork()))
+        for d in started:
+            yield d.await_()
+        result = yield Fiber.interrupt_all(fibers)
+        return result, [f.poll().is_interrupted() for f in fibers]
+
+    assert run(program.timeout(5)) == (None, [True, True])
+    assert sorted(log) == ["stopped 0", "stopped 1"]
+    with pytest.raises(TypeError, match="Fiber.interrupt_all expects an iterable of fibers, got int 3"):
+        Fiber.interrupt_all(3)
+
+
+def test_new_combinators_reject_bad_input():
+    for combinator in (partition_par, validate_par):
+        name = combinator.__name__
+        with pytest.raises(TypeError, match=f"{name} expects an iterable of items, got int 3"):
+            combinator(3, succeed)
+        with pytest.raises(TypeError, match=f"{name} expects a function, got int 3"):
+            combinator([1], 3)
+        with pytest.raises(ValueError, match=f"{name}'s parallelism must be None or an int >= 1, got 0"):
+            combinator([1], succeed, parallelism=0)
+
+
+def test_partition_and_validate_items_are_children_of_the_caller_and_interrupted_with_it():
+    for combinator in (partition_par, validate_par):
+        cleaned = []
+        started = Deferred()
+
+        def item(i):
+            begin = started.succeed(None) if i == 1 else succeed(None)
+            return begin.flat_map(lambda _: never).ensuring(sync(lambda: cleaned.append(i)))
+
+        def interrupt_when_started(fiber):
+            return started.await_().flat_map(lambda _: fiber.interrupt())
+
+        with record() as trace:
+            exit_ = run(combinator(range(2), item).fork().flat_map(interrupt_when_started))
+        assert exit_.is_interrupted() and sorted(cleaned) == [0, 1]
+        name = combinator.__name__
+        items = [f for f in trace.fibers() if f.name in (f"{name}[0]", f"{name}[1]")]
+        assert len(items) == 2 and all(f.outcome == "interrupted" for f in items)
+        caller = trace.fiber(items[0].parent)
+        assert caller.parent is not None and trace.fiber(caller.parent).parent is None

@@ -260,3 +260,127 @@ def test_a_subclass_constructor_makes_an_instance_of_the_subclass():
 
     eff = Mine(impl)
     assert type(eff) is Mine and run(eff) == 5
+
+
+# --- operators from ZIO / Effect-TS, on both backends -------------------------------------
+
+
+class On:
+    """Run effects on one backend (the `on` fixture gives one per backend)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def run(self, effect):
+        return run(effect, backend=self.backend)
+
+    def exit(self, effect):
+        return run_exit(effect, backend=self.backend)
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def on(request):
+    return On(request.param)
+
+
+def test_when_and_unless(on):
+    ran = []
+    eff = sync(lambda: ran.append(1) or "ran")
+    assert on.run(eff.when(True)) == Some("ran") and on.run(eff.when(False)) == NONE
+    assert on.run(eff.unless(False)) == Some("ran") and on.run(eff.unless(True)) == NONE
+    assert len(ran) == 2
+    flag = [False]
+    gated = eff.when(lambda: flag[0])  # a function is asked at each run, not when built
+    assert on.run(gated) == NONE
+    flag[0] = True
+    assert on.run(gated) == Some("ran")
+    assert on.exit(fail("no").when(True)).cause == Fail("no")
+    with pytest.raises(TypeError, match="when expects a bool or a function returning one, got int 1"):
+        eff.when(1)
+    with pytest.raises(TypeError, match="unless expects a bool or a function returning one, got Effect"):
+        eff.unless(succeed(True))
+
+
+def test_tap_error_runs_on_typed_failures_and_keeps_the_error(on):
+    seen = []
+    assert on.exit(fail("boom").tap_error(lambda e: sync(lambda: seen.append(e)))).cause == Fail("boom")
+    assert on.exit(fail("boom").tap_error(seen.append)).cause == Fail("boom")  # a plain function
+    assert seen == ["boom", "boom"]
+    assert on.run(succeed(1).tap_error(seen.append)) == 1 and seen == ["boom", "boom"]
+    assert on.exit(die(KeyError("k")).tap_error(seen.append)).cause.defects()  # defects: not tapped
+    assert on.exit(fail("boom").tap_error(lambda e: fail("tap failed"))).cause == Fail("tap failed")
+    with pytest.raises(TypeError, match="tap_error expects a function"):
+        succeed(1).tap_error(3)
+
+
+def test_ignore_drops_typed_failures_only(on):
+    assert on.run(fail("x").ignore()) is None and on.run(succeed(1).ignore()) is None
+    assert isinstance(on.exit(die(KeyError("k")).ignore()).cause.defects()[0], KeyError)
+
+
+def test_or_die_turns_typed_failures_into_defects(on):
+    error = ValueError("bad")
+    assert on.exit(fail(error).or_die()).cause == Die(error)
+    defect = on.exit(fail("not an exception").or_die()).cause.defects()[0]
+    assert isinstance(defect, Failure) and defect.error == "not an exception"
+    assert on.exit(fail("x").or_die().catch_all(lambda e: succeed("caught"))).cause.defects()  # no longer typed
+    assert on.run(succeed(2).or_die()) == 2
+
+
+def test_catch_all_defect(on):
+    recovered = die(KeyError("k")).catch_all_defect(lambda exc: succeed(f"recovered {exc!r}"))
+    assert on.run(recovered) == "recovered KeyError('k')"
+    assert on.run(sync(lambda: 1 / 0).catch_all_defect(lambda exc: succeed(type(exc).__name__))) == "ZeroDivisionError"
+    assert on.exit(fail("typed").catch_all_defect(lambda exc: succeed("no"))).cause == Fail("typed")
+    from effectpy import Deferred, never
+    started = Deferred()
+    interrupted = started.succeed(None).flat_map(lambda _: never).catch_all_defect(lambda e: succeed("no"))
+    exit_ = on.run(interrupted.fork().flat_map(lambda f: started.await_().flat_map(lambda _: f.interrupt())))
+    assert exit_.is_interrupted()  # interruption is never caught
+
+
+def test_sandbox_exposes_the_cause_and_unsandbox_restores_it(on):
+    boom = KeyError("k")
+    assert on.run(die(boom).sandbox().catch_all(lambda cause: succeed(cause))) == Die(boom)
+    assert on.run(fail("x").sandbox().either()) == Left(Fail("x"))
+    assert on.run(succeed(1).sandbox()) == 1
+    assert on.exit(die(boom).sandbox().unsandbox()).cause == Die(boom)
+    assert on.exit(fail("x").sandbox().unsandbox()).cause == Fail("x")
+    # map the cause while sandboxed: the defect becomes a typed failure
+    typed = die(boom).sandbox().map_error(lambda c: Fail(repr(c.defects()[0]))).unsandbox()
+    assert on.exit(typed).cause == Fail("KeyError('k')")
+    from effectpy import Then
+    assert on.exit(fail("a").ensuring(fail("b")).sandbox().unsandbox()).cause == Then(Fail("a"), Fail("b"))
+
+
+def test_timed_measures_on_the_contexts_clock(on):
+    from effectpy import Clock, Context, Duration, TestClock, sleep, zip_par
+    clock = TestClock()
+    env = Context().with_service(Clock, clock)
+    program = zip_par(sleep(2.5).as_("done").timed(), clock.adjust(10))
+    assert on.run(program.provide(env)) == ((Duration.seconds(2.5), "done"), None)
+    assert on.exit(fail("x").timed()).cause == Fail("x")
+
+
+def test_fork_scoped_lives_as_long_as_the_enclosing_scope(on):
+    from effectpy import Deferred, never, scoped
+    log = []
+    started = Deferred()
+    worker = started.succeed(None).flat_map(lambda _: never).ensuring(sync(lambda: log.append("worker stopped")))
+
+    def inside(fiber):
+        return started.await_().flat_map(lambda _: sync(lambda: log.append(f"scope ends, worker {fiber.state}")))
+
+    on.run(scoped(worker.fork_scoped(name="worker").flat_map(inside)).flat_map(
+        lambda _: sync(lambda: log.append("after scoped"))))
+    assert log == ["scope ends, worker suspended", "worker stopped", "after scoped"]
+    # a plain fork is the fiber's child, not the scope's: it is still running after it
+    log.clear()
+    started2 = Deferred()
+    plain = started2.succeed(None).flat_map(lambda _: never).ensuring(sync(lambda: log.append("plain stopped")))
+    on.run(scoped(plain.fork().flat_map(lambda f: started2.await_().as_(f))).flat_map(
+        lambda f: sync(lambda: log.append(f"after scoped, plain {f.state}"))))
+    assert log == ["after scoped, plain suspended", "plain stopped"]
+    with pytest.raises(TypeError, match="name must be a str"):
+        succeed(1).fork_scoped(name=3)
+

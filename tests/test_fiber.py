@@ -261,16 +261,18 @@ def test_keyboard_interrupt_propagates_after_finalizers():
     assert log == ["finalized"]
 
 
-def test_fiber_ref_is_inherited_on_fork_and_local_to_each_fiber():
+def test_fiber_ref_is_inherited_on_fork_local_to_each_fiber_and_merged_back_on_join():
     ref = FiberRef("root")
 
     def child_sees():
         return ref.get().flat_map(lambda seen: ref.set("child").as_(seen))
 
-    eff = ref.set("parent").flat_map(
-        lambda _: child_sees().fork().flat_map(lambda f: f.join())).flat_map(
-        lambda seen: ref.get().map(lambda mine: (seen, mine)))
-    assert run(eff) == ("parent", "parent")
+    def parent(wait):  # the child's value reaches the parent on join (ZIO 2), not on await_
+        return ref.set("parent").flat_map(
+            lambda _: child_sees().fork().flat_map(wait)).flat_map(
+            lambda seen: ref.get().map(lambda mine: (seen, mine)))
+    assert run(parent(lambda f: f.join())) == ("parent", "child")
+    assert run(parent(lambda f: f.await_().map(lambda ex: ex.value))) == ("parent", "parent")
     assert run(ref.get()) == "root"
 
 

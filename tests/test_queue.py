@@ -541,9 +541,10 @@ def test_a_waiting_offer_is_not_starved_by_a_busy_producer():
 
     got, slow_result = run(scenario.timeout(10))
     assert slow_result is True
-    # it gets in with the first room made (the busy producer's first offer may take a
-    # place that was free too), not after the busy producer is done
-    assert got.index("SLOW") <= 3
+    # it gets in with the first room made (the busy producer's first offer may go straight
+    # to the waiting taker, and its second take a place that was free too), not after the
+    # busy producer is done
+    assert got.index("SLOW") <= 4
     assert [x for x in got if x != "SLOW"] == ["a", "b", *range(2000)]
 
 
@@ -589,3 +590,157 @@ def test_a_get_cancelled_before_its_take_ran_takes_nothing_and_the_queue_never_o
         return sizes, [first, q.get_nowait()], q.qsize()
 
     assert asyncio.run(main()) == ([1], ["x", "y"], 0)
+
+
+# --- ZIO's rule: an item offered while a taker waits is handed to it ----------------------
+
+
+def with_a_waiting_taker(q, then):
+    """Fork a take, let it wait, run ``then``; (what the taker got, then's value)."""
+    @do
+    def scenario():
+        taker = yield q.take().fork()
+        yield settle()
+        result = yield then
+        return (yield taker.join()), result
+    return scenario
+
+
+def test_a_dropping_queue_hands_the_first_item_to_a_waiting_taker_before_dropping():
+    # ZIO's QueueSpec: with a taker waiting, offerAll(1, 2, 3, 4) on a dropping queue of 2
+    # gives 1 to the taker, keeps 2 and 3, and drops only 4
+    q = Queue(maxsize=2, strategy="dropping")
+    assert run(with_a_waiting_taker(q, q.offer_all([1, 2, 3, 4]))) == (1, [4])
+    assert run(q.take_all()) == [2, 3]
+    single = Queue(maxsize=1, strategy="dropping")
+    offers = single.offer("a").zip(single.offer("b")).zip(single.offer("c"))
+    assert run(with_a_waiting_taker(single, offers)) == ("a", ((True, True), False))
+    assert run(single.take_all()) == ["b"]
+
+
+def test_a_sliding_queue_hands_the_first_item_to_a_waiting_taker():
+    q = Queue(maxsize=2, strategy="sliding")
+    assert run(with_a_waiting_taker(q, q.offer_all([1, 2, 3, 4]))) == (1, [])
+    assert run(q.take_all()) == [3, 4]
+
+
+def test_a_backpressure_queue_hands_items_to_waiting_takers_before_it_fills():
+    q = Queue(maxsize=1)
+    assert run(with_a_waiting_taker(q, q.offer_all([1, 2]))) == (1, [])
+    assert run(q.take_all()) == [2]
+
+
+def test_a_handed_item_is_not_lost_when_its_taker_is_interrupted_before_taking_it():
+    q = Queue(maxsize=1, strategy="dropping")
+
+    @do
+    def scenario():
+        taker = yield q.take().fork()
+        yield settle()
+        # handed the item, then interrupted in the same step, before it could run again
+        yield q.offer("x").flat_map(lambda _: taker.interrupt())
+        return (yield q.take_all())
+
+    assert run(scenario) == ["x"]  # back in the queue
+
+
+def test_a_handed_item_goes_with_the_queue_if_it_was_shut_down_meanwhile():
+    q = Queue()
+
+    @do
+    def scenario():
+        taker = yield q.take().fork()
+        yield settle()
+        yield q.offer("x").flat_map(lambda _: q.shutdown()).flat_map(lambda _: taker.interrupt())
+        return q.qsize(), (yield q.take().exit())
+
+    size, exit_ = run(scenario)
+    assert size == 0 and is_shutdown_failure(exit_)
+
+
+# --- take_n, take_between -----------------------------------------------------------------
+
+
+def test_take_n_waits_for_exactly_n_items():
+    q = Queue(maxsize=2)  # fewer places than items wanted: each item taken makes room
+
+    @do
+    def scenario():
+        taking = yield q.take_n(5).fork()
+        yield q.offer_all(range(7))
+        got = yield taking.join()
+        return got, (yield q.take_all())
+
+    assert run(scenario.timeout(5)) == ([0, 1, 2, 3, 4], [5, 6])
+    assert run(Queue().take_n(0)) == []
+
+
+def test_take_between():
+    q = Queue()
+    q.put_nowait("a")
+    q.put_nowait("b")
+    q.put_nowait("c")
+    assert run(q.take_between(1, 2)) == ["a", "b"]  # what there is, up to the most
+    assert run(q.take_between(0, 5)) == ["c"]
+    assert run(q.take_between(0, 5)) == []  # never waits for 0
+
+    @do
+    def scenario():
+        taking = yield q.take_between(2, 10).fork()
+        yield q.offer("x")
+        yield settle()
+        waiting = not taking.is_done()  # 1 of at least 2
+        yield q.offer_all(["y", "z"])
+        return waiting, (yield taking.join())
+
+    waiting, got = run(scenario)
+    assert waiting and got[:2] == ["x", "y"] and set(got) <= {"x", "y", "z"}
+
+
+def test_an_interrupted_take_between_puts_its_items_back_in_order():
+    q = Queue()
+
+    @do
+    def scenario():
+        taking = yield q.take_between(3, 3).fork()
+        yield q.offer_all(["a", "b"])
+        yield settle()
+        yield taking.interrupt()
+        yield q.offer("c")
+        return (yield q.take_all())
+
+    assert run(scenario) == ["a", "b", "c"]
+
+
+def test_an_interrupted_take_between_hands_its_items_to_waiting_takers_first():
+    q = Queue()
+
+    @do
+    def scenario():
+        taking = yield q.take_between(3, 3).fork()
+        yield settle()
+        yield q.offer_all(["a", "b"])  # both go to the taker (it wants 3)
+        yield settle()
+        others = [(yield q.take().fork())]  # waits for an item: none is left
+        yield settle()
+        yield taking.interrupt()  # "a" goes to the waiting taker, "b" back to the queue
+        return (yield others[0].join()), (yield q.take_all())
+
+    assert run(scenario) == ("a", ["b"])
+
+
+def test_take_n_and_take_between_fail_on_shutdown_and_reject_bad_input():
+    q = Queue()
+    exit_ = run_exit(zip_par_take_and_shutdown(q))
+    assert is_shutdown_failure(exit_)
+    with pytest.raises(ValueError, match="take_n expects an int >= 0, got -1"):
+        q.take_n(-1)
+    with pytest.raises(ValueError, match="take_between expects lo <= hi, got lo=3, hi=2"):
+        q.take_between(3, 2)
+    with pytest.raises(ValueError, match="take_between expects an int >= 0, got '1'"):
+        q.take_between("1", 2)
+
+
+def zip_par_take_and_shutdown(q):
+    from effectpy import zip_par
+    return zip_par(q.take_n(2), settle().flat_map(lambda _: q.offer(1)).flat_map(lambda _: q.shutdown()))

@@ -10,6 +10,7 @@ from effectpy import (
 )
 from effectpy._core._wait import _waiting
 from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
+from _effects import do
 
 
 def test_deferred_wakes_every_waiter_once():
@@ -258,3 +259,145 @@ def test_a_stranded_waiter_at_the_head_does_not_block_requests_that_fit():
 
     asyncio.run(strand())
     assert run(sem.with_permits(1, succeed("got it")).timeout(5)) == "got it"
+
+
+# --- Deferred.complete / interrupt, Semaphore.with_permits_if_available / resize -----------
+
+
+def test_deferred_complete_runs_the_effect_once_and_keeps_its_outcome():
+    from effectpy import Left, die, fail
+    runs = Ref(0)
+    d = Deferred()
+    computed = runs.update_and_get(lambda n: n + 1)
+    assert run(zip_par(d.await_(), d.await_(), d.complete(computed))) == (1, 1, True)
+    assert run(d.complete(computed)) is False  # already completed: the effect still ran,
+    assert run(runs.get()) == 2 and run(d.await_()) == 1  # but the first outcome stays
+    failed = Deferred()
+    assert run(failed.complete(fail("no")).zip(failed.await_().either())) == (True, Left("no"))
+    died = Deferred()
+    run(died.complete(die(KeyError("k"))))
+    assert isinstance(run_exit(died.await_()).cause.defects()[0], KeyError)
+
+
+def test_deferred_complete_of_an_interrupted_effect_does_not_leave_waiters_hanging():
+    d = Deferred()
+    started = Deferred()
+
+    def go(completer):
+        return started.await_().flat_map(lambda _: completer.interrupt()).flat_map(
+            lambda _: d.await_().exit())
+
+    exit_ = run(d.complete(started.succeed(None).flat_map(lambda _: never)).fork().flat_map(go))
+    assert exit_.is_interrupted() and d.is_done()
+
+
+def test_deferred_interrupt_interrupts_the_waiters():
+    from effectpy import Interrupt
+    from effectpy.lowlevel import with_fiber
+    d = Deferred()
+
+    def go(waiter):
+        return d.interrupt().zip(d.interrupt()).zip(waiter.await_()).zip(with_fiber(lambda f: succeed(f.id)))
+
+    ((first, second), exit_), me = run(d.await_().fork().flat_map(go))
+    assert (first, second) == (True, False)
+    assert exit_.is_interrupted() and exit_.cause == Interrupt(me)
+
+
+def test_with_permits_if_available_never_waits():
+    from effectpy import NONE, Some
+    sem = Semaphore(2)
+    ran = []
+    job = sync(lambda: ran.append(sem.available) or "done")
+    assert run(sem.with_permits_if_available(2, job)) == Some("done") and ran == [0]
+    assert sem.available == 2  # given back
+    held = sem.with_permit(sem.with_permits_if_available(2, job))
+    assert run(held) == NONE and ran == [0]  # not run
+    exit_ = run_exit(sem.with_permits_if_available(1, sync(lambda: 1 / 0)))
+    assert exit_.cause.defects() and sem.available == 2  # released on failure too
+
+
+def test_with_permits_if_available_does_not_overtake_a_waiter():
+    from effectpy import NONE
+    sem = Semaphore(2)
+
+    def program():
+        # one permit held; a request for 2 waits; a free permit is there, but taking it
+        # would overtake the waiter
+        big = sem.with_permits(2, succeed("big"))
+        return big.fork().flat_map(lambda b: yield_now.flat_map(
+            lambda _: sem.with_permits_if_available(1, succeed("small"))).zip(succeed(b)))
+
+    got, big = run(sem.with_permit(program()).flat_map(lambda r: run_after(r)))
+    assert got == NONE and big == "big"
+
+
+def run_after(result):
+    got, fiber = result
+    return fiber.join().map(lambda v: (got, v))
+
+
+def test_resize_grows_at_once_and_shrinks_as_permits_come_back():
+    sem = Semaphore(1)
+    order = []
+
+    def job(name):
+        return sem.with_permit(sync(lambda: order.append(name)))
+
+    @do
+    def program():
+        waiting = yield job("waiter").fork()  # the one permit is held below
+        yield yield_now
+        assert sem.available == 0
+        yield sem.resize(2)  # the waiter gets the new permit at once
+        yield waiting.join()
+        return sem.permits, sem.available
+
+    assert run(sem.with_permit(program).timeout(5)) == (2, 1)  # (without resize: a deadlock)
+    assert sem.available == 2
+
+
+def test_resize_down_keeps_the_permits_held_and_grants_new_ones_once_enough_come_back():
+    from effectpy import Clock, Context, TestClock
+    sem = Semaphore(3)
+    clock = TestClock()
+    started, release = Deferred(), Deferred()
+
+    @do
+    def program():
+        holder = yield sem.with_permits(3, started.succeed(None).flat_map(lambda _: release.await_())).fork()
+        yield started.await_()
+        yield sem.resize(1)  # the 3 permits held are kept
+        during = sem.available
+        late = yield sem.with_permit(succeed("late")).fork()
+        yield clock.adjust(1)  # everything has run until it waits (TestClock's rule)
+        blocked = not late.is_done()
+        yield release.succeed(None)
+        yield holder.join()
+        return during, blocked, (yield late.join()), sem.available, sem.permits
+
+    env = Context().with_service(Clock, clock)
+    assert run(program.provide(env).timeout(5)) == (-2, True, "late", 1, 1)
+
+
+def test_resize_bad_input_and_impossible_requests():
+    sem = Semaphore(3)
+    with pytest.raises(ValueError, match="Semaphore.resize expects a number of permits >= 1, got 0"):
+        sem.resize(0)
+    with pytest.raises(ValueError, match="got True"):
+        sem.resize(True)
+
+    def program():
+        big = sem.with_permits(3, succeed("big"))
+        return big.fork().flat_map(lambda b: yield_now.flat_map(lambda _: sem.resize(2).exit()))
+
+    exit_ = run(sem.with_permit(program()))  # a waiter for 3 could never be served with 2
+    assert "Semaphore.resize(2): a waiter asks for 3 permits" in str(exit_.cause.defects()[0])
+    assert sem.permits == 3
+    sem2 = Semaphore(3)
+    built = sem2.with_permits(3, succeed(1))  # fine when built...
+    run(sem2.resize(2))
+    exit2 = run_exit(built)  # ...impossible when run: a clear defect, not a wait forever
+    assert "the semaphore has 2 permits (resized), 3 were asked for" in str(exit2.cause.defects()[0])
+    with pytest.raises(ValueError, match="permits must be an int from 1 to 2, got 3"):
+        sem2.with_permits_if_available(3, succeed(1))

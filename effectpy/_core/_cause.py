@@ -74,6 +74,17 @@ class Cause:
         leaves = [c for c in self._walk() if not isinstance(c, (Empty, Then, Both))]
         return bool(leaves) and all(isinstance(c, Fail) for c in leaves)
 
+    def _unsandboxed(self) -> Cause:
+        """This cause with each typed failure whose error is itself a `Cause` replaced by
+        that cause (`Effect.unsandbox`)."""
+        if isinstance(self, Fail):
+            return self.error if isinstance(self.error, Cause) else self
+        if isinstance(self, Then):
+            return self.first._unsandboxed().then(self.second._unsandboxed())
+        if isinstance(self, Both):
+            return self.left._unsandboxed().both(self.right._unsandboxed())
+        return self
+
     def then(self, other: Cause) -> Cause:
         if isinstance(self, Empty):
             return other

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ._cause import EMPTY
 from ._context import DEFAULT_SERVICES
 from ._duration import Duration, to_seconds
-from ._effect import CALLBACK, WITH_FIBER, Effect, _make
+from ._effect import CALLBACK, MAP, WITH_FIBER, Effect, _make
 
 if TYPE_CHECKING:
     from ._fiber import Fiber
@@ -78,6 +78,15 @@ def sleep_node(clock: Clock, seconds: float,
 
 LIVE_CLOCK: Final = Clock()
 DEFAULT_SERVICES[Clock] = lambda: LIVE_CLOCK
+
+
+def timed(effect: Effect[Any, Any, Any]) -> Effect[Any, Any, tuple[Duration, Any]]:
+    """`Effect.timed`: ``(how long effect took on the context's clock, its value)``."""
+    def go(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+        clock: Clock = fiber._ctx.get(Clock)
+        start = clock.now()
+        return _make(MAP, effect, lambda value: (Duration(max(0.0, clock.now() - start)), value))
+    return _make(WITH_FIBER, go)
 
 
 def clock_sleep(seconds: float) -> Effect[Any, Any, None]:

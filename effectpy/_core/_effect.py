@@ -44,16 +44,18 @@ from __future__ import annotations
 import inspect
 from asyncio import CancelledError as _CancelledError
 from types import FunctionType as _FunctionType
-from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Generator
 from typing import (
-    TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, NoReturn, TypeVar, cast, overload,
+    TYPE_CHECKING, Any, Final, Generic, NamedTuple, NoReturn, TypeVar, cast,
 )
 
 from ._cause import Cause, Die, Exit, Fail, Failure, Interrupt
-from ._duration import Duration, to_seconds
+from ._either import Either as Either, Left as Left, Right as Right
+from ._duration import Duration
 from ._hooks import user_location
 
 if TYPE_CHECKING:
+    from .._option import Option
     from .._schedule import Schedule
     from ._context import Context
     from ._fiber import Fiber
@@ -67,7 +69,6 @@ _CANCELLED: Final = Interrupt("cancelled")
 R = TypeVar("R")
 E = TypeVar("E")
 A = TypeVar("A")
-T = TypeVar("T")
 B = TypeVar("B")
 C = TypeVar("C")
 E2 = TypeVar("E2")
@@ -347,6 +348,20 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
 
         return _make(FLAT_MAP, self, step)
 
+    def when(self, condition: bool | Callable[[], bool]) -> Effect[R_co, E_co, Option[A_co]]:
+        """Run this effect only if ``condition`` (a bool, or a function of no arguments
+        called at each run) holds: succeed with `Some(value)`, else with `NONE`.
+
+        >>> import effectpy
+        >>> effectpy.run(succeed(1).when(True)), effectpy.run(succeed(1).when(lambda: False))
+        (Some(1), NONE)
+        """
+        return _when(self, _check_condition(condition, "when"), True)
+
+    def unless(self, condition: bool | Callable[[], bool]) -> Effect[R_co, E_co, Option[A_co]]:
+        """Run this effect only if ``condition`` does *not* hold (see `when`)."""
+        return _when(self, _check_condition(condition, "unless"), False)
+
     # --- errors ------------------------------------------------------------------------
 
     def catch_all(self, handler: Callable[[E_co], Effect[Any, E2, B]]) -> Effect[R_co, E2, A_co | B]:
@@ -427,6 +442,66 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
 
         return _make(FOLD, self, failure, lambda a: lift(on_success(a), "fold_effect's on_success"))
 
+    def tap_error(self, f: Callable[[E_co], object]) -> Effect[R_co, E_co, A_co]:
+        """On a typed failure, run ``f(error)`` for its effect (an Effect, a coroutine, or
+        None), then fail with the same error (or with ``f``'s failure, if it fails)."""
+        _check_callable(f, "tap_error")
+
+        def on_failure(cause: Cause) -> Effect[Any, Any, Any]:
+            if not cause.is_failure_only():
+                return _make(FAIL, cause)
+            out = f(cause.failures()[0])
+            if out is None:
+                return _make(FAIL, cause)
+            return _make(FLAT_MAP, lift(out, "tap_error's function"), lambda _: _make(FAIL, cause))
+
+        return _make(FOLD, self, on_failure, None)
+
+    def ignore(self) -> Effect[R_co, NoReturn, None]:
+        """Succeed with None whether this succeeds or fails with a typed error (defects and
+        interruption still propagate)."""
+        return _make(FOLD, self, _unit_if_typed, _to_unit)
+
+    def or_die(self) -> Effect[R_co, NoReturn, A_co]:
+        """Turn a typed failure into a defect: an exception error dies as itself, another
+        value as a `Failure` whose ``.error`` it is."""
+        def on_failure(cause: Cause) -> Effect[Any, Any, Any]:
+            if not cause.is_failure_only():
+                return _make(FAIL, cause)
+            error = cause.failures()[0]
+            return _make(FAIL, Die(error if isinstance(error, BaseException) else Failure(cause)))
+
+        return _make(FOLD, self, on_failure, None)
+
+    def catch_all_defect(self, handler: Callable[[BaseException], Effect[Any, E2, B]]) -> Effect[R_co, E_co | E2, A_co | B]:
+        """Recover from a defect: ``handler(exception)`` for the first defect in the cause
+        (as ZIO's ``catchAllDefect``). Typed failures alone pass through; interruption is
+        never caught. For plugins and supervisors: prefer handling errors where they occur."""
+        _check_callable(handler, "catch_all_defect")
+
+        def on_failure(cause: Cause) -> Effect[Any, Any, Any]:
+            defects = cause.defects()
+            if defects and not cause.interruptors():
+                return lift(handler(defects[0]), "catch_all_defect's handler")
+            return _make(FAIL, cause)
+
+        return _make(FOLD, self, on_failure, None)
+
+    def sandbox(self) -> Effect[R_co, Cause, A_co]:
+        """Expose the whole `Cause` of a failure (defects included) as the typed error, for
+        `catch_all` and `map_error`; `unsandbox` turns it back."""
+        return _make(FOLD, self, lambda c: _make(FAIL, Fail(c)), None)
+
+    def unsandbox(self) -> Effect[R_co, Any, A_co]:
+        """The inverse of `sandbox`: a typed error that is a `Cause` becomes the cause.
+
+        >>> import effectpy
+        >>> exit_ = effectpy.run_exit(die(KeyError("k")).sandbox().map_error(lambda c: c).unsandbox())
+        >>> exit_.cause.defects()
+        [KeyError('k')]
+        """
+        return _make(FOLD, self, lambda c: _make(FAIL, c._unsandboxed()), None)
+
     def either(self) -> Effect[R_co, NoReturn, Either[E_co, A_co]]:
         """Succeed with `Right(value)`, or `Left(error)` for a typed failure."""
         return self.fold(Left, Right)
@@ -501,6 +576,29 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
         """Sleep for ``duration`` (on the context's Clock), then run this effect."""
         return sleep(duration).flat_map(lambda _: self)
 
+    def timed(self) -> Effect[R_co, E_co, tuple[Duration, A_co]]:
+        """Succeed with ``(duration, value)``: how long this effect took on the context's
+        `Clock` (a `TestClock` too), and its value."""
+        from ._clock import timed
+        return timed(self)
+
+    def cached(self, ttl: float | Duration) -> Effect[R_co, NoReturn, Effect[Any, E_co, A_co]]:
+        """An effect that makes a memoised version of this one (ZIO's and Effect-TS's
+        ``cached``): running the memoised effect computes this one, then gives the same
+        outcome (value or failure) until ``ttl`` has passed on the `Clock`, then computes
+        again. Callers that come while it computes wait for that computation, not one of
+        their own. It runs with the context of the fiber that made it.
+
+        >>> import effectpy
+        >>> calls = []
+        >>> def twice(get):
+        ...     return get.zip(get)
+        >>> effectpy.run(sync(lambda: calls.append(1) or len(calls)).cached(60).flat_map(twice))
+        (1, 1)
+        """
+        from .._cache import cached
+        return cached(self, ttl)
+
     def timeout(self, duration: float | Duration) -> Effect[R_co, E_co | TimeoutError, A_co]:
         """Fail with `TimeoutError` if this effect takes longer than ``duration``; the effect
         is interrupted (and its finalizers finish) before the failure is reported."""
@@ -538,9 +636,37 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
         from .._retry import retry_or_else
         return retry_or_else(self, schedule, or_else)
 
+    def retry_while(self, predicate: Callable[[E_co], bool]) -> Effect[R_co, E_co, A_co]:
+        """Retry at once after each typed failure while ``predicate(error)`` holds."""
+        from .._retry import retry_while
+        return retry_while(self, predicate)
+
+    def retry_until(self, predicate: Callable[[E_co], bool]) -> Effect[R_co, E_co, A_co]:
+        """Retry at once after each typed failure until ``predicate(error)`` holds."""
+        from .._retry import retry_until
+        return retry_until(self, predicate)
+
+    def repeat_while(self, predicate: Callable[[A_co], bool]) -> Effect[R_co, E_co, A_co]:
+        """Run again while ``predicate(value)`` holds; succeed with the first value that
+        fails it."""
+        from .._retry import repeat_while
+        return repeat_while(self, predicate)
+
+    def repeat_until(self, predicate: Callable[[A_co], bool]) -> Effect[R_co, E_co, A_co]:
+        """Run again until ``predicate(value)`` holds; succeed with that value.
+
+        >>> import effectpy, itertools
+        >>> counter = itertools.count(1)
+        >>> effectpy.run(sync(lambda: next(counter)).repeat_until(lambda n: n % 3 == 0))
+        3
+        """
+        from .._retry import repeat_until
+        return repeat_until(self, predicate)
+
     def repeat(self, schedule: Schedule) -> Effect[R_co, E_co, Any]:
         """Run again after each success, as ``schedule`` decides; stops at the first
-        failure. Succeeds with the schedule's last output (ZIO's and Effect-TS's rule)."""
+        failure. Succeeds with the output of the schedule's step that stopped it (ZIO's and
+        Effect-TS's rule: ``repeat(Schedule.recurs(n))`` succeeds with ``n``, 0 included)."""
         from .._retry import repeat
         return repeat(self, schedule)
 
@@ -583,6 +709,13 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
         if not isinstance(scope, Scope):
             raise TypeError(f"fork_in expects a Scope, got {type(scope).__name__} {scope!r}")
         return _make(FORK, self, _ForkOptions(True, scope, _check_name(name), user_location()))
+
+    def fork_scoped(self, *, name: str | None = None) -> Effect[R_co, NoReturn, Fiber[E_co, A_co]]:
+        """Like `fork`, but the child lives as long as the enclosing scope (the innermost
+        `scoped(...)`, or else the fiber's own scope): it is interrupted when that closes."""
+        label, source = _check_name(name), user_location()
+        return _make(WITH_FIBER, lambda fiber: _make(
+            FORK, self, _ForkOptions(True, fiber.current_scope(), label, source)))
 
     # --- running -----------------------------------------------------------------------
 
@@ -631,6 +764,33 @@ def _to_none(_: object) -> None:
     return None
 
 
+def _to_unit(_: object) -> Effect[Any, Any, None]:
+    return UNIT
+
+
+def _unit_if_typed(cause: Cause) -> Effect[Any, Any, None]:
+    return UNIT if cause.is_failure_only() else _make(FAIL, cause)
+
+
+def _check_condition(condition: object, where: str) -> Callable[[], object]:
+    if isinstance(condition, bool):
+        return lambda: condition
+    if callable(condition) and not isinstance(condition, Effect):
+        return condition
+    raise TypeError(f"{where} expects a bool or a function returning one, got "
+                    f"{type(condition).__name__} {condition!r}")
+
+
+def _when(eff: Effect[Any, Any, Any], condition: Callable[[], object], run_if: bool) -> Effect[Any, Any, Any]:
+    from .._option import NONE, Some
+
+    def go() -> Effect[Any, Any, Any]:
+        if bool(condition()) is run_if:
+            return _make(MAP, eff, Some)
+        return _make(SUCCEED, NONE)
+    return _make(SUSPEND, go)
+
+
 def _finalizer_effect(f: Callable[[Any], object], exit_: Exit[Any]) -> Effect[Any, Any, Any]:
     """Call a finalizer function; None means nothing more to run."""
     out = f(exit_)
@@ -639,266 +799,12 @@ def _finalizer_effect(f: Callable[[Any], object], exit_: Exit[Any]) -> Effect[An
     return lift(out, "the finalizer")
 
 
-# --- Either ------------------------------------------------------------------------------
-
-
-class Left(Generic[E_co]):
-    """The failure side of `Effect.either`."""
-
-    __slots__ = ("value",)
-    __match_args__ = ("value",)
-
-    def __init__(self, value: E_co) -> None:
-        self.value = value
-
-    def is_left(self) -> bool:
-        return True
-
-    def is_right(self) -> bool:
-        return False
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Left) and other.value == self.value
-
-    def __hash__(self) -> int:
-        return hash(("Left", self.value))
-
-    def __repr__(self) -> str:
-        return f"Left({self.value!r})"
-
-
-class Right(Generic[A_co]):
-    """The success side of `Effect.either`."""
-
-    __slots__ = ("value",)
-    __match_args__ = ("value",)
-
-    def __init__(self, value: A_co) -> None:
-        self.value = value
-
-    def is_left(self) -> bool:
-        return False
-
-    def is_right(self) -> bool:
-        return True
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Right) and other.value == self.value
-
-    def __hash__(self) -> int:
-        return hash(("Right", self.value))
-
-    def __repr__(self) -> str:
-        return f"Right({self.value!r})"
-
-
-Either = Left[E] | Right[A]
-
-
-# --- constructors ------------------------------------------------------------------------
-
-
-def succeed(value: A) -> Effect[Any, NoReturn, A]:
-    """An effect that succeeds with ``value``.
-
-    >>> import effectpy
-    >>> effectpy.run(succeed(3))
-    3
-    """
-    eff: Effect[Any, NoReturn, A] = _alloc()
-    eff._tag = SUCCEED
-    eff._a = value
-    return eff
-
-
-def fail(error: E) -> Effect[Any, E, NoReturn]:
-    """An effect that fails with the typed error ``error`` (recoverable with `catch_all`)."""
-    return _make(FAIL, Fail(error))
-
-
-def fail_cause(cause: Cause) -> Effect[Any, Any, NoReturn]:
-    if not isinstance(cause, Cause):
-        raise TypeError(f"fail_cause expects a Cause, got {type(cause).__name__} {cause!r}")
-    return _make(FAIL, cause)
-
-
-def die(exception: BaseException) -> Effect[Any, NoReturn, NoReturn]:
-    """An effect that dies with a defect (not caught by `catch_all`)."""
-    if not isinstance(exception, BaseException):
-        raise TypeError(
-            f"die expects an exception, got {type(exception).__name__} {exception!r}; "
-            "use fail(...) for a typed failure"
-        )
-    return _make(FAIL, Die(exception))
-
-
-def sync(thunk: Callable[[], A]) -> Effect[Any, NoReturn, A]:
-    """An effect that calls ``thunk()`` each time it runs; an exception is a defect."""
-    _check_thunk(thunk, "sync")
-    return _make(SYNC, thunk)
-
-
-def attempt(thunk: Callable[[], A]) -> Effect[Any, Exception, A]:
-    """Like `sync`, but an `Exception` raised by ``thunk`` is a typed failure."""
-    _check_thunk(thunk, "attempt")
-    return _make(ATTEMPT, thunk)
-
-
-def suspend(thunk: Callable[[], Effect[R, E, A]]) -> Effect[R, E, A]:
-    """An effect built anew by ``thunk()`` each time it runs (for recursion and laziness)."""
-    _check_thunk(thunk, "suspend")
-    return _make(SUSPEND, thunk)
-
-
-@overload
-def for_each(items: Iterable[T], fn: Callable[[T], Effect[R, E, A]], *,
-             discard: Literal[False] = False) -> Effect[R, E, list[A]]: ...
-@overload
-def for_each(items: Iterable[T], fn: Callable[[T], Effect[R, E, A]], *,
-             discard: Literal[True]) -> Effect[R, E, None]: ...
-@overload
-def for_each(items: Iterable[T], fn: Callable[[T], Effect[R, E, A]], *,
-             discard: bool) -> Effect[R, E, list[A] | None]: ...
-def for_each(items: Iterable[T], fn: Callable[[T], Effect[R, E, A]], *,
-             discard: bool = False) -> Effect[R, E, list[A] | None]:
-    """Run ``fn(item)`` for each item, one after the other, and succeed with the results
-    in order (None with ``discard=True``, which keeps none of them). The first failure
-    stops the loop and fails the whole; the items after it are not run. Interruption is
-    seen between items, even when no item waits. The sequential sibling of
-    `for_each_par`. ``items`` are read into a list when the effect is built (a `range` or
-    a tuple is kept as it is), so an endless iterator is for `Stream`, not for this; the
-    loop runs in constant stack.
-
-    >>> import effectpy
-    >>> effectpy.run(for_each([1, 2, 3], lambda x: succeed(x * 10)))
-    [10, 20, 30]
-    """
-    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
-        raise TypeError(f"for_each expects an iterable of items, got {type(items).__name__} {items!r}")
-    _check_callable(fn, "for_each")
-    if not isinstance(discard, bool):
-        raise TypeError(f"for_each's discard must be a bool, got {type(discard).__name__} {discard!r}")
-    values: Sequence[T] = items if isinstance(items, (range, tuple)) else list(items)
-
-    def run() -> Effect[R, E, Any]:
-        # one FLAT_MAP node per item, continued by `step` (one closure per run, none per
-        # item): an item's effect that completes at once (succeed, a queue operation that
-        # need not wait) and its continuation are one run-loop step
-        it = iter(values)
-        out: list[Any] | None = None if discard else []
-
-        def step(value: object) -> Effect[R, E, Any]:
-            if out is not None:
-                out.append(value)
-            for x in it:
-                eff = fn(x)
-                if eff.__class__ is not Effect:
-                    eff = lift(eff, "for_each's function")
-                node: Effect[R, E, Any] = _alloc()
-                node._tag = FLAT_MAP
-                node._a = eff
-                node._b = step
-                return node
-            return succeed(out)
-        first = step(None)
-        if out is not None:
-            out.clear()  # the None that started the loop (`first` may be succeed(out))
-        return first
-    return _shaped(_make(SUSPEND, run), "for_each", ("fn", fn), ("items", len(values)),
-                   ("discard", discard))
-
-
-def from_async(async_thunk: Callable[[], Awaitable[A]]) -> Effect[Any, NoReturn, A]:
-    """An effect that calls ``async_thunk()`` and awaits the result each time it runs.
-
-    >>> import asyncio, effectpy
-    >>> async def answer():
-    ...     await asyncio.sleep(0)
-    ...     return 42
-    >>> effectpy.run(from_async(answer))
-    42
-    """
-    if isinstance(async_thunk, Effect) or _is_awaitable(async_thunk):
-        raise TypeError(
-            f"from_async expects a function returning an awaitable, got {_describe(async_thunk)}; "
-            "pass the function itself, e.g. from_async(fetch) or from_async(lambda: fetch(x))"
-        )
-    _check_thunk(async_thunk, "from_async")
-    return _make(ASYNC, async_thunk, False)
-
-
-def _check_thunk(thunk: object, where: str) -> None:
-    if isinstance(thunk, Effect):
-        raise TypeError(f"{where} expects a function, got an Effect; use the effect directly")
-    if _is_awaitable(thunk):
-        raise TypeError(f"{where} expects a function, got {_describe(thunk)}; pass a function "
-                        f"that makes it, e.g. {where}(lambda: ...)")
-    if not callable(thunk):
-        raise TypeError(f"{where} expects a function of no arguments, got {type(thunk).__name__} {thunk!r}")
-
-
-def sleep(duration: float | Duration) -> Effect[Any, NoReturn, None]:
-    """Suspend the fiber for ``duration`` on the context's `Clock` (the live clock by default)."""
-    seconds = to_seconds(duration, "sleep")
-    from ._clock import clock_sleep
-    return _shaped(clock_sleep(seconds), "sleep", ("seconds", seconds))
-
-
-def uninterruptible_mask(
-    body: Callable[[Callable[[Effect[Any, Any, Any]], Effect[Any, Any, Any]]], Effect[R, E, A]],
-) -> Effect[R, E, A]:
-    """Run ``body(restore)`` uninterruptibly; ``restore(effect)`` runs ``effect`` with the
-    interruptibility of the caller."""
-    _check_callable(body, "uninterruptible_mask")
-
-    def with_fiber(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
-        status = fiber._interruptible
-
-        def restore(eff: Effect[Any, Any, Any]) -> Effect[Any, Any, Any]:
-            return _make(STATUS, lift(eff, "restore"), status)
-
-        return _make(STATUS, _make(SUSPEND, lambda: lift(body(restore), "uninterruptible_mask's body")), False)
-
-    return _make(WITH_FIBER, with_fiber)
-
-
-def service(key: type[A]) -> Effect[Any, NoReturn, A]:
-    """An effect succeeding with the service held under ``key`` in the running context.
-
-    A missing service is a defect (`MissingServiceError`) naming what the context holds."""
-    if not isinstance(key, type):
-        raise TypeError(f"service expects a type, got {type(key).__name__} {key!r}")
-    return _make(WITH_FIBER, lambda fiber: _make(SUCCEED, fiber._ctx.get(key)))
-
-
-def with_fiber(f: Callable[[Fiber[Any, Any]], Effect[R, E, A]]) -> Effect[R, E, A]:
-    return _make(WITH_FIBER, f)
-
-
-def async_callback(
-    register: Callable[[Fiber[Any, Any], Callable[[bool, Any], None]], Callable[[], None] | None],
-) -> Effect[Any, Any, Any]:
-    """Low level: suspend until ``resume(ok, value_or_cause)`` is called.
-
-    ``register(fiber, resume)`` may call ``resume`` at once. It returns a canceller or
-    None; on interruption the canceller is called and must lead to a ``resume`` call
-    (at once, or after cleanup); without a canceller the fiber resumes at once."""
-    return _make(CALLBACK, register)
-
-
-UNIT: Final[Effect[Any, NoReturn, None]] = _make(SUCCEED, None)
-unit: Final = UNIT
-yield_now: Final[Effect[Any, NoReturn, None]] = _make(YIELD)
-
-
-def _never_register(fiber: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> None:
-    return None
-
-
-never: Final[Effect[Any, NoReturn, NoReturn]] = _make(CALLBACK, _never_register, "never")
-
-
-def exit_effect(exit_: Exit[A]) -> Effect[Any, Any, A]:
-    """The effect that ends as ``exit_`` did."""
-    return _make(SUCCEED, exit_._value) if exit_._ok else _make(FAIL, exit_._cause)
-
+# The constructors build on `Effect`, so they come last; they are re-exported from here.
+from ._constructors import (  # noqa: E402
+    UNIT as UNIT, _check_thunk as _check_thunk, async_callback as async_callback,
+    attempt as attempt, die as die, exit_effect as exit_effect, fail as fail,
+    fail_cause as fail_cause, for_each as for_each, from_async as from_async, never as never,
+    service as service, sleep as sleep, succeed as succeed, suspend as suspend, sync as sync,
+    uninterruptible_mask as uninterruptible_mask, unit as unit, with_fiber as with_fiber,
+    yield_now as yield_now,
+)

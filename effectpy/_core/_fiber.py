@@ -25,12 +25,12 @@ interruptible, so only finalizers (which run uninterruptibly) see the interrupti
 from __future__ import annotations
 
 import itertools
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable
 from types import CoroutineType as _CoroutineType
-from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
+from ._refs import FiberRefs, fork_refs, inherit_refs
 from ._wait import _new_waiter, _Waiter
 from ._effect import (
     ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP, PROVIDE,
@@ -40,7 +40,7 @@ from ._effect import (
 
 if TYPE_CHECKING:
     from ._context import Context
-    from ._hooks import Instruments
+    from ._scheduler import Carrier, Scheduler
     from ._scope import Scope
 
 __all__ = ["Fiber"]
@@ -64,50 +64,6 @@ _STATE_NAMES: Final = ("new", "ready", "running", "suspending", "suspended", "fi
 # Fiber ids are unique in the process; traces renumber them from 1.
 _FIBER_IDS: Final = itertools.count(1)
 
-_log = logging.getLogger("effectpy")
-
-
-class Carrier(Protocol):
-    """The task that carries a fiber once it has awaited a coroutine (`_carrier.TaskCarrier`
-    and `HostCarrier`, `_trio._TrioCarrier`): it awaits ``aw`` inline, runs the fiber's
-    loop, and parks while the fiber waits on anything else."""
-
-    # The awaitable the fiber's loop asks the carrier to await next (None: none).
-    aw: Awaitable[Any] | None
-
-    @property
-    def task(self) -> Any:
-        """The backend's task that carries the fiber."""
-
-    def __call__(self) -> None:
-        """Cancel the await in progress: the carrier is the fiber's canceller while the
-        fiber is suspended in one."""
-
-    def wake(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
-        """Resume the fiber's loop with (eff, ok, val) in the carrier."""
-
-    def pause(self, eff: Effect[Any, Any, Any] | None) -> None:
-        """Let the others run (after the fibers already waiting to), then go on with
-        ``eff`` (a yield, or a step budget used up)."""
-
-
-class Scheduler(Protocol):
-    """What a fiber needs from its backend (`_runtime.Runtime`, `_trio.TrioRuntime`)."""
-
-    instrument: Instruments | None
-    # How many group children are being started inline, one within another.
-    inline_depth: int
-
-    def call_soon(self, fn: Callable[..., object], *args: Any) -> object: ...
-    def track_daemon(self, fiber: Fiber[Any, Any]) -> None: ...
-    def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> Any: ...
-    def carry(self, fiber: Fiber[Any, Any], aw: Awaitable[Any] | None,
-              first: Effect[Any, Any, Any] | None = None) -> Carrier:
-        """Start a carrier task for ``fiber`` that first awaits ``aw`` (or, with ``first``,
-        starts the fiber's loop with that effect)."""
-    def is_closed(self) -> bool: ...
-
-
 class Fiber(Generic[E, A]):
     """A running (or finished) effect. Created by `Effect.fork`, never directly.
 
@@ -119,7 +75,7 @@ class Fiber(Generic[E, A]):
         "id", "name", "parent", "daemon", "_runtime", "_ctx", "_stack", "_interruptible",
         "_interruptor", "_interrupting", "_exit", "_observers", "_children", "_scope",
         "_own_scope", "_state", "_token", "_canceller", "_sync_wake", "_final", "_refs",
-        "_reported", "_carrier", "source", "__weakref__",
+        "_forked_refs", "_reported", "_carrier", "source", "__weakref__",
     )
 
     id: int
@@ -142,7 +98,8 @@ class Fiber(Generic[E, A]):
     _canceller: Callable[[], object] | None
     _sync_wake: tuple[Effect[Any, Any, Any] | None, bool, Any] | None
     _final: tuple[bool, Any] | None
-    _refs: dict[Any, Any] | None
+    _refs: FiberRefs | None
+    _forked_refs: FiberRefs | None
     _reported: Cause | None
     _carrier: Carrier | None
     source: str | None
@@ -186,7 +143,11 @@ class Fiber(Generic[E, A]):
         f._canceller = None
         f._sync_wake = None
         f._final = None
-        f._refs = None if parent is None else parent._refs
+        # FiberRef values (`_refs.py`); the map it started with, to see what it changed.
+        refs = None if parent is None else parent._refs
+        if refs is not None and refs.forking:
+            refs = fork_refs(refs)
+        f._refs = f._forked_refs = refs
         # The last failure cause reported to the instruments (each is reported once).
         f._reported = None
         # Invariant: once not None, the fiber's loop runs only in this carrier (every
@@ -199,8 +160,31 @@ class Fiber(Generic[E, A]):
     # --- public, effect-returning API --------------------------------------------------
 
     def join(self) -> Effect[Any, E, A]:
-        """Wait for the fiber; succeed with its value or fail with its cause."""
-        return _make(FLAT_MAP, self.await_(), exit_effect)
+        """Wait for the fiber; succeed with its value (the `FiberRef` values it changed
+        are then merged into the joiner's) or fail with its cause."""
+        return _make(FLAT_MAP, self.await_(), self._joined)
+
+    def _joined(self, exit_: Exit[A]) -> Effect[Any, Any, Any]:
+        if not exit_._ok or self._refs is self._forked_refs:
+            return exit_effect(exit_)
+
+        def inherit(caller: Fiber[Any, Any]) -> Effect[Any, Any, Any]:
+            inherit_refs(caller, self)
+            return _make(SUCCEED, exit_._value)
+        return _make(WITH_FIBER, inherit)
+
+    @staticmethod
+    def join_all(fibers: Iterable[Fiber[E, A]]) -> Effect[Any, E, list[A]]:
+        """Wait for every fiber; succeed with their values in order, or, once they have
+        all ended, fail with the causes of those that failed (``Both``)."""
+        from .._concurrent import join_all
+        return join_all(fibers)
+
+    @staticmethod
+    def interrupt_all(fibers: Iterable[Fiber[Any, Any]]) -> Effect[Any, Any, None]:
+        """Interrupt every fiber at once, and succeed once all their finalizers have run."""
+        from .._concurrent import interrupt_all
+        return interrupt_all(fibers)
 
     def await_(self) -> Effect[Any, Any, Exit[A]]:
         """Wait for the fiber and succeed with its `Exit` (never fails)."""

@@ -101,7 +101,12 @@ class _Group:
                     self.results[i] = eff._a
                     started += 1
                     continue
-                child = parent._fork(eff, _SUPERVISED, f"{label}[{i}]", self.source)
+                try:
+                    child = parent._fork(eff, _SUPERVISED, f"{label}[{i}]", self.source)
+                except BaseException as exc:  # noqa: BLE001 - a FiberRef's fork function raised
+                    self.causes.append(cause_of(exc))
+                    self.stop()
+                    break
                 running[i] = child
                 child._observe(_Ended(self, i))
                 started += 1

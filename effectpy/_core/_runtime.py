@@ -20,6 +20,7 @@ from ._context import Context
 from ._effect import NAMED, OP, Effect, lift
 from ._fiber import Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
+from ._refs import inherit_refs
 
 __all__ = ["RUN_ENDED", "Runtime", "run", "run_async", "run_ending_daemons", "run_exit"]
 
@@ -210,8 +211,9 @@ async def run_child(parent: Fiber[Any, Any], eff: Effect[Any, Any, A], ctx: Cont
                     host: Any, carrier_class: Any) -> Exit[A]:
     """Run ``eff`` as a child of ``parent`` (whose coroutine awaits it), carried by the
     awaiting task: with the parent's context unless ``ctx`` is given, in its trace, and
-    interrupted with it (its cancellation reaches the awaiting task). Its FiberRef values
-    pass back to the parent, as if the effect had run in the parent itself."""
+    interrupted with it (its cancellation reaches the awaiting task). The FiberRef values
+    it changed pass back to the parent, however it ends (merged as `Fiber.join` merges
+    them: each ref's join function)."""
     fiber = _new_fiber(parent._runtime, eff, parent._ctx if ctx is None else _context(ctx, "run"), parent)
     carrier = fiber._carrier = carrier_class(fiber, host, parent)
     token = CARRIED.set(fiber)
@@ -219,7 +221,7 @@ async def run_child(parent: Fiber[Any, Any], eff: Effect[Any, Any, A], ctx: Cont
         await carrier.run(eff)
     finally:
         CARRIED.reset(token)
-    parent._refs = fiber._refs
+    inherit_refs(parent, fiber)
     result: Exit[A] = fiber._exit  # type: ignore[assignment]
     if carrier.host_cancel is not None:
         reraise_host_cancel(eff, result, carrier.host_cancel)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ._effect import Effect
     from ._fiber import Fiber
 
-__all__ = ["_Offerers", "_Waiter", "_Waiters", "_cancelled_one", "_signal", "_signal_n", "_wake_all",
+__all__ = ["_Offerers", "_Waiter", "_Waiters", "_cancelled_one", "_signal", "_wake_all",
            "_waiting"]
 
 
@@ -47,8 +47,8 @@ class _Waiters(deque[W]):
         super().__init__()
         self.cancelled = 0  # waiters in the deque whose wait was cancelled
 
-    def pass_on(self) -> None:
-        """A signalled waiter was interrupted before it could retry: wake the next."""
+    def pass_on(self, w: _Waiter) -> None:
+        """``w`` was signalled, but interrupted before it could retry: wake the next."""
         _signal(self)  # type: ignore[arg-type]
 
 
@@ -66,7 +66,7 @@ class _Offerers(_Waiters["_Waiter"]):
         super().__init__()
         self.claimed = 0
 
-    def pass_on(self) -> None:
+    def pass_on(self, w: _Waiter) -> None:
         if not _signal(self):
             self.claimed = max(0, self.claimed - 1)
 
@@ -125,7 +125,7 @@ class _Waiter:
 
     def pass_on(self) -> None:
         """This waiter was signalled but interrupted before it could retry: wake the next."""
-        self.waiters.pass_on()
+        self.waiters.pass_on(self)
 
 
 def _is_waiting(w: _Waiter) -> bool:
@@ -137,10 +137,11 @@ _new_waiter: Final[Callable[[], _Waiter]] = cast(
     "Callable[[], _Waiter]", type.__call__.__get__(_Waiter))
 
 
-def _signal(waiters: _Waiters[_Waiter]) -> bool:
-    """Wake the first live waiter (it will retry); False if there was none. A waiter whose
-    run is over (its event loop closed: a daemon of an ``await effect`` whose loop has
-    ended) can never retry: it is dropped, and the signal goes to the next."""
+def _signal(waiters: _Waiters[_Waiter], then: Effect[Any, Any, Any] | None = None) -> bool:
+    """Wake the first live waiter (it will retry; with ``then``, it runs that instead: a
+    value handed to it); False if there was none. A waiter whose run is over (its event
+    loop closed: a daemon of an ``await effect`` whose loop has ended) can never retry: it
+    is dropped, and the signal goes to the next."""
     while waiters:
         w = waiters.popleft()
         fiber = w.fiber
@@ -150,16 +151,13 @@ def _signal(waiters: _Waiters[_Waiter]) -> bool:
         w.fiber = None
         if fiber._runtime.is_closed():
             continue
+        if then is not None:
+            w.then = then
         # the waiter as the value: if the fiber is interrupted before it runs `then`, the
         # run loop passes the signal on (`_Waiter.pass_on`)
         fiber._wake(w.token, w.then, True, w)
         return True
     return False
-
-
-def _signal_n(waiters: _Waiters[_Waiter], n: int) -> None:
-    while n > 0 and waiters and _signal(waiters):
-        n -= 1
 
 
 def _wake_all(waiters: _Waiters[_Waiter], ok: bool, value: Any) -> None:

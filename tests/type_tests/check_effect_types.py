@@ -24,3 +24,20 @@ def pinned(effs: list[Effect[Any, str, int]]) -> None:
     assert_type(fail("e").map(lambda x: 1), Effect[Any, str, int])
     fiber = run(one.fork())
     assert_type(fiber, Fiber[Never, int])
+
+
+def pinned_operators(items: list[int]) -> None:
+    from effectpy import Duration, Option, Ref, Schedule, partition_par, validate_par
+
+    one = succeed(1)
+    assert_type(one.timed(), Effect[Any, Never, tuple[Duration, int]])
+    assert_type(one.when(True), Effect[Any, Never, Option[int]])
+    assert_type(one.cached(5), Effect[Any, Never, Effect[Any, Never, int]])
+    assert_type(one.repeat_until(lambda n: n > 3), Effect[Any, Never, int])
+    assert_type(fail("e").retry_while(lambda e: e == "e"), Effect[Any, str, Never])
+    assert_type(one.ignore(), Effect[Any, Never, None])
+    assert_type(partition_par(items, lambda x: succeed(str(x))), Effect[Any, Any, tuple[list[Never], list[str]]])
+    assert_type(validate_par(items, lambda x: succeed(str(x))), Effect[Any, Never, list[str]])
+    assert_type(Fiber.join_all([run(one.fork())]), Effect[Any, Never, list[int]])
+    assert_type(Ref(1).get_and_update(lambda n: n + 1), Effect[Any, Any, int])
+    assert_type(Schedule.once(), Schedule)
