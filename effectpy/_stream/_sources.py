@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterable, Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
-from .._core._effect import Effect, fail, from_async, succeed, suspend, sync, with_fiber
+from .._core._effect import Effect, fail, from_async, never, succeed, with_fiber
 from .._core._fiber import Fiber
 from .._queue import Queue, QueueShutdown
-from ._pull import _NONE, Chunk, Open, Pull
+from ._pull import _NONE, Chunk, Open, Pull, _suspend, _sync
 
 __all__: list[str] = []
+
+
+EMPTY: Final[Open] = succeed(_NONE)
+NEVER: Final[Open] = succeed(never)
+
+
+def failing(error: Any) -> Open:
+    return succeed(fail(error))
 
 
 def from_iterable(iterable: Iterable[Any], chunk_size: int) -> Open:
@@ -22,8 +30,8 @@ def from_iterable(iterable: Iterable[Any], chunk_size: int) -> Open:
         def pull() -> Chunk | None:
             chunk = list(itertools.islice(it, chunk_size))
             return chunk or None
-        return sync(pull)
-    return sync(open_)
+        return _sync(pull)
+    return _sync(open_)
 
 
 def once(eff: Effect[Any, Any, Any]) -> Open:
@@ -36,8 +44,8 @@ def once(eff: Effect[Any, Any, Any]) -> Open:
                 return _NONE
             done[0] = True
             return eff.map(lambda x: [x])
-        return suspend(pull)
-    return sync(open_)
+        return _suspend(pull)
+    return _sync(open_)
 
 
 def repeat_effect(eff: Effect[Any, Any, Any]) -> Open:
@@ -59,8 +67,8 @@ def unfold(state: Any, step: Callable[[Any], tuple[Any, Any] | None], chunk_size
                     item, box[0] = out
                     chunk.append(item)
             return chunk or None
-        return sync(pull)
-    return sync(open_)
+        return _sync(pull)
+    return _sync(open_)
 
 
 def from_queue(queue: Queue[Any], max_chunk: int) -> Open:
@@ -104,6 +112,6 @@ def scoped(eff: Effect[Any, Any, Any]) -> Open:
                     return _NONE
                 done[0] = True
                 return succeed([value])
-            return suspend(pull)
+            return _suspend(pull)
         return eff.map(first)  # runs in the stream's scope: resources live with it
-    return suspend(open_)
+    return _suspend(open_)
