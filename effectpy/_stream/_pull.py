@@ -82,7 +82,7 @@ class _Sub:
         after the parent closed it, does nothing."""
         def go() -> Effect[Any, Any, None]:
             self._parent._discard(self._key)
-            return self.scope.close(exit_)
+            return unit if self.scope._close_if_empty() else self.scope.close(exit_)
         return _suspend(go)
 
 
