@@ -380,7 +380,8 @@ class Stream(Generic[A]):
 
     def timeout(self, seconds: float | Duration) -> Stream[A]:
         """End the stream if an item takes longer than ``seconds`` (on the context's
-        Clock) to come: the pull is interrupted and upstream is ended."""
+        Clock) to come: the pull is interrupted and upstream is ended (``timeout(0)``: the
+        stream ends at once, and upstream is not even opened)."""
         limit = to_seconds(seconds, "Stream.timeout")
         return Stream(_time.timeout(self._open, limit))
 
