@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._core._effect import Effect, die, fail_cause, for_each, succeed, unit, with_fiber
+from .._core._effect import Effect, die, for_each, succeed, unit, with_fiber
 from .._core._fiber import Fiber
 from .._core._scope import Scope
 from .._pubsub import PubSub, Subscription
 from .._queue import Queue
 from ._pull import (
-    _END, _NONE, Chunk, _Failed, Open, Pull, _Sub, _consume, _consume_chunks, _in_scope, _suspend,
+    _END, Chunk, _Failed, Open, Pull, _Sub, _consume, _consume_chunks, _in_scope, _suspend,
 )
 
 __all__: list[str] = []
@@ -133,15 +133,7 @@ def broadcast(upstream: Open, n: int, maximum_lag: int) -> Effect[Any, Any, tupl
         def reader(i: int, subscription: Subscription[Any]) -> Open:
             def open_(reading: Fiber[Any, Any]) -> Open:
                 reading.current_scope().add_finalizer(subs[i].close())
-                take = subscription.take().catch_all(lambda _ended: succeed(_END))
-                ended = [False]
-
-                def got(msg: Any) -> Effect[Any, Any, Chunk | None]:
-                    if msg.__class__ is list:
-                        return succeed(msg)
-                    ended[0] = True
-                    return _NONE if msg is _END else fail_cause(msg.cause)
-                return succeed(_suspend(lambda: _NONE if ended[0] else take.flat_map(got)))
+                return succeed(_consume_chunks(subscription))
             return _once(with_fiber(open_), f"broadcast's stream #{i}")
 
         def producer(up: Pull) -> Effect[Any, Any, None]:

@@ -23,6 +23,7 @@ from typing import Any, Final
 from .._core._cause import Cause, Exit
 from .._core._effect import IN_SCOPE, SUSPEND, SYNC, Effect, _make, fail_cause, succeed, unit
 from .._core._scope import Scope
+from .._pubsub import Subscription
 from .._queue import Queue
 
 __all__: list[str] = []
@@ -104,9 +105,9 @@ def _open_sub(open_: Open, parent: Scope, *, recovers: bool = False) -> Effect[A
     return _suspend(go)
 
 
-def _consume_chunks(queue: Queue[Any]) -> Pull:
-    """The pull of a queue of chunk messages (non-empty lists, then _END or _Failed); a
-    queue shut down (its producer was stopped before the end) ends it too."""
+def _consume_chunks(queue: Queue[Any] | Subscription[Any]) -> Pull:
+    """The pull of a queue (or subscription) of chunk messages: non-empty lists, then _END
+    or _Failed. Shut down (its producer was stopped before the end), it ends too."""
     ended = [False]
     take = queue.take().catch_all(lambda _shutdown: succeed(_END))
 
