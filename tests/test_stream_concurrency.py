@@ -10,8 +10,8 @@ from _effects import settle
 from _streams import guarded, holding, hung, on_clock, resource, snapshot, stamped, timed, waits_forever
 
 from effectpy import (
-    Clock, Context, Deferred, Die, Fail, Schedule, Sink, Stream, TestClock, fail, never, scoped, sleep,
-    succeed, sync, zip_par,
+    Clock, Context, Deferred, Die, Fail, Schedule, Sink, Stream, TestClock, acquire_release, fail, never,
+    scoped, sleep, succeed, sync, zip_par,
 )
 from effectpy.trace import record
 
@@ -60,6 +60,14 @@ def test_zip_pulls_both_sides_in_child_fibers_of_the_puller():
     pullers = [f for f in fibers if f.name in ("zip[0]", "zip[1]")]
     assert len(pullers) >= 2 and all(f.parent == root.id for f in pullers)
     assert not trace.leaks()
+
+
+def test_what_a_pull_acquires_lives_with_the_stream_though_a_child_fiber_pulled_it():
+    log = []
+    conn = acquire_release(sync(lambda: log.append("open")).as_("conn"), lambda c: sync(lambda: log.append("close")))
+    zipped = Stream.from_effect(conn).zip(Stream.succeed(1)).map(lambda pair: (pair, list(log)))
+    assert run(zipped.run_collect()) == [(("conn", 1), ["open"])]  # still open when handed on
+    assert log == ["open", "close"]
 
 
 def test_zip_of_a_defect():
@@ -168,16 +176,18 @@ def test_flat_map_par_fails_with_the_first_failure_and_stops_the_others():
     started = []
 
     def inner(i):
-        def start():
-            started.append(i)
-        if i == 1:
-            return Stream.from_effect(sync(start).flat_map(lambda _: sleep(1)).flat_map(lambda _: fail("inner failed")))
-        return Stream.from_effect(sync(start)).flat_map(lambda _: waits_forever(log, str(i)))
+        start = sync(lambda: started.append(i))
+        if i == 0:  # an item at once, then it ends at t = 1, after the failure
+            return Stream.from_effect(start.as_("a")) + Stream.from_effect(sleep(1)).drop(1)
+        if i == 1:  # fails at t = 0.5
+            return Stream.from_effect(start.flat_map(lambda _: sleep(0.5)).flat_map(lambda _: fail("inner failed")))
+        return Stream.from_effect(start).flat_map(lambda _: waits_forever(log, str(i)))
 
-    exit_ = guarded(Stream.range(10).flat_map_par(3, inner).run_collect())
+    slow_consumer = Stream.range(10).flat_map_par(3, inner).map_effect(lambda x: sleep(5).as_(x))
+    exit_ = guarded(slow_consumer.run_collect())
     assert exit_.cause == Fail("inner failed")
-    assert sorted(log) == ["0 interrupted", "2 interrupted"]
-    assert sorted(started) == [0, 1, 2]  # nothing started after the failure
+    assert started == [0, 1, 2]  # inner 0 ended after the failure: no new stream started then
+    assert log == ["2 interrupted"]
 
 
 def test_flat_map_par_with_take_interrupts_the_inner_streams_and_releases_them_once():

@@ -6,11 +6,11 @@ import itertools
 
 import pytest
 from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
-from _streams import guarded, resource, snapshot
+from _streams import guarded, on_clock, resource, snapshot
 
 from effectpy import (
-    NONE, Clock, Context, Deferred, Die, Fail, Schedule, Sink, Some, Stream, TestClock, acquire_release, die,
-    fail, succeed, suspend, sync, zip_par,
+    NONE, Deferred, Die, Fail, Schedule, Sink, Some, Stream, TestClock, acquire_release, die, fail, succeed,
+    suspend, sync,
 )
 
 
@@ -200,7 +200,7 @@ def test_retry_runs_the_stream_again_on_the_schedule_and_starts_over_after_an_it
 
     two = resource(log).flat_map(lambda _: Stream.from_effect(suspend(source)) + Stream.from_effect(suspend(source)))
     stream = two.retry(Schedule.exponential(1) & Schedule.recurs(2))
-    exit_, _ = run(zip_par(stream.run_collect().exit(), clock.adjust(100)).provide(Context().with_service(Clock, clock)))
+    exit_, _ = on_clock(stream.run_collect(), clock=clock)
     # the whole stream runs again each time; "first" came through, so after "fail 4" the
     # schedule starts over: it waits 1 s (not 4 s), and two more retries are allowed
     assert exit_.value == ["first", "second", "third"]
