@@ -408,6 +408,19 @@ def test_stopped_early_every_operator_releases_upstream_once_and_leaves_no_fiber
     assert not trace.leaks(), trace.leaks().describe()
 
 
+@pytest.mark.parametrize("name", OPERATORS)
+def test_interrupting_the_consumer_stops_every_operators_fibers_and_releases_once(name):
+    log = []
+    seen = Deferred()
+    source = holding(log, "res", Stream.from_iterable(range(10**9)))
+    program = OPERATORS[name](source).tap(lambda _: seen.succeed(None)).run_drain()
+    with record() as trace:
+        exit_ = run(program.fork().flat_map(lambda fiber: seen.await_().flat_map(lambda _: fiber.interrupt())))
+    assert exit_.is_interrupted()
+    assert log == ["open res", "close res"]
+    assert not trace.leaks(), trace.leaks().describe()
+
+
 # --- bad input ------------------------------------------------------------------------------------------
 
 
