@@ -132,7 +132,7 @@ def broadcast(upstream: Open, n: int, maximum_lag: int) -> Effect[Any, Any, tupl
 
         def reader(i: int, subscription: Subscription[Any]) -> Open:
             def open_(reading: Fiber[Any, Any]) -> Open:
-                reading.current_scope().add_finalizer(subs[i].close())
+                reading.current_scope().add_finalizer(lambda: subs[i].close())
                 return succeed(_consume_chunks(subscription))
             return _once(with_fiber(open_), f"broadcast's stream #{i}")
 

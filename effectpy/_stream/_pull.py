@@ -79,30 +79,35 @@ class _Sub:
         self.pull: Pull = _NONE  # set once the upstream is open
 
     def close(self, exit_: Exit[Any] | None = None) -> Effect[Any, Any, None]:
-        """Close the sub-scope now (with ``exit_``, default success); closing again, or
-        after the parent closed it, does nothing."""
+        """Close the sub-scope (with ``exit_``, default success): call it when the upstream
+        is to end. With nothing to release, it is closed at once; else the effect closes
+        it. Closing again, or after the parent closed it, does nothing."""
+        scope = self.scope
+        if scope._close_if_empty():
+            self._parent._discard(self._key)
+            return unit
+
         def go() -> Effect[Any, Any, None]:
             self._parent._discard(self._key)
-            return unit if self.scope._close_if_empty() else self.scope.close(exit_)
+            return scope.close(exit_)
         return _suspend(go)
 
 
 def _open_sub(open_: Open, parent: Scope, *, recovers: bool = False) -> Effect[Any, Any, _Sub]:
-    """Open a stream in a new `_Sub` of ``parent``. If opening fails, the sub-scope is
-    left to its parent, or, for a stage that ``recovers`` from failures (and goes on
-    while its parent stays open), closed at once."""
-    def go() -> Effect[Any, Any, _Sub]:
-        sub = _Sub(parent)
+    """Open a stream in a new `_Sub` of ``parent`` (made now: call it when the stream is
+    to be opened). If opening fails, the sub-scope is left to its parent, or, for a stage
+    that ``recovers`` from failures (and goes on while its parent stays open), closed at
+    once."""
+    sub = _Sub(parent)
 
-        def opened(pull: Pull) -> _Sub:
-            sub.pull = _in_scope(pull, sub.scope)
-            return sub
+    def opened(pull: Pull) -> _Sub:
+        sub.pull = _in_scope(pull, sub.scope)
+        return sub
 
-        def failed(cause: Cause) -> Effect[Any, Any, _Sub]:
-            return sub.close(Exit.fail_cause(cause)).flat_map(lambda _: fail_cause(cause))
-        opening = _in_scope(open_, sub.scope).map(opened)
-        return opening.catch_all_cause(failed) if recovers else opening
-    return _suspend(go)
+    def failed(cause: Cause) -> Effect[Any, Any, _Sub]:
+        return sub.close(Exit.fail_cause(cause)).flat_map(lambda _: fail_cause(cause))
+    opening = _in_scope(open_, sub.scope).map(opened)
+    return opening.catch_all_cause(failed) if recovers else opening
 
 
 def _consume_chunks(queue: Queue[Any] | Subscription[Any]) -> Pull:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from .._core._cause import Exit, Fail
 from .._core._clock import Clock
@@ -13,22 +13,27 @@ from .._core._effect import Effect, fail, sleep, succeed, unit, with_fiber
 from .._core._fiber import Fiber
 from .._core._scope import Scope
 from .._schedule import Schedule
-from ._pull import _NONE, Chunk, Open, Pull, _Sub, _in_scope, _open_sub, _suspend, _sync
+from ._pull import _NONE, Chunk, Open, Pull, _Sub, _in_scope, _open_sub, _suspend
 
 __all__: list[str] = []
 
 
-def _one_after_another(parent: Scope, next_stream: Effect[Any, Any, Open | None]) -> Pull:
-    """The items of the streams that ``next_stream`` gives, one after the other, until it
-    gives None; each is opened in a `_Sub` of ``parent``, closed when it has ended."""
+def _one_after_another(parent: Scope, ready: Callable[[], Open | None],
+                       more: Effect[Any, Any, bool]) -> Pull:
+    """The items of one stream after another, until there are no more: ``ready()`` gives
+    the next stream's open effect if there is one at hand (else None), and ``more`` looks
+    for more (False: there are none). Each is opened in a `_Sub` of ``parent``, closed when
+    it has ended (before the next one opens)."""
     current: list[_Sub | None] = [None]
 
     def pull() -> Effect[Any, Any, Chunk | None]:
         sub = current[0]
-        return next_stream.flat_map(start) if sub is None else sub.pull.flat_map(got)
-
-    def start(open_: Open | None) -> Effect[Any, Any, Chunk | None]:
-        return _NONE if open_ is None else _open_sub(open_, parent).flat_map(opened)
+        if sub is not None:
+            return sub.pull.flat_map(got)
+        open_ = ready()
+        if open_ is None:
+            return more.flat_map(lambda found: pull() if found else _NONE)
+        return _open_sub(open_, parent).flat_map(opened)
 
     def opened(sub: _Sub) -> Effect[Any, Any, Chunk | None]:
         current[0] = sub
@@ -44,10 +49,13 @@ def _one_after_another(parent: Scope, next_stream: Effect[Any, Any, Open | None]
     return _suspend(pull)
 
 
+_NO_MORE: Final[Effect[Any, Any, bool]] = succeed(False)
+
+
 def concat(opens: tuple[Open, ...]) -> Open:
     def open_(fiber: Fiber[Any, Any]) -> Open:
         left = deque(opens)
-        return succeed(_one_after_another(fiber.current_scope(), _sync(lambda: left.popleft() if left else None)))
+        return succeed(_one_after_another(fiber.current_scope(), lambda: left.popleft() if left else None, _NO_MORE))
     return with_fiber(open_)
 
 
@@ -59,18 +67,14 @@ def flat_map(upstream: Open, f: Callable[[Any], Open]) -> Open:
             items: deque[Any] = deque()
             ended = [False]
 
-            def next_stream() -> Effect[Any, Any, Open | None]:
-                if items:
-                    return succeed(f(items.popleft()))
-                return _NONE if ended[0] else outer.flat_map(refill)
-
-            def refill(chunk: Chunk | None) -> Effect[Any, Any, Open | None]:
+            def refill(chunk: Chunk | None) -> bool:
                 if chunk is None:
                     ended[0] = True
-                    return _NONE
+                    return False
                 items.extend(chunk)
-                return next_stream()
-            return _one_after_another(parent, _suspend(next_stream))
+                return True
+            more = _suspend(lambda: _NO_MORE if ended[0] else outer.map(refill))
+            return _one_after_another(parent, lambda: f(items.popleft()) if items else None, more)
         return upstream.map(with_outer)
     return with_fiber(open_)
 
