@@ -229,7 +229,7 @@ class Stream(Generic[A]):
         return Stream(_transform.drop(self._open, n))
 
     def drop_while(self, predicate: Callable[[A], bool]) -> Stream[A]:
-        """The items from the first for which ``predicate`` is false on."""
+        """The items from the first one for which ``predicate`` is false onwards."""
         _check_callable(predicate, "Stream.drop_while")
         return Stream(_transform.drop_while(self._open, predicate))
 
@@ -240,9 +240,9 @@ class Stream(Generic[A]):
 
     def sliding(self, n: int, step: int = 1) -> Stream[list[A]]:
         """Windows of ``n`` consecutive items, each starting ``step`` items after the one
-        before. At the end (ZIO's rule): a stream shorter than ``n`` gives its items as one
-        window; otherwise items that came after the last full window are given, with the
-        ones before them from where the next window would start.
+        before. At the end (as in ZIO): if no window was full, the items there are make one
+        window; else, if items came after the last full window, a last, shorter window is
+        given, starting where the next window would have.
 
         >>> import effectpy
         >>> effectpy.run(Stream.range(1, 6).sliding(2).run_collect())
