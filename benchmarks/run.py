@@ -20,8 +20,9 @@ if HERE not in sys.path:
 import async_cases  # noqa: E402
 import cases  # noqa: E402
 import harness  # noqa: E402
+import stream_cases  # noqa: E402
 
-BENCHMARKS = {**cases.BENCHMARKS, **async_cases.BENCHMARKS}
+BENCHMARKS = {**cases.BENCHMARKS, **async_cases.BENCHMARKS, **stream_cases.BENCHMARKS}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

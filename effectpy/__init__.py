@@ -37,7 +37,7 @@ from ._ref import FiberRef, Ref, SynchronizedRef
 from ._resource import acquire_release, scoped
 from ._schedule import Schedule
 from ._semaphore import Semaphore
-from ._stream import Stream
+from ._stream import Sink, Stream
 from ._test_clock import ClockLayer, TestClock, TestClockLayer
 
 __version__ = "0.1.0"
@@ -48,8 +48,8 @@ __all__ = [
     "Effect", "Either", "Empty", "Exit", "Fail", "Failure", "Fiber", "FiberRef", "Interrupt",
     "Layer", "Left", "MissingServiceError", "Option", "PubSub", "Queue", "QueueShutdown", "Ref",
     "Right",
-    "Schedule", "Scope", "Semaphore", "Some", "Stream", "Subscription", "SynchronizedRef", "TestClock",
-    "TestClockLayer", "Then", "acquire_release",
+    "Schedule", "Scope", "Semaphore", "Sink", "Some", "Stream", "Subscription", "SynchronizedRef",
+    "TestClock", "TestClockLayer", "Then", "acquire_release",
     "attempt", "blocking", "die", "fail", "fail_cause", "for_each", "for_each_par", "fork_all",
     "from_async", "never", "partition_par",
     "race", "race_success", "run", "run_exit", "scoped", "service", "sleep", "succeed",

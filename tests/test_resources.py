@@ -6,7 +6,7 @@ import pytest
 
 from effectpy import (
     Context, Exit, Fail, Layer, MissingServiceError, Scope, acquire_release, fail, for_each_par,
-    never, scoped, service, succeed, sync, yield_now, zip_par,
+    never, scoped, service, succeed, sync, unit, yield_now, zip_par,
 )
 from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
 
@@ -58,6 +58,16 @@ def test_child_scope_closes_with_parent():
     child.add_finalizer(lambda ex: sync(lambda: log.append(("child", ex.is_success()))))
     run(parent.close(Exit.fail("x")))
     assert log == [("child", False)]
+
+
+def test_a_scope_with_nothing_to_run_closes_at_once():
+    empty = Scope()
+    assert empty._close_if_empty() and empty.closed
+    with pytest.raises(RuntimeError):
+        empty.add_finalizer(unit)
+    busy = Scope()
+    busy.add_finalizer(unit)
+    assert not busy._close_if_empty() and not busy.closed  # it has a finalizer to run
 
 
 @pytest.mark.asyncio_only

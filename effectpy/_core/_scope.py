@@ -62,6 +62,14 @@ class Scope:
         """Forget a finalizer that is no longer needed (e.g. its fiber has ended)."""
         self._finalizers.pop(key, None)
 
+    def _close_if_empty(self) -> bool:
+        """Close now, if no finalizer is registered (there is nothing to run): True if it
+        did. Saves building a closing effect for nothing."""
+        if self._finalizers or self._closed:
+            return False
+        self._closed = True
+        return True
+
     def fork(self) -> Scope:
         """A child scope, closed (with the same exit) when this one closes, if not before."""
         child = Scope()
