@@ -35,7 +35,7 @@ from ._core._effect import (
     NAMED, SUCCEED, Effect, _check_callable, cause_of, fail_cause, from_async, lift, sleep, succeed, suspend, sync, unit,
     with_fiber,
 )
-from ._core._fiber import Fiber
+from ._core._fiber import Fiber, internal_name
 from ._core._scope import Scope
 from ._deferred import Deferred
 from ._queue import Queue, QueueShutdown
@@ -407,7 +407,7 @@ class Stream(Generic[A]):
                 return succeed(chunk)
 
             return self._open.flat_map(
-                lambda up: producer(up).fork_in(scope, name="map_par")).as_(suspend(pull))
+                lambda up: producer(up).fork_in(scope, name=internal_name("map_par pump"))).as_(suspend(pull))
         return Stream(with_fiber(open_))
 
     def take(self, n: int) -> Stream[A]:
@@ -519,8 +519,8 @@ class Stream(Generic[A]):
             def start(pulls: tuple[Pull, Pull]) -> Effect[Any, Any, Any]:
                 # both sides are opened here first, so a failure to open fails the run, and
                 # the producer fibers are stopped before the upstream resources are released
-                return producer(pulls[0]).fork_in(scope, name="merge[0]").zip(
-                    producer(pulls[1]).fork_in(scope, name="merge[1]"))
+                return producer(pulls[0]).fork_in(scope, name=internal_name("merge pump [0]")).zip(
+                    producer(pulls[1]).fork_in(scope, name=internal_name("merge pump [1]")))
 
             return self._open.zip(other._open).flat_map(start).as_(_consume(queue))
         return Stream(with_fiber(open_))
@@ -629,7 +629,7 @@ class Stream(Generic[A]):
                 if len(group) == 1:
                     tick = _Tick(current[0])
                     timer = sleep(limit).flat_map(lambda _: queue.offer(tick)).fork_in(
-                        scope, name="grouped_within timer")
+                        scope, name=internal_name("grouped_within timer"))
                     return timer.flat_map(lambda _: next_message())
                 return next_message()
 
@@ -644,13 +644,14 @@ class Stream(Generic[A]):
 
     def _through_queue(self, n: int, consume: Callable[[Queue[Any], Scope], Pull],
                        stage: str) -> Stream[Any]:
-        """Upstream moved by a producer fiber of the run's scope (named ``stage``) into a
-        queue of ``n`` messages, read by ``consume``."""
+        """Upstream moved by a producer fiber of the run's scope (an internal fiber, the
+        ``stage`` pump) into a queue of ``n`` messages, read by ``consume``."""
         def open_(fiber: Fiber[Any, Any]) -> Effect[Any, Any, Pull]:
             scope = fiber.current_scope()
             queue: Queue[Any] = Queue(maxsize=n)
             return self._open.flat_map(
-                lambda up: _pump(up, queue).fork_in(scope, name=stage)).as_(consume(queue, scope))
+                lambda up: _pump(up, queue).fork_in(scope, name=internal_name(f"{stage} pump"))
+            ).as_(consume(queue, scope))
         return Stream(with_fiber(open_))
 
     # --- running ----------------------------------------------------------------------

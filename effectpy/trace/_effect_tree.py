@@ -21,6 +21,7 @@ from .._core._effect import (
     PROVIDE, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, YIELD, Effect, _ForkOptions, _OneShot,
     _Shape, _to_none,
 )
+from .._timeout import TIMER
 from ._events import safe_repr
 from ._trace import FiberInfo, ResourceInfo, Trace
 from ._tree_picture import (
@@ -236,6 +237,21 @@ def cause_text(cause: object) -> str:
     if cause.interruptors():
         return "interrupt"
     return "fail_cause(empty)"
+
+
+_LEADS_TO: Final = frozenset({FLAT_MAP, MAP, FOLD, STATUS, PROVIDE, IN_SCOPE})
+
+
+def fiber_name(eff: Effect[Any, Any, Any]) -> str | None:
+    """The name a fiber that runs ``eff`` takes (the runtime's rule): that of the first
+    `.named` its run meets, following the steps that run first; None if none is met."""
+    for _ in range(10_000):  # a bound: effects are finite, but may be built very deep
+        if eff._tag == NAMED:
+            return str(eff._b)
+        if eff._tag not in _LEADS_TO:
+            break
+        eff = eff._a
+    return None
 
 
 def short_name(eff: Effect[Any, Any, Any]) -> str:
@@ -501,9 +517,7 @@ class EffectTreeBuilder:
     def describe_fork(self, eff: Effect[Any, Any, Any], ctx: Ctx) -> _Desc:
         opts: _ForkOptions = eff._b
         verb = "fork_in" if opts.scope is not None else "fork_daemon" if opts.daemon else "fork"
-        name = opts.name
-        if name is None and eff._a._tag == NAMED:
-            name = eff._a._b
+        name = opts.name if opts.name is not None else fiber_name(eff._a)
         lines = [title_line(verb)]
         if name is not None:
             lines.append(detail_line(f"name {clean(repr(name), 40)}"))
@@ -585,7 +599,7 @@ class EffectTreeBuilder:
         return _Desc(lines, "resource", children, tips)
 
     def branch_names(self, kind: str, branches: Sequence[Effect[Any, Any, Any]]) -> list[str | None]:
-        return [b._b if b._tag == NAMED else f"{kind}[{i}]" for i, b in enumerate(branches)]
+        return [fiber_name(b) or f"{kind}[{i}]" for i, b in enumerate(branches)]
 
     def describe_group(self, shape: _Shape, ctx: Ctx) -> _Desc:
         kind = shape.kind
@@ -653,10 +667,10 @@ class EffectTreeBuilder:
                 "timeout_option": "NONE if slower", "timeout_to": "the default if slower"}[shape.kind]
         lines = [title_line(f"{shape.kind} {after}"), detail_line(hint)]
         fid = timer = None
-        name = effect._b if effect._tag == NAMED else "timeout[0]"
-        self.expected.update((name, "timeout[1]"))
+        name = fiber_name(effect) or "timeout[0]"
+        self.expected.update((name, TIMER))
         if self.run is not None:
-            fid, timer = self.run.match(ctx, [name, "timeout[1]"])
+            fid, timer = self.run.match(ctx, [name, TIMER])
             if timer is not None:
                 t = self.run.fibers[timer]
                 if t.outcome in ("success", "failure"):
