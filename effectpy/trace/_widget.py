@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anywidget
 import traitlets
 
-from ._timeline import CANCEL, COLORS, FORK, RESOURCE
+from ._grammar import CANCEL, COLORS, FORK, RESOURCE
 from ._trace import Trace
 
 if TYPE_CHECKING:

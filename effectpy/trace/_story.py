@@ -1,0 +1,302 @@
+"""What a trace's pictures say, read once from its events: the vocabulary every renderer
+shares (the SVG timeline, the widget's static fallback, `Trace.summary`).
+
+- Labels: ``#2 Primary``; a root without a name is ``#1 main``; effectpy's own fibers
+  (named ``effectpy:<role>``: a timeout's timer, a stream's pump) are ``⚙ <role>``, and are
+  *internal*: folded under their owner (the nearest ancestor that is not internal).
+- Failures: a ``fail`` or ``die`` event is *caught* when its fiber went on after it (it
+  ended successfully, was interrupted later, retried, or failed later with another error);
+  what came of it is said (``recovered``, ``retried``, ...). The one its fiber ended with
+  is *unhandled*.
+- Cleanup: from the first interruption of a fiber to its end, the fiber is *releasing*
+  (running its finalizers); its releases are labelled with the resource's value.
+- The result of each root: its value when the exit event carries one (``data["value"]``),
+  its error, or how it ended.
+- One title rule: the title given, else one made from the roots' names.
+
+The events carry no success value today (``exit`` has ``outcome`` and, on failure, the
+cause); where an ``exit`` event carries ``data["value"]`` (a repr), it is shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from .._core._fiber import INTERNAL
+
+if TYPE_CHECKING:
+    from ._events import TraceEvent
+    from ._trace import FiberInfo, Trace
+
+__all__ = ["Mark", "Scope", "Story", "display_name", "fiber_label", "title_of"]
+
+GEAR: Final = "\u2699"
+DEFAULT_TITLE: Final = "effectpy timeline"
+# How a failure that was caught came out, when its fiber ended after it.
+AFTER: Final = {"success": "recovered", "interrupted": "then interrupted", None: "handled"}
+
+
+def display_name(name: str) -> str:
+    """A fiber's name as pictures show it: ``⚙ timeout timer`` for an internal one."""
+    return f"{GEAR} {name[len(INTERNAL):]}" if name.startswith(INTERNAL) else name
+
+
+def fiber_label(f: FiberInfo, root: bool) -> str:
+    """``#2 Primary``; ``#1 main`` for a root without a name."""
+    if f.name:
+        return f"#{f.id} {display_name(f.name)}"
+    return f"#{f.id} main" if root else f"#{f.id}"
+
+
+def title_of(fibers: list[FiberInfo], title: str | None) -> str:
+    """The one title rule: ``title`` if given, else ``effectpy timeline``, followed by the
+    names of the roots (at most three) when they have names."""
+    if title is not None:
+        return title
+    ids = {f.id for f in fibers}
+    names = [display_name(f.name) for f in fibers
+             if f.name and (f.parent is None or f.parent not in ids) and not f.name.startswith(INTERNAL)]
+    if not names:
+        return DEFAULT_TITLE
+    more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
+    return f"{DEFAULT_TITLE}: {', '.join(names[:3])}{more}"
+
+
+def unquoted(text: str) -> str:
+    """A str's repr without its quotes (``'conn to A'`` -> ``conn to A``); others as they are."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+@dataclass
+class Mark:
+    """An event drawn as a glyph on a lane: ``kind`` is cancel, acquire, release, fail,
+    caught, die, timeout or retry."""
+
+    seq: int
+    ts: float
+    kind: str
+    fiber: int  # the lane's fiber (an internal fiber's marks go to its owner)
+    text: str = ""  # the label shown beside the glyph ("" for none)
+    tip: str = ""  # the hover text
+    by: int | None = None  # a cancel's canceller (a fiber id), for the arrow
+    resource: int | None = None
+    event: str = ""  # the event's kind (a caught failure's glyph is "caught", its event "fail")
+    error: str = ""  # a failure's error
+    after: str = ""  # what came of a caught failure: "recovered", "retried", ...
+
+
+@dataclass
+class Scope:
+    """A zip_par / race / for_each_par / timeout region of a fiber and the children it forked."""
+
+    id: int
+    kind: str
+    fiber: int
+    opened: float
+    closed: float | None
+    level: int  # how many scopes enclose it (through its fiber's ancestors)
+    children: list[int] = field(default_factory=list)
+
+
+class Story:
+    """The trace read for pictures (one pass over its events)."""
+
+    def __init__(self, trace: Trace) -> None:
+        events = trace.events
+        self.events = events
+        self.fibers = trace.fibers()
+        self.by_id = {f.id: f for f in self.fibers}
+        by_id = self.by_id
+        self.roots = [f for f in self.fibers if f.parent is None or f.parent not in by_id]
+        root_ids = {f.id for f in self.roots}
+        self.labels = {f.id: fiber_label(f, f.id in root_ids) for f in self.fibers}
+        # internal fibers and everything they forked, each with its owner
+        self.owner: dict[int, int] = {}
+        for f in self.fibers:  # parents appear before their children
+            if f.parent is not None and f.parent in self.owner:
+                self.owner[f.id] = self.owner[f.parent]
+            elif f.parent is not None and f.parent in by_id and f.name is not None and f.name.startswith(INTERNAL):
+                self.owner[f.id] = f.parent
+        self.t0 = min((e.ts for e in events), default=0.0)
+        self.t1 = max((e.ts for e in events), default=0.0)
+        self.resource_names: dict[int, str] = {}
+        self.marks: list[Mark] = []
+        self.waits: dict[int, list[tuple[float, float, str]]] = {}
+        self.forks: list[tuple[float, int, int]] = []  # (ts, parent, child)
+        self.scopes: list[Scope] = []
+        self.first_cancel: dict[int, float] = {}
+        self.values: dict[int, str] = {}  # fiber -> repr of its value, when the exit carries it
+        self.errors: dict[int, str] = {}  # fiber -> the error it ended with
+        self.causes: dict[int, str] = {}  # fiber -> the cause of its failing exit
+        self._read(events)
+
+    def rel(self, ts: float) -> float:
+        return round(ts - self.t0, 9)
+
+    def lane_of(self, fid: int) -> int:
+        """The fiber whose lane shows ``fid``'s events (itself, or its owner)."""
+        return self.owner.get(fid, fid)
+
+    def internal(self, fid: int) -> bool:
+        return fid in self.owner
+
+    def _read(self, events: tuple[TraceEvent, ...]) -> None:
+        from ._text import fmt_duration
+        owner = self.owner
+        labels = self.labels
+        opened: dict[int, tuple[float, str]] = {}  # fiber -> open wait (start, on)
+        open_scopes: dict[int, Scope] = {}
+        current: dict[int, list[Scope]] = {}  # fiber -> its open scopes, innermost last
+        level_of: dict[int, int] = {}  # fiber -> level of the innermost scope it is in
+        failures: dict[int, list[Mark]] = {}  # fiber -> its failure and retry marks
+        for e in events:
+            kind, fid = e.kind, e.fiber
+            if kind == "fork":
+                parent = e.parent
+                if parent is not None:
+                    if fid not in owner:
+                        self.forks.append((e.ts, parent, fid))
+                    stack = current.get(parent)
+                    if stack:
+                        stack[-1].children.append(fid)
+                        level_of[fid] = stack[-1].level + 1
+                    else:
+                        level_of[fid] = level_of.get(parent, 0)
+            elif kind == "suspend":
+                opened[fid] = (e.ts, str(e.data.get("on", "")))
+            elif kind == "resume" or kind == "exit":
+                wait = opened.pop(fid, None)
+                if wait is not None:
+                    self.waits.setdefault(fid, []).append((wait[0], e.ts, wait[1]))
+                if kind == "exit":
+                    if "value" in e.data:
+                        self.values[fid] = str(e.data["value"])
+                    elif "cause" in e.data:
+                        self.causes[fid] = str(e.data["cause"])
+            elif kind == "scope_open":
+                if e.data.get("kind") == "scoped":
+                    continue
+                sid = int(e.data["scope"])
+                stack = current.setdefault(fid, [])
+                level = stack[-1].level + 1 if stack else level_of.get(fid, 0)
+                scope = Scope(sid, str(e.data.get("kind")), fid, e.ts, None, level)
+                open_scopes[sid] = scope
+                stack.append(scope)
+                self.scopes.append(scope)
+            elif kind == "scope_close":
+                scope = open_scopes.pop(int(e.data.get("scope", -1)), None)  # type: ignore[arg-type]
+                if scope is not None:
+                    scope.closed = e.ts
+                    stack = current.get(scope.fiber, [])
+                    if scope in stack:
+                        stack.remove(scope)
+            elif kind == "cancel":
+                self.first_cancel.setdefault(fid, e.ts)
+                if fid in owner:
+                    continue
+                by = e.by
+                who = labels.get(by, f"#{by}") if isinstance(by, int) else str(by)
+                reason = e.data.get("reason", "")
+                self.marks.append(Mark(e.seq, e.ts, "cancel", fid, "",
+                                       f"{labels[fid]} interrupted by {who} at {fmt_duration(self.rel(e.ts))}"
+                                       + (f" ({reason})" if reason else ""),
+                                       by if isinstance(by, int) else None))
+            elif kind == "acquire" or kind == "release":
+                if fid in owner:
+                    continue
+                rid = e.data.get("resource")
+                rid = rid if isinstance(rid, int) else None
+                if kind == "acquire":
+                    name = unquoted(str(e.data.get("value", "")))
+                    if rid is not None:
+                        self.resource_names[rid] = name
+                    tip = f"{labels[fid]} acquires {name} at {fmt_duration(self.rel(e.ts))}"
+                    self.marks.append(Mark(e.seq, e.ts, "acquire", fid, name, tip, resource=rid))
+                else:
+                    name = self.resource_names.get(rid, f"resource {rid}") if rid is not None else "a resource"
+                    tip = (f"{labels[fid]} releases {name} at {fmt_duration(self.rel(e.ts))} "
+                           f"(its use ended: {e.data.get('exit')})")
+                    self.marks.append(Mark(e.seq, e.ts, "release", fid, name, tip, resource=rid))
+            elif kind in ("fail", "die", "retry"):
+                if fid in owner:
+                    continue
+                error = str(e.data.get("error", kind))
+                mark = Mark(e.seq, e.ts, kind, fid, error, "", event=kind, error=error)
+                if kind == "retry":
+                    mark.text = ""
+                    mark.tip = (f"{labels[fid]} retries (attempt {e.data.get('attempt')}) after "
+                                f"{e.data.get('error')}, next try in {fmt_duration(float(e.data.get('delay', 0)))}")
+                else:
+                    mark.tip = str(e.data.get("cause", ""))
+                failures.setdefault(fid, []).append(mark)
+                self.marks.append(mark)
+            elif kind == "timeout":
+                lane = owner.get(fid, fid)
+                self.marks.append(Mark(e.seq, e.ts, "timeout", lane, "",
+                                       f"timed out after {fmt_duration(float(e.data.get('after', 0)))}"))
+        for fid, (start, on) in opened.items():
+            self.waits.setdefault(fid, []).append((start, self.t1, on))
+        for fid, marks in failures.items():
+            self._judge(fid, marks)
+        self.marks = [m for m in self.marks if m.kind != "dup"]
+
+    def _judge(self, fid: int, marks: list[Mark]) -> None:
+        """Tell the caught failures of a fiber from the one it ended with, and say what came
+        of each caught one. A failure event with the error of the one before it (and no
+        retry between) is that same failure going on (a finalizer adding to its cause)."""
+        from ._text import fmt_duration
+        f = self.by_id[fid]
+        label = self.labels[fid]
+        previous: Mark | None = None
+        kept: list[Mark] = []
+        for m in marks:
+            if m.kind != "retry" and previous is not None and previous.kind != "retry" and m.error == previous.error:
+                m.kind = "dup"
+                continue
+            previous = m
+            kept.append(m)
+        for i, m in enumerate(kept):
+            if m.kind == "retry":
+                continue
+            error = m.error
+            when = fmt_duration(self.rel(m.ts))
+            later = kept[i + 1] if i + 1 < len(kept) else None
+            if later is not None:
+                after = "retried" if later.kind == "retry" else f"then {later.error}"
+            elif f.outcome == "failure":
+                self.errors[fid] = error
+                verb = "fails" if m.kind == "fail" else "dies"
+                m.tip = f"{label} {verb} at {when}: {error}\n{m.tip}".rstrip()
+                continue
+            else:
+                after = AFTER.get(f.outcome, "handled")
+                if f.outcome == "success" and fid in self.values:
+                    after += f" \u2192 {self.values[fid]}"
+            m.kind = "caught"
+            m.after = after
+            m.text = f"{error} \u2192 retry" if after == "retried" else f"{error} caught \u2192 {after}"
+            m.tip = f"{label}: {error} at {when}, caught: {after}\n{m.tip}".rstrip()
+
+    def result(self, fid: int) -> tuple[str, str | None]:
+        """How a fiber ended, as its lane's last words: (text, outcome)."""
+        f = self.by_id[fid]
+        if f.outcome == "success":
+            value = self.values.get(fid)
+            return (f"\u2192 {value}" if value is not None else "\u2713 success"), "success"
+        if f.outcome == "failure":
+            error = self.errors.get(fid) or self.causes.get(fid, "").strip().split("\n")[0] or "failed"
+            return f"\u2717 {error}", "failure"
+        if f.outcome == "interrupted":
+            return "interrupted", "interrupted"
+        return "never ended", None
+
+    def releasing(self, fid: int) -> tuple[float, float] | None:
+        """(first interruption, end) of a fiber that was interrupted before it ended."""
+        f = self.by_id[fid]
+        start = self.first_cancel.get(fid)
+        if start is None or f.end is None or f.outcome == "success":
+            return None  # (a success: the interruption never landed)
+        return start, f.end
