@@ -20,16 +20,18 @@ cause); where an ``exit`` event carries ``data["value"]`` (a repr), it is shown.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._core._fiber import INTERNAL
+from ._text import fmt_duration
 
 if TYPE_CHECKING:
     from ._events import TraceEvent
     from ._trace import FiberInfo, Trace
 
-__all__ = ["Mark", "Scope", "Story", "display_name", "fiber_label", "title_of"]
+__all__ = ["Mark", "Scope", "Story", "default_title", "display_name", "fiber_label", "title_of"]
 
 GEAR: Final = "\u2699"
 DEFAULT_TITLE: Final = "effectpy timeline"
@@ -50,13 +52,20 @@ def fiber_label(f: FiberInfo, root: bool) -> str:
 
 
 def title_of(fibers: list[FiberInfo], title: str | None) -> str:
-    """The one title rule: ``title`` if given, else ``effectpy timeline``, followed by the
-    names of the roots (at most three) when they have names."""
+    """The one title rule: ``title`` if given, else `default_title` of the roots' names."""
     if title is not None:
         return title
     ids = {f.id for f in fibers}
-    names = [display_name(f.name) for f in fibers
-             if f.name and (f.parent is None or f.parent not in ids) and not f.name.startswith(INTERNAL)]
+    return default_title([f.name for f in fibers if f.parent is None or f.parent not in ids])
+
+
+def default_title(root_names: list[str | None]) -> str:
+    """``effectpy timeline``, followed by the names the roots have (at most three shown).
+
+    >>> default_title(["job", None, "report"])
+    'effectpy timeline: job, report'
+    """
+    names = [display_name(n) for n in root_names if n and not n.startswith(INTERNAL)]
     if not names:
         return DEFAULT_TITLE
     more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
@@ -70,22 +79,22 @@ def unquoted(text: str) -> str:
     return text
 
 
-@dataclass
+@dataclass(slots=True)
 class Mark:
     """An event drawn as a glyph on a lane: ``kind`` is cancel, acquire, release, fail,
-    caught, die, timeout or retry."""
+    caught, die, timeout or retry. Its hover text is `Story.tip`."""
 
     seq: int
     ts: float
     kind: str
     fiber: int  # the lane's fiber (an internal fiber's marks go to its owner)
-    text: str = ""  # the label shown beside the glyph ("" for none)
-    tip: str = ""  # the hover text
-    by: int | None = None  # a cancel's canceller (a fiber id), for the arrow
-    resource: int | None = None
+    text: str  # the label shown beside the glyph ("" for none)
+    data: Mapping[str, Any]  # the event's data
+    by: int | str | None = None  # a cancel's canceller (a fiber id, or "host", ...)
     event: str = ""  # the event's kind (a caught failure's glyph is "caught", its event "fail")
     error: str = ""  # a failure's error
     after: str = ""  # what came of a caught failure: "recovered", "retried", ...
+    source: int = 0  # the fiber whose event it is (an internal fiber's, for a timeout)
 
 
 @dataclass
@@ -140,13 +149,8 @@ class Story:
         """The fiber whose lane shows ``fid``'s events (itself, or its owner)."""
         return self.owner.get(fid, fid)
 
-    def internal(self, fid: int) -> bool:
-        return fid in self.owner
-
     def _read(self, events: tuple[TraceEvent, ...]) -> None:
-        from ._text import fmt_duration
         owner = self.owner
-        labels = self.labels
         opened: dict[int, tuple[float, str]] = {}  # fiber -> open wait (start, on)
         open_scopes: dict[int, Scope] = {}
         current: dict[int, list[Scope]] = {}  # fiber -> its open scopes, innermost last
@@ -195,48 +199,29 @@ class Story:
                         stack.remove(scope)
             elif kind == "cancel":
                 self.first_cancel.setdefault(fid, e.ts)
-                if fid in owner:
-                    continue
-                by = e.by
-                who = labels.get(by, f"#{by}") if isinstance(by, int) else str(by)
-                reason = e.data.get("reason", "")
-                self.marks.append(Mark(e.seq, e.ts, "cancel", fid, "",
-                                       f"{labels[fid]} interrupted by {who} at {fmt_duration(self.rel(e.ts))}"
-                                       + (f" ({reason})" if reason else ""),
-                                       by if isinstance(by, int) else None))
+                if fid not in owner:
+                    self.marks.append(Mark(e.seq, e.ts, kind, fid, "", e.data, e.by, kind, source=fid))
             elif kind == "acquire" or kind == "release":
                 if fid in owner:
                     continue
                 rid = e.data.get("resource")
-                rid = rid if isinstance(rid, int) else None
                 if kind == "acquire":
                     name = unquoted(str(e.data.get("value", "")))
-                    if rid is not None:
+                    if isinstance(rid, int):
                         self.resource_names[rid] = name
-                    tip = f"{labels[fid]} acquires {name} at {fmt_duration(self.rel(e.ts))}"
-                    self.marks.append(Mark(e.seq, e.ts, "acquire", fid, name, tip, resource=rid))
                 else:
-                    name = self.resource_names.get(rid, f"resource {rid}") if rid is not None else "a resource"
-                    tip = (f"{labels[fid]} releases {name} at {fmt_duration(self.rel(e.ts))} "
-                           f"(its use ended: {e.data.get('exit')})")
-                    self.marks.append(Mark(e.seq, e.ts, "release", fid, name, tip, resource=rid))
+                    name = self.resource_names.get(rid, f"resource {rid}") if isinstance(rid, int) else "a resource"
+                self.marks.append(Mark(e.seq, e.ts, kind, fid, name, e.data, event=kind, source=fid))
             elif kind in ("fail", "die", "retry"):
                 if fid in owner:
                     continue
                 error = str(e.data.get("error", kind))
-                mark = Mark(e.seq, e.ts, kind, fid, error, "", event=kind, error=error)
-                if kind == "retry":
-                    mark.text = ""
-                    mark.tip = (f"{labels[fid]} retries (attempt {e.data.get('attempt')}) after "
-                                f"{e.data.get('error')}, next try in {fmt_duration(float(e.data.get('delay', 0)))}")
-                else:
-                    mark.tip = str(e.data.get("cause", ""))
+                mark = Mark(e.seq, e.ts, kind, fid, "" if kind == "retry" else error, e.data, event=kind,
+                            error=error, source=fid)
                 failures.setdefault(fid, []).append(mark)
                 self.marks.append(mark)
             elif kind == "timeout":
-                lane = owner.get(fid, fid)
-                self.marks.append(Mark(e.seq, e.ts, "timeout", lane, "",
-                                       f"timed out after {fmt_duration(float(e.data.get('after', 0)))}"))
+                self.marks.append(Mark(e.seq, e.ts, kind, owner.get(fid, fid), "", e.data, event=kind, source=fid))
         for fid, (start, on) in opened.items():
             self.waits.setdefault(fid, []).append((start, self.t1, on))
         for fid, marks in failures.items():
@@ -247,9 +232,7 @@ class Story:
         """Tell the caught failures of a fiber from the one it ended with, and say what came
         of each caught one. A failure event with the error of the one before it (and no
         retry between) is that same failure going on (a finalizer adding to its cause)."""
-        from ._text import fmt_duration
         f = self.by_id[fid]
-        label = self.labels[fid]
         previous: Mark | None = None
         kept: list[Mark] = []
         for m in marks:
@@ -262,14 +245,11 @@ class Story:
             if m.kind == "retry":
                 continue
             error = m.error
-            when = fmt_duration(self.rel(m.ts))
             later = kept[i + 1] if i + 1 < len(kept) else None
             if later is not None:
                 after = "retried" if later.kind == "retry" else f"then {later.error}"
             elif f.outcome == "failure":
                 self.errors[fid] = error
-                verb = "fails" if m.kind == "fail" else "dies"
-                m.tip = f"{label} {verb} at {when}: {error}\n{m.tip}".rstrip()
                 continue
             else:
                 after = AFTER.get(f.outcome, "handled")
@@ -278,7 +258,30 @@ class Story:
             m.kind = "caught"
             m.after = after
             m.text = f"{error} \u2192 retry" if after == "retried" else f"{error} caught \u2192 {after}"
-            m.tip = f"{label}: {error} at {when}, caught: {after}\n{m.tip}".rstrip()
+
+    def tip(self, m: Mark) -> str:
+        """The hover text of a mark."""
+        who = self.labels.get(m.source, f"#{m.source}")
+        when = fmt_duration(self.rel(m.ts))
+        data = m.data
+        if m.event == "cancel":
+            canceller = self.labels.get(m.by, f"#{m.by}") if isinstance(m.by, int) else str(m.by)
+            reason = data.get("reason", "")
+            return f"{who} interrupted by {canceller} at {when}" + (f" ({reason})" if reason else "")
+        if m.event == "acquire":
+            return f"{who} acquires {m.text} at {when}"
+        if m.event == "release":
+            return f"{who} releases {m.text} at {when} (its use ended: {data.get('exit')})"
+        if m.event == "retry":
+            return (f"{who} retries (attempt {data.get('attempt')}) after {data.get('error')}, "
+                    f"next try in {fmt_duration(float(data.get('delay', 0)))}")
+        if m.event == "timeout":
+            return f"{who} timed out after {fmt_duration(float(data.get('after', 0)))}, at {when}"
+        cause = str(data.get("cause", ""))
+        if m.kind == "caught":
+            return f"{who}: {m.error} at {when}, caught: {m.after}\n{cause}".rstrip()
+        verb = "fails" if m.event == "fail" else "dies"
+        return f"{who} {verb} at {when}: {m.error}\n{cause}".rstrip()
 
     def result(self, fid: int) -> tuple[str, str | None]:
         """How a fiber ended, as its lane's last words: (text, outcome)."""

@@ -54,6 +54,7 @@ OVERFLOW_W: Final = 48.0
 MARKER_GAP: Final = 2 * GLYPH_R + 2  # least distance between two glyphs of a lane
 FAN: Final = 4.0  # the offset between interruptions one fiber sends at one instant
 FAN_MAX: Final = 36.0
+FORK_REACH: Final = 12  # lanes: a fork arrow to a child further below its parent is a stub
 HALO: Final = ' stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"'
 
 
@@ -112,6 +113,7 @@ class _Canvas:
         self.shapes: list[str] = []  # lines, bars and glyphs, drawn under the texts
         self.texts: list[str] = []
         self.reach: dict[int, float] = {}  # lane -> where its bar and glyphs end (x)
+        self.curves = {i: _Curves(self, lane.group) for i, lane in enumerate(self.lanes) if lane.group is not None}
         self.place = Placer(width, 0.0)  # set up once the height is known
 
     def x(self, ts: float) -> float:
@@ -238,30 +240,8 @@ def _lane_rows(c: _Canvas, place: Placer) -> None:
         label = fit(one_line(lane.label), LABEL_SIZE, room)
         c.text(x, baseline, label, LABEL_SIZE, tip=one_line(lane.label), italic=lane.group is not None, take=True)
         if lane.group is not None:  # two more lines: how they ended, and the most at once
-            counts, peak = _group_words(lane.group)
-            for line, y in ((counts, mid + 5), (peak, mid + 19)):
+            for line, y in zip(c.curves[i].words, (mid + 5, mid + 19)):
                 c.text(x, y, fit(line, NOTE_SIZE, LABEL_W - 10 - x), NOTE_SIZE, fill=MUTED, tip=line, take=True)
-
-
-def _group_words(group: Group) -> tuple[str, str]:
-    """How a group's fibers ended, and how many ran at once at most."""
-    counts: dict[str | None, int] = {}
-    for m in group.members:
-        counts[m.outcome] = counts.get(m.outcome, 0) + 1
-    parts = [f"{counts[k]:,} {w}" for k, w in (("success", "success"), ("failure", "failed"),
-                                               ("interrupted", "interrupted"), (None, "running"))
-             if counts.get(k)]
-    return ", ".join(parts), f"at most {_peak(group):,} at once"
-
-
-def _peak(group: Group) -> int:
-    changes = sorted([(m.start, 1) for m in group.members]
-                     + [(m.end, -1) for m in group.members if m.end is not None])
-    running = peak = 0
-    for _, d in changes:  # at one instant, ends (-1) come before starts
-        running += d
-        peak = max(peak, running)
-    return peak
 
 
 # --- glyphs ------------------------------------------------------------------------------
@@ -282,7 +262,7 @@ def _marks(c: _Canvas, place: Placer) -> list[_Placed]:
     batch: dict[tuple[int | None, float], int] = {}
     sizes: dict[tuple[int | None, float], int] = {}
     for m in c.story.marks:
-        if m.kind == "cancel" and m.by is not None:
+        if m.kind == "cancel" and isinstance(m.by, int):
             sizes[(m.by, m.ts)] = sizes.get((m.by, m.ts), 0) + 1
     last: dict[int, float] = {}
     out: list[_Placed] = []
@@ -291,7 +271,7 @@ def _marks(c: _Canvas, place: Placer) -> list[_Placed]:
         if lane is None or c.lanes[lane].group is not None:
             continue
         x = c.x(m.ts)
-        if m.kind == "cancel" and m.by is not None:
+        if m.kind == "cancel" and isinstance(m.by, int):
             key = (m.by, m.ts)
             k = batch[key] = batch.get(key, -1) + 1
             x += k * min(FAN, FAN_MAX / max(sizes[key] - 1, 1))
@@ -376,77 +356,91 @@ def _running(start: float, end: float, waits: list[tuple[float, float, str]]) ->
     return out or [(start, start)]
 
 
+class _Curves:
+    """A group's fibers over time, per pixel column where something happened: the most that
+    ran at once in the column, how many ran at its end, and how many had finished by then,
+    by outcome (success, failure, interrupted)."""
+
+    def __init__(self, c: _Canvas, group: Group) -> None:
+        columns = int(c.plot_x1 - c.plot_x0)
+        changes = sorted([(m.start, 1, 0) for m in group.members]
+                         + [(m.end, -1, _FINISHED.get(m.outcome or "", 2)) for m in group.members if m.end is not None])
+        self.points: list[tuple[int, int, int, tuple[int, int, int]]] = []
+        finished = [0, 0, 0]
+        live = peak = 0
+        column = -1
+        for t, d, outcome in changes:  # at one instant, ends (-1) come before starts
+            k = min(columns, max(0, int((t - c.t0) / c.span * columns)))
+            if k != column:
+                if column >= 0:
+                    self.points.append((column, peak, live, (finished[0], finished[1], finished[2])))
+                column, peak = k, live
+            live += d
+            if d < 0:
+                finished[outcome] += 1
+            peak = max(peak, live)
+        if column >= 0:
+            self.points.append((column, peak, live, (finished[0], finished[1], finished[2])))
+        self.peak = max((p[1] for p in self.points), default=0)
+        counts = dict(zip(("success", "failure", "interrupted"), finished))
+        counts["running"] = live
+        words = [f"{counts[k]:,} {w}" for k, w in (("success", "success"), ("failure", "failed"),
+                                                     ("interrupted", "interrupted"), ("running", "running"))
+                 if counts[k]]
+        self.words = (", ".join(words), f"at most {self.peak:,} at once")
+
+
+_FINISHED: Final = {"success": 0, "failure": 1, "interrupted": 2}
+
+
 def _groups(c: _Canvas, place: Placer) -> None:
     """A group lane: how many of its fibers run (above) and how many have finished, by
-    outcome (below), over time; a bound on parallelism shows as a plateau."""
-    for lane in c.lanes:
+    outcome (below), over time, as steps at pixel resolution; a bound on parallelism shows
+    as a plateau."""
+    x0, x1 = c.plot_x0, c.plot_x1
+    for i, lane in enumerate(c.lanes):
         group = lane.group
         if group is None:
             continue
-        x0, x1 = c.plot_x0, c.plot_x1
-        columns = int(x1 - x0)
-        starts = sorted(m.start for m in group.members)
-        ends = sorted((m.end, m.outcome) for m in group.members if m.end is not None)
-        running, done = [], []
-        si = ei = 0
-        live = 0
-        finished = {"success": 0, "failure": 0, "interrupted": 0}
-        for k in range(columns + 1):
-            t = c.t0 + (k / columns) * c.span
-            peak = live
-            while si < len(starts) or ei < len(ends):
-                # events up to t, in time order, ends first at one instant
-                next_end = ends[ei][0] if ei < len(ends) else math.inf
-                next_start = starts[si] if si < len(starts) else math.inf
-                if min(next_end, next_start) > t:
-                    break
-                if next_end <= next_start:
-                    live -= 1
-                    outcome = ends[ei][1]
-                    finished[outcome if outcome in finished else "interrupted"] += 1
-                    ei += 1
-                else:
-                    live += 1
-                    si += 1
-                peak = max(peak, live)
-            running.append(peak)
-            done.append((finished["success"], finished["failure"], finished["interrupted"]))
+        curves = c.curves[i]
         n = len(group.members)
-        top_ = max(max(running), 1)
-        y_run = lane.top + 6
-        h_run = lane.height / 2 - 8
-        y_done = lane.mid + 2
-        h_done = lane.height / 2 - 8
-        title = f"<title>{esc(lane.label + ': ' + '; '.join(_group_words(group)))}</title>"
-        pts = [f"{num(x0 + k)},{num(y_run + h_run - running[k] / top_ * h_run)}" for k in range(columns + 1)]
-        c.shapes.append(f'<g>{title}<path d="M{num(x0)},{num(y_run + h_run)} L{" L".join(_thin(pts))} '
-                        f'L{num(x1)},{num(y_run + h_run)} Z" fill="{GROUP}" fill-opacity="0.35" stroke="{GROUP}" '
-                        f'stroke-width="1"/>')
-        base = y_done + h_done
-        layers = [("success", 0), ("failure", 1), ("interrupted", 2)]
-        below = [0] * (columns + 1)
-        for outcome, idx in layers:
-            tops = [below[k] + done[k][idx] for k in range(columns + 1)]
-            if tops != below:
-                upper = [f"{num(x0 + k)},{num(base - tops[k] / n * h_done)}" for k in range(columns + 1)]
-                lower = [f"{num(x0 + k)},{num(base - below[k] / n * h_done)}" for k in range(columns, -1, -1)]
-                c.shapes.append(f'<path d="M{" L".join(_thin(upper) + _thin(lower))} Z" fill="{COLORS[outcome]}" '
-                                'fill-opacity="0.8"/>')
-            below = tops
-        c.shapes.append(f'<rect x="{num(x0)}" y="{num(y_done)}" width="{num(x1 - x0)}" height="{num(h_done)}" '
+        h = lane.height / 2 - 8
+        run_base = lane.top + 6 + h
+        done_base = lane.mid + 2 + h
+        xs: list[float] = []
+        values: list[float] = []
+        for k, peak, after, _ in curves.points:
+            xs += [float(x0 + k), float(x0 + k + 1)]
+            values += [peak, after]
+        top = max(curves.peak, 1)
+        title = f"<title>{esc(lane.label + ': ' + '; '.join(curves.words))}</title>"
+        c.shapes.append(f'<g>{title}<path d="{_area(xs, values, [0.0] * len(values), x0, x1, run_base, h / top)}" '
+                        f'fill="{GROUP}" fill-opacity="0.35" stroke="{GROUP}" stroke-width="1"/>')
+        ends = [float(x0 + k) for k, _, _, _ in curves.points]
+        below = [0.0] * len(ends)
+        for outcome, idx in _FINISHED.items():
+            upper = [b + p[3][idx] for b, p in zip(below, curves.points)]  # stacked on the one below
+            if upper != below:
+                c.shapes.append(f'<path d="{_area(ends, upper, below, x0, x1, done_base, h / n)}" '
+                                f'fill="{COLORS[outcome]}" fill-opacity="0.8"/>')
+            below = upper
+        c.shapes.append(f'<rect x="{num(x0)}" y="{num(done_base - h)}" width="{num(x1 - x0)}" height="{num(h)}" '
                         f'fill="none" stroke="#d9dee4"/></g>')
         place.take((x0, lane.top + 4, x1, lane.top + lane.height - 4))
 
 
-def _thin(points: list[str]) -> list[str]:
-    """A polyline without the points in the middle of flat runs."""
-    out: list[str] = []
-    for i, p in enumerate(points):
-        y = p.split(",")[1]
-        if 0 < i < len(points) - 1 and y == points[i - 1].split(",")[1] == points[i + 1].split(",")[1]:
-            continue
-        out.append(p)
-    return out
+def _area(xs: list[float], upper: list[float], lower: list[float], x0: float, x1: float,
+          base: float, scale: float) -> str:
+    """The path of the area between two step lines that change at ``xs`` (0 before the
+    first change; at ``xs[i]`` they become ``upper[i]`` and ``lower[i]``), from x0 to x1."""
+    out = [f"M{num(x0)},{num(base)}"]
+    for x, v in zip(xs, upper):
+        out.append(f"H{num(x)}V{num(base - v * scale)}")
+    out.append(f"H{num(x1)}V{num(base - (lower[-1] if lower else 0) * scale)}")
+    for i in range(len(xs) - 1, -1, -1):
+        out.append(f"H{num(xs[i])}V{num(base - (lower[i - 1] if i else 0) * scale)}")
+    out.append(f"H{num(x0)}Z")
+    return "".join(out)
 
 
 def _arrows(c: _Canvas, marks: list[_Placed]) -> None:
@@ -461,22 +455,27 @@ def _arrows(c: _Canvas, marks: list[_Placed]) -> None:
         if group is not None and child != group.members[0].id:
             continue  # one arrow for a whole group
         x = c.x(ts)
-        py = c.lanes[top].mid
         cy = c.lanes[lane].mid if group is None else c.lanes[lane].top + 4
-        c.shapes.append(f'<line x1="{num(x)}" y1="{num(py + BAR_H / 2)}" x2="{num(x)}" y2="{num(cy - BAR_H / 2 - 1)}" '
-                        f'stroke="{FORK}" stroke-width="1" marker-end="url(#eptl-fork)"/>')
+        y2 = cy - BAR_H / 2 - 1
+        # from the parent's bar; from a child far below its parent, a stub (the tree lines
+        # on the left say whose child it is), so that many children draw no wall of lines
+        far = lane - top > FORK_REACH
+        y1 = y2 - 14 if far else c.lanes[top].mid + BAR_H / 2
+        dash = ' stroke-dasharray="2 2"' if far else ""
+        c.shapes.append(f'<line x1="{num(x)}" y1="{num(y1)}" x2="{num(x)}" y2="{num(y2)}" '
+                        f'stroke="{FORK}" stroke-width="1"{dash} marker-end="url(#eptl-fork)"/>')
     for p in marks:
         m = p.mark
-        if m.kind != "cancel" or m.by is None or m.by not in c.lane_of or c.lane_of[m.by] == p.lane:
+        if m.kind != "cancel" or not isinstance(m.by, int) or m.by not in c.lane_of or c.lane_of[m.by] == p.lane:
             continue
         by_y = c.lanes[c.lane_of[m.by]].mid
         y = c.lanes[p.lane].mid
         d = 1 if y > by_y else -1
         c.shapes.append(f'<line x1="{num(p.x)}" y1="{num(by_y + d * BAR_H / 2)}" x2="{num(p.x)}" '
                         f'y2="{num(y - d * (GLYPH_R + 1))}" stroke="{CANCEL}" stroke-width="1.5" '
-                        f'stroke-dasharray="4 3" marker-end="url(#eptl-cancel)"><title>{esc(m.tip)}</title></line>')
+                        f'stroke-dasharray="4 3" marker-end="url(#eptl-cancel)"><title>{esc(c.story.tip(m))}</title></line>')
     for p in marks:
-        c.shapes.append(f"<g><title>{esc(p.mark.tip)}</title>{glyph(p.mark.kind, p.x, c.lanes[p.lane].mid, num)}</g>")
+        c.shapes.append(f"<g><title>{esc(c.story.tip(p.mark))}</title>{glyph(p.mark.kind, p.x, c.lanes[p.lane].mid, num)}</g>")
 
 
 # Labels are placed in this order (what matters most first).
@@ -539,7 +538,7 @@ def _labels(c: _Canvas, place: Placer, marks: list[_Placed]) -> None:
             continue
         color = (COLORS["failure"] if m.kind in ("fail", "caught") else "#9b1c1c" if m.kind == "die"
                  else RESOURCE)
-        c.text(spot[0], spot[1], shown, size, anchor=spot[2], fill=color, mono=failure, tip=m.tip, halo=True)
+        c.text(spot[0], spot[1], shown, size, anchor=spot[2], fill=color, mono=failure, tip=c.story.tip(m), halo=True)
     for i, items in missed.items():
         _count(c, place, i, items)
 
