@@ -23,10 +23,11 @@ from .._core._effect import (
 )
 from .._timeout import TIMER
 from ._events import safe_repr
+from ._text import fmt_duration
 from ._trace import FiberInfo, ResourceInfo, Trace
 from ._tree_picture import (
     CATEGORY, INK, MAX_NODES, MUTED, OUTCOME, Arrow, Box, Line, Picture, check_limit, clean,
-    detail_line, fmt_time, title_line, to_digraph,
+    SMALL, detail_line, title_line, to_digraph,
 )
 
 if TYPE_CHECKING:
@@ -188,7 +189,7 @@ def leaf_text(eff: Effect[Any, Any, Any]) -> str | None:
     if shape is not None:
         if shape.kind == "sleep":
             seconds = shape_part(shape, "seconds", 0.0)
-            return f"sleep {fmt_time(seconds)}" if isinstance(seconds, (int, float)) else "sleep"
+            return f"sleep {fmt_duration(seconds)}" if isinstance(seconds, (int, float)) else "sleep"
         return None
     if tag == SUCCEED:
         return f"succeed({clean(safe_repr(eff._a, 80), 32)})"
@@ -365,24 +366,24 @@ class RunIndex:
         f = self.fibers[fid]
         fill, border, mark = OUTCOME[f.outcome]
         if f.outcome == "success":
-            text = f"{mark} #{f.id} succeeded at {fmt_time(f.end or 0.0)}"
+            text = f"{mark} #{f.id} succeeded at {fmt_duration(f.end or 0.0)}"
         elif f.outcome == "failure":
             text = f"{mark} #{f.id} failed: {clean(self.errors.get(fid, '?'), 40)}"
         elif f.outcome == "interrupted":
             by = self.cancelled_by.get(fid)
             who = f" by #{by}" if isinstance(by, int) else f" by {clean(str(by), 20)}" if by else ""
-            text = f"{mark} #{f.id} interrupted{who} at {fmt_time(f.end or 0.0)}"
+            text = f"{mark} #{f.id} interrupted{who} at {fmt_duration(f.end or 0.0)}"
         else:
             text = f"{mark} #{f.id} never ended"
-        return [Line(text, bold=True, color=border, size=10.0)]
+        return [Line(text, bold=True, color=border, size=SMALL)]
 
 
 def resource_line(r: ResourceInfo) -> Line:
     """How a resource ended, in an annotated effect tree and in a fiber's box."""
     value = clean(r.value, 24)
     if r.released is None:
-        return Line(f"\u26a0 {value} never released", bold=True, color=OUTCOME["failure"][1], size=10.0)
-    return Line(f"{value} released at {fmt_time(r.released)} ({r.exit})", color=MUTED, size=10.0)
+        return Line(f"\u26a0 {value} never released", bold=True, color=OUTCOME["failure"][1], size=SMALL)
+    return Line(f"{value} released at {fmt_duration(r.released)} ({r.exit})", color=MUTED, size=SMALL)
 
 
 # --- effect_tree -----------------------------------------------------------------------------
@@ -459,7 +460,7 @@ class EffectTreeBuilder:
         for parent, count in self.elided.items():
             if parent is not None:  # the box whose parts were left out says so
                 by_name[parent].lines.append(Line(f"\u2026 {count:,} more below, not shown", bold=True,
-                                                  color=MUTED, size=10.0))
+                                                  color=MUTED, size=SMALL))
         return self.picture
 
     def _ancestor_with(self, box: str | None, key: int) -> str | None:
@@ -559,7 +560,7 @@ class EffectTreeBuilder:
             tips.extend(notes)
             if effects:
                 text += " \u2193"
-            lines.append(Line(f"{number}. {text}", size=10.0, align="left"))
+            lines.append(Line(f"{number}. {text}", size=SMALL, align="left"))
             children.extend(_Child(e, f"step {number}", ctx) for e in effects)
         return _Desc(lines, "sequence", children, tips)
 
@@ -620,7 +621,7 @@ class EffectTreeBuilder:
                     won = self.run.fibers[fw].outcome == "success"
                     badges[winner] = "\u2605 winner" if won else "\u2605 finished first: its failure decides"
                     lines.append(Line(f"\u2605 {'winner' if won else 'decided by'}: [{winner}] {self.run.label(fw)}",
-                                      bold=True, color=OUTCOME["success" if won else "failure"][1], size=10.0))
+                                      bold=True, color=OUTCOME["success" if won else "failure"][1], size=SMALL))
             lines.append(self.tally(infos))
         children = [_Child(b, f"[{i}]", fids[i], fids[i], badges[i]) for i, b in enumerate(branches)]
         return _Desc(lines, "parallel", children)
@@ -656,13 +657,13 @@ class EffectTreeBuilder:
             parts.append(f"{counts[None]} never ended")
         if unstarted:
             parts.append(f"{unstarted} never started")
-        return Line(" \u00b7 ".join(parts), color=INK, size=10.0)
+        return Line(" \u00b7 ".join(parts), color=INK, size=SMALL)
 
     def describe_timeout(self, shape: _Shape, ctx: Ctx) -> _Desc:
         effect = shape_part(shape, "effect")
         seconds = shape_part(shape, "seconds", 0.0)
         assert isinstance(effect, Effect)
-        after = fmt_time(seconds) if isinstance(seconds, (int, float)) else "?"
+        after = fmt_duration(seconds) if isinstance(seconds, (int, float)) else "?"
         hint = {"timeout": "fails with TimeoutError if slower",
                 "timeout_option": "NONE if slower", "timeout_to": "the default if slower"}[shape.kind]
         lines = [title_line(f"{shape.kind} {after}"), detail_line(hint)]
@@ -674,10 +675,10 @@ class EffectTreeBuilder:
             if timer is not None:
                 t = self.run.fibers[timer]
                 if t.outcome in ("success", "failure"):
-                    lines.append(Line(f"{OUTCOME['failure'][2]} timed out at {fmt_time(t.end or 0.0)}", bold=True,
-                                      color=OUTCOME["failure"][1], size=10.0))
+                    lines.append(Line(f"{OUTCOME['failure'][2]} timed out at {fmt_duration(t.end or 0.0)}", bold=True,
+                                      color=OUTCOME["failure"][1], size=SMALL))
                 elif fid is not None and self.run.fibers[fid].outcome is not None:
-                    lines.append(Line("finished in time", bold=True, color=OUTCOME["success"][1], size=10.0))
+                    lines.append(Line("finished in time", bold=True, color=OUTCOME["success"][1], size=SMALL))
         return _Desc(lines, "parallel", [_Child(effect, "effect", fid, fid)])
 
     def describe_repetition(self, shape: _Shape, ctx: Ctx) -> _Desc:
@@ -690,7 +691,7 @@ class EffectTreeBuilder:
         if self.run is not None and ctx is not None and shape.kind == "retry":
             n = self.run.retries.get(ctx, 0)
             lines.append(Line(f"\u21bb retried {n} time{'s' if n != 1 else ''}", bold=True,
-                              color=INK, size=10.0))
+                              color=INK, size=SMALL))
         return _Desc(lines, "resource", [_Child(effect, "", ctx)])
 
     def describe_for_each(self, shape: _Shape, ctx: Ctx) -> _Desc:
