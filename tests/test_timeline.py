@@ -112,6 +112,15 @@ def test_internal_fibers_are_folded_into_their_owner():
     assert [f.name for f in trace.fibers() if f.internal] == ["effectpy:timeout timer"]
 
 
+def test_what_an_internal_fiber_forks_for_the_program_has_lanes_under_its_owner():
+    from effectpy import Stream
+    svg = traced(Stream.range(4).map_par(2, lambda i: sleep(0.1).as_(i)).run_collect()).to_svg()
+    labels = [t for t in texts(svg) if t.startswith("#")]
+    assert labels == ["#1 main", "#3 map_par[0]", "#4 map_par[1]", "#5 map_par[2]", "#6 map_par[3]"]
+    assert "\u2699 1" in texts(svg)  # the pump that forked them is folded into main's lane
+    assert overlaps(svg) == []
+
+
 def test_nested_cleanup_releases_innermost_first_each_labelled():
     svg = render("cleanup")
     tips = [t for t in titles(svg) if " releases " in t]

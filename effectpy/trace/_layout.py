@@ -71,7 +71,8 @@ def build_lanes(story: Story) -> tuple[list[Lane], dict[int, int], int]:
         if f.id in story.owner:
             folded.setdefault(story.owner[f.id], []).append(f.id)
         elif f.parent is not None and f.parent in by_id:
-            kids.setdefault(f.parent, []).append(f)
+            # under the lane that shows its parent (an internal parent's owner)
+            kids.setdefault(story.owner.get(f.parent, f.parent), []).append(f)
     scope_of: dict[int, tuple[int, str]] = {}
     for scope in story.scopes:
         for child in scope.children:

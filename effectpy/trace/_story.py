@@ -3,7 +3,8 @@ shares (the SVG timeline, the widget's static fallback, `Trace.summary`).
 
 - Labels: ``#2 Primary``; a root without a name is ``#1 main``; effectpy's own fibers
   (named ``effectpy:<role>``: a timeout's timer, a stream's pump) are ``⚙ <role>``, and are
-  *internal*: folded under their owner (the nearest ancestor that is not internal).
+  *internal*: folded under their owner (the nearest ancestor that is not internal); the
+  fibers they fork for the program (map_par's calls) are drawn under that owner.
 - Failures: a ``fail`` or ``die`` event is *caught* when its fiber went on after it (it
   ended successfully, was interrupted later, retried, or failed later with another error);
   what came of it is said (``recovered``, ``retried``, ...). The one its fiber ended with
@@ -122,13 +123,12 @@ class Story:
         self.roots = [f for f in self.fibers if f.parent is None or f.parent not in by_id]
         root_ids = {f.id for f in self.roots}
         self.labels = {f.id: fiber_label(f, f.id in root_ids) for f in self.fibers}
-        # internal fibers and everything they forked, each with its owner
+        # effectpy's internal fibers, each with its owner: the nearest ancestor that is not
+        # internal (what they fork for the program, such as map_par's calls, is not internal)
         self.owner: dict[int, int] = {}
         for f in self.fibers:  # parents appear before their children
-            if f.parent is not None and f.parent in self.owner:
-                self.owner[f.id] = self.owner[f.parent]
-            elif f.parent is not None and f.parent in by_id and f.name is not None and f.name.startswith(INTERNAL):
-                self.owner[f.id] = f.parent
+            if f.parent is not None and f.parent in by_id and f.name is not None and f.name.startswith(INTERNAL):
+                self.owner[f.id] = self.owner.get(f.parent, f.parent)
         self.t0 = min((e.ts for e in events), default=0.0)
         self.t1 = max((e.ts for e in events), default=0.0)
         self.resource_names: dict[int, str] = {}

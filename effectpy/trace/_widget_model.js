@@ -72,12 +72,11 @@ function derive(st, grammar) {
     switch (kind) {
       case "fork": {
         f.start = i;
-        let level = 0, internal = false;
+        let level = 0;
         if (parent != null && parent !== fid) {
           f.parent = parent;
           const p = fiberOf(st, parent, i);
           p.children.push(fid);
-          internal = p.internal;
           const open = st.open.get(parent);
           if (open && open.length) {
             const scope = st.scopes.get(open[open.length - 1]);
@@ -86,7 +85,8 @@ function derive(st, grammar) {
             level = scope.level + 1;
           } else level = p.level;
         }
-        f.internal = internal || (f.name != null && f.name.startsWith(prefix));
+        // effectpy's own (what it forks for the program, such as map_par's calls, is not)
+        f.internal = f.name != null && f.name.startsWith(prefix) && f.parent != null;
         f.level = level;
         st.order = null;
         break;
@@ -189,11 +189,14 @@ function laneOrder(st, grammar) {
     st.laneOf.set(f.id, row.lane);
     f.hidden = 0;
     const kids = [];
-    for (const c of f.children) {
-      const k = st.fibers.get(c);
-      if (!k || k.parent !== f.id) continue;
-      if (shown(k)) kids.push(k); else { fold(k, row.lane); f.hidden += 1; }
-    }
+    const adopt = (g) => { // g's children; those of a folded internal child are f's to show
+      for (const c of g.children) {
+        const k = st.fibers.get(c);
+        if (!k || k.parent !== g.id) continue;
+        if (shown(k)) kids.push(k); else { st.laneOf.set(k.id, row.lane); f.hidden += 1; adopt(k); }
+      }
+    };
+    adopt(f);
     const items = [];
     if (kids.length > max) {
       const sets = new Map();
