@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ._text import num
+
 __all__ = ["COLORS", "GLYPHS", "GRAMMAR", "LEGEND", "glyph"]
 
 COLORS: Final[dict[str | None, str]] = {
@@ -52,9 +54,6 @@ GLYPHS: Final[dict[str, str]] = {
                   f'<path d="M3,-3 L8,2 M8,-3 L3,2" stroke="{CANCEL}" stroke-width="2" stroke-linecap="round"/>'),
     "scope": f'<path d="M2,-6 H-2 V6 H2" fill="none" stroke="{SCOPE}" stroke-width="1.5"/>',
 }
-# The kinds drawn with a "!": an unhandled defect keeps its own glyph, a caught one is hollow.
-FAILURE_KINDS: Final = frozenset({"fail", "die", "caught"})
-
 # Patterns (defined once per picture): a releasing fiber's bar is hatched.
 DEFS: Final = (
     '<pattern id="eptl-releasing" width="6" height="6" patternUnits="userSpaceOnUse" '
@@ -106,8 +105,8 @@ LEGEND: Final[tuple[tuple[str, str], ...]] = (
 LEGEND_INTERNAL: Final = "\u2699 n: n internal fibers (a timeout's timer, a stream's pump) folded into the lane"
 
 
-def glyph(kind: str, x: float, y: float, num: Any) -> str:
-    """The glyph of ``kind`` at (x, y); ``num`` formats coordinates."""
+def glyph(kind: str, x: float, y: float) -> str:
+    """The glyph of ``kind`` at (x, y)."""
     return f'<g transform="translate({num(x)},{num(y)})">{GLYPHS[kind]}</g>'
 
 

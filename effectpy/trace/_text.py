@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Final
 
-__all__ = ["ASCENT", "DESCENT", "fit", "fmt_duration", "text_box", "text_width"]
+__all__ = ["ASCENT", "DESCENT", "fit", "fmt_duration", "num", "text_box", "text_width"]
 
 FONT: Final = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
 MONO: Final = "DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -40,6 +40,13 @@ def fmt_duration(seconds: float) -> str:
             value = float(f"{size / scale:.3g}")
             return f"{sign}{_sig(value, 3)} {unit}"
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def num(x: float) -> str:
+    """A coordinate in an SVG: one decimal at most, so that output is byte-identical
+    across runs."""
+    r = round(x, 1)
+    return str(int(r)) if r == int(r) else f"{r:.1f}"
 
 
 def _sig(value: float, digits: int) -> str:

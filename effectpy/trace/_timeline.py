@@ -23,7 +23,7 @@ from ._grammar import (
 )
 from ._layout import Lane, Placer, build_lanes
 from ._story import Mark, Story, title_of
-from ._text import FONT, MONO, fit, fmt_duration, text_box, text_width
+from ._text import FONT, MONO, fit, fmt_duration, num, text_box, text_width
 
 if TYPE_CHECKING:
     from ._layout import Group
@@ -70,12 +70,6 @@ def _xml_char(ch: str) -> bool:
     """Whether XML 1.0 allows ``ch`` (no control characters, surrogates or U+FFFE/FFFF)."""
     o = ord(ch)
     return (o >= 0x20 or ch in "\t\n\r") and not 0xD800 <= o <= 0xDFFF and o not in (0xFFFE, 0xFFFF)
-
-
-def num(x: float) -> str:
-    """Fixed formatting of coordinates, so output is byte-identical across runs."""
-    r = round(x, 1)
-    return str(int(r)) if r == int(r) else f"{r:.1f}"
 
 
 def one_line(text: str) -> str:
@@ -475,7 +469,7 @@ def _arrows(c: _Canvas, marks: list[_Placed]) -> None:
                         f'y2="{num(y - d * (GLYPH_R + 1))}" stroke="{CANCEL}" stroke-width="1.5" '
                         f'stroke-dasharray="4 3" marker-end="url(#eptl-cancel)"><title>{esc(c.story.tip(m))}</title></line>')
     for p in marks:
-        c.shapes.append(f"<g><title>{esc(c.story.tip(p.mark))}</title>{glyph(p.mark.kind, p.x, c.lanes[p.lane].mid, num)}</g>")
+        c.shapes.append(f"<g><title>{esc(c.story.tip(p.mark))}</title>{glyph(p.mark.kind, p.x, c.lanes[p.lane].mid)}</g>")
 
 
 # Labels are placed in this order (what matters most first).

@@ -419,7 +419,8 @@ Object.assign(View.prototype, {
     if (seen.has("fail")) { keys.add("fail"); keys.add("caught"); }
     if (seen.has("scope_open")) keys.add("scope");
     if ((st.order || []).some((row) => row.group)) keys.add("group");
-    const key = [...keys].sort().join(",");
+    const folded = !st.look.internal && (st.order || []).some((row) => row.f && row.f.hidden);
+    const key = [...keys].sort().join(",") + (folded ? ":folded" : "");
     if (this.legendKey === key) return;
     this.legendKey = key;
     this.legend.replaceChildren();
@@ -430,6 +431,7 @@ Object.assign(View.prototype, {
       icon.innerHTML = (g.defs ? `<defs>${g.defs}</defs>` : "") + (g.swatches || {})[swatch];
       item.appendChild(document.createTextNode(words));
     }
+    if (folded) h("span", { class: "eptw-key" }, this.legend, g.legend_internal);
   },
 
   markEffect(sub) {
