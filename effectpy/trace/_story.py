@@ -5,10 +5,10 @@ shares (the SVG timeline, the widget's static fallback, `Trace.summary`).
   (named ``effectpy:<role>``: a timeout's timer, a stream's pump) are ``⚙ <role>``, and are
   *internal*: folded under their owner (the nearest ancestor that is not internal); the
   fibers they fork for the program (map_par's calls) are drawn under that owner.
-- Failures: a ``fail`` or ``die`` event is *caught* when its fiber went on after it (it
-  ended successfully, was interrupted later, retried, or failed later with another error);
-  what came of it is said (``recovered``, ``retried``, ...). The one its fiber ended with
-  is *unhandled*.
+- Failures: a ``fail`` or ``die`` event is *unhandled* when its error is in the cause its
+  fiber ended with; else it was *caught*: its fiber went on (it ended successfully, was
+  interrupted later, retried, or failed with another error), and what came of it is said
+  (``recovered``, ``retried``, ``then 'other error'``).
 - Cleanup: from the first interruption of a fiber to its end, the fiber is *releasing*
   (running its finalizers); its releases are labelled with the resource's value.
 - The result of each root: its value when the exit event carries one (``data["value"]``),
@@ -145,10 +145,6 @@ class Story:
     def rel(self, ts: float) -> float:
         return round(ts - self.t0, 9)
 
-    def lane_of(self, fid: int) -> int:
-        """The fiber whose lane shows ``fid``'s events (itself, or its owner)."""
-        return self.owner.get(fid, fid)
-
     def _read(self, events: tuple[TraceEvent, ...]) -> None:
         owner = self.owner
         opened: dict[int, tuple[float, str]] = {}  # fiber -> open wait (start, on)
@@ -224,40 +220,47 @@ class Story:
                 self.marks.append(Mark(e.seq, e.ts, kind, owner.get(fid, fid), "", e.data, event=kind, source=fid))
         for fid, (start, on) in opened.items():
             self.waits.setdefault(fid, []).append((start, self.t1, on))
+        repeated: set[int] = set()
         for fid, marks in failures.items():
-            self._judge(fid, marks)
-        self.marks = [m for m in self.marks if m.kind != "dup"]
+            repeated.update(self._judge(fid, marks))
+        if repeated:
+            self.marks = [m for m in self.marks if m.seq not in repeated]
 
-    def _judge(self, fid: int, marks: list[Mark]) -> None:
-        """Tell the caught failures of a fiber from the one it ended with, and say what came
-        of each caught one. A failure event with the error of the one before it (and no
-        retry between) is that same failure going on (a finalizer adding to its cause)."""
+    def _judge(self, fid: int, marks: list[Mark]) -> list[int]:
+        """Tell the caught failures of a fiber from those it ended with, and say what came
+        of each caught one. A failure is part of how its fiber ended when its error is in
+        the cause of the fiber's failing exit (a finalizer that fails adds its own); it is
+        caught when the fiber went on otherwise: retried, recovered, interrupted later, or
+        failed with something else. A failure event repeating one already drawn (the same
+        error, no retry between) is not drawn again: its event is returned."""
         f = self.by_id[fid]
-        previous: Mark | None = None
-        kept: list[Mark] = []
-        for m in marks:
-            if m.kind != "retry" and previous is not None and previous.kind != "retry" and m.error == previous.error:
-                m.kind = "dup"
-                continue
-            previous = m
-            kept.append(m)
-        for i, m in enumerate(kept):
+        ending = self.causes.get(fid, "") if f.outcome == "failure" else None
+        drawn: set[str] = set()
+        repeated: list[int] = []
+        for i, m in enumerate(marks):
             if m.kind == "retry":
+                drawn.clear()  # a new attempt: its failure is news again
                 continue
-            error = m.error
-            later = kept[i + 1] if i + 1 < len(kept) else None
-            if later is not None:
-                after = "retried" if later.kind == "retry" else f"then {later.error}"
-            elif f.outcome == "failure":
-                self.errors[fid] = error
+            if m.error in drawn:
+                repeated.append(m.seq)
                 continue
+            drawn.add(m.error)
+            later = next((n for n in marks[i + 1:] if n.kind == "retry" or n.error != m.error), None)
+            if later is not None and later.kind == "retry":
+                after = "retried"
+            elif ending is not None and m.error in ending:
+                self.errors[fid] = self.errors.get(fid, m.error)
+                continue  # unhandled: how the fiber ended
+            elif later is not None:
+                after = f"then {later.error}"
             else:
                 after = AFTER.get(f.outcome, "handled")
                 if f.outcome == "success" and fid in self.values:
                     after += f" \u2192 {self.values[fid]}"
             m.kind = "caught"
             m.after = after
-            m.text = f"{error} \u2192 retry" if after == "retried" else f"{error} caught \u2192 {after}"
+            m.text = f"{m.error} \u2192 retry" if after == "retried" else f"{m.error} caught \u2192 {after}"
+        return repeated
 
     def tip(self, m: Mark) -> str:
         """The hover text of a mark."""

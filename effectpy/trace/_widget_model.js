@@ -343,27 +343,28 @@ function describe(st, e, judged) {
 }
 
 // The failures of a fiber up to the cursor: which were caught, and what came of each
-// (`_story.Story._judge`); a failure whose fiber has not gone on yet is unhandled so far.
+// (`_story.Story._judge`): a failure is part of how its fiber ended when its error is in the
+// cause of its failing exit; else it was caught, unless its fiber has not gone on yet.
 function judge(st, f, c) {
-  const ev = st.events, out = new Map();
-  const kept = [];
-  let previous = null;
+  const ev = st.events, out = new Map(), marks = [];
   for (const i of f.marks) {
     if (i >= c) break;
     const kind = ev[i][2];
-    if (kind !== "fail" && kind !== "die" && kind !== "retry") continue;
-    const error = String((ev[i][7] || {}).error);
-    if (kind !== "retry" && previous && previous.kind !== "retry" && error === previous.error) { out.set(i, { kind: "dup" }); continue; }
-    previous = { i, kind, error };
-    kept.push(previous);
+    if (kind === "fail" || kind === "die" || kind === "retry") marks.push({ i, kind, error: String((ev[i][7] || {}).error) });
   }
   const ended = f.end != null && f.end < c;
-  kept.forEach((m, k) => {
-    if (m.kind === "retry") return;
-    const later = kept[k + 1];
+  const ending = ended && f.outcome === "failure" ? String((ev[f.end][7] || {}).cause || "") : null;
+  const drawn = new Set();
+  marks.forEach((m, k) => {
+    if (m.kind === "retry") { drawn.clear(); return; }
+    if (drawn.has(m.error)) { out.set(m.i, { kind: "dup" }); return; }
+    drawn.add(m.error);
+    const later = marks.slice(k + 1).find((n) => n.kind === "retry" || n.error !== m.error);
     let after = null;
-    if (later) after = later.kind === "retry" ? "retried" : `then ${later.error}`;
-    else if (ended && f.outcome !== "failure") {
+    if (later && later.kind === "retry") after = "retried";
+    else if (ending != null && ending.includes(m.error)) after = null;
+    else if (later) after = `then ${later.error}`;
+    else if (ended) {
       after = AFTER[f.outcome] || "handled";
       const value = (ev[f.end][7] || {}).value;
       if (f.outcome === "success" && value != null) after += ` \u2192 ${value}`;
@@ -380,7 +381,7 @@ function result(st, f, judged) {
   if (f.outcome === "success") return data.value != null ? `\u2192 ${data.value}` : "\u2713 success";
   if (f.outcome === "failure") {
     let error = null;
-    for (const [, j] of judged) if (j.unhandled) error = j.text;
+    for (const [, j] of judged) if (j.unhandled && error == null) error = j.text;
     return `\u2717 ${error || String(data.cause || "failed").trim().split("\n")[0]}`;
   }
   return f.outcome;
