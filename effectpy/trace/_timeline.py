@@ -108,7 +108,10 @@ class _Canvas:
         self.texts: list[str] = []
         self.reach: dict[int, float] = {}  # lane -> where its bar and glyphs end (x)
         self.curves = {i: _Curves(self, lane.group) for i, lane in enumerate(self.lanes) if lane.group is not None}
-        self.place = Placer(width, 0.0)  # set up once the height is known
+        self.legend_rows = _legend_rows(self)
+        self.legend_top = self.bottom + 30
+        self.height = self.legend_top + 24 * len(self.legend_rows) + 14
+        self.place = Placer(width, self.height)
 
     def x(self, ts: float) -> float:
         return self.plot_x0 + (ts - self.t0) / self.span * (self.plot_x1 - self.plot_x0)
@@ -141,20 +144,17 @@ class _Canvas:
 def to_svg(trace: Trace, *, title: str | None = None, width: int = WIDTH) -> str:
     """The timeline of ``trace`` as a standalone SVG document (a string)."""
     c = _Canvas(trace, width)
-    legend_rows = _legend_rows(c)
-    legend_top = c.bottom + 30
-    height = legend_top + 24 * len(legend_rows) + 14
-    place = c.place = Placer(width, height)
-    _header(c, place, title)
-    _axis(c, place)
-    _lane_rows(c, place)
-    marks = _marks(c, place)
-    _bars(c, place, marks)
-    _groups(c, place)
+    height = c.height
+    _header(c, title)
+    _axis(c)
+    _lane_rows(c)
+    marks = _marks(c)
+    _bars(c, marks)
+    _groups(c)
     _arrows(c, marks)
-    _labels(c, place, marks)
-    _scopes(c, place)
-    _legend(c, place, legend_rows, legend_top)
+    _labels(c, marks)
+    _scopes(c)
+    _legend(c, c.legend_rows, c.legend_top)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{num(height)}" '
            f'viewBox="0 0 {width} {num(height)}" font-family="{FONT}" font-size="12">',
            "<defs>" + DEFS + _ARROWHEADS + "</defs>",
@@ -173,7 +173,7 @@ _ARROWHEADS: Final = (
 )
 
 
-def _header(c: _Canvas, place: Placer, title: str | None) -> None:
+def _header(c: _Canvas, title: str | None) -> None:
     heading = fit(one_line(title_of(c.story.fibers, title)), 16, c.width - 32, bold=True)
     c.text(16, 28, heading, 16, bold=True, take=True)
     trace = c.trace
@@ -193,7 +193,7 @@ def _header(c: _Canvas, place: Placer, title: str | None) -> None:
     c.text(16, 47, fit(sub, 11, c.width - 32), 11, fill=MUTED, tip=sub, take=True)
 
 
-def _axis(c: _Canvas, place: Placer) -> None:
+def _axis(c: _Canvas) -> None:
     axis_y = TOP - 8
     c.shapes.append(f'<line x1="{c.plot_x0}" y1="{axis_y}" x2="{c.plot_x1}" y2="{axis_y}" stroke="#cbd2d9"/>')
     plot = c.plot_x1 - c.plot_x0
@@ -209,11 +209,11 @@ def _axis(c: _Canvas, place: Placer) -> None:
         tx = c.x(c.t0 + k * step)
         c.shapes.append(f'<line x1="{num(tx)}" y1="{axis_y - 4}" x2="{num(tx)}" y2="{num(c.bottom)}" stroke="#eef1f4"/>')
         label = c.rel(c.t0 + k * step)
-        if place.place(label, NOTE_SIZE, [(tx, axis_y - 6, "middle")]) is not None:
+        if c.place.place(label, NOTE_SIZE, [(tx, axis_y - 6, "middle")]) is not None:
             c.text(tx, axis_y - 6, label, NOTE_SIZE, anchor="middle", fill=MUTED)
 
 
-def _lane_rows(c: _Canvas, place: Placer) -> None:
+def _lane_rows(c: _Canvas) -> None:
     """The stripes, and the labels in the left column (with their tree lines)."""
     for i, lane in enumerate(c.lanes):
         if i % 2 == 0:
@@ -250,7 +250,7 @@ class _Placed:
         self.mark, self.x, self.lane = mark, x, lane
 
 
-def _marks(c: _Canvas, place: Placer) -> list[_Placed]:
+def _marks(c: _Canvas) -> list[_Placed]:
     """Where each glyph goes: at its time; interruptions one fiber sends at one instant fan
     out; on one lane, glyphs closer than MARKER_GAP are spread out in event order."""
     batch: dict[tuple[int | None, float], int] = {}
@@ -275,11 +275,11 @@ def _marks(c: _Canvas, place: Placer) -> list[_Placed]:
         last[lane] = x
         out.append(_Placed(m, x, lane))
         mid = c.lanes[lane].mid
-        place.take((x - GLYPH_R, mid - GLYPH_R, x + GLYPH_R, mid + GLYPH_R))
+        c.place.take((x - GLYPH_R, mid - GLYPH_R, x + GLYPH_R, mid + GLYPH_R))
     return out
 
 
-def _bars(c: _Canvas, place: Placer, marks: list[_Placed]) -> None:
+def _bars(c: _Canvas, marks: list[_Placed]) -> None:
     """Each fiber's bar (pale while it waits), hatched while it releases."""
     reach: dict[int, float] = {}  # lane -> the x of its last glyph
     for p in marks:
@@ -315,7 +315,7 @@ def _bars(c: _Canvas, place: Placer, marks: list[_Placed]) -> None:
                          f"<title>{esc(_releasing_tip(c, f.id, releasing))}</title></rect>")
         parts.append("</g>")
         c.shapes.append("".join(parts))
-        place.take((bx0, mid - BAR_H / 2 - 1, rx1, mid + BAR_H / 2 + 1))
+        c.place.take((bx0, mid - BAR_H / 2 - 1, rx1, mid + BAR_H / 2 + 1))
 
 
 def _bar_tip(c: _Canvas, lane: Lane) -> str:
@@ -387,7 +387,7 @@ class _Curves:
 _FINISHED: Final = {"success": 0, "failure": 1, "interrupted": 2}
 
 
-def _groups(c: _Canvas, place: Placer) -> None:
+def _groups(c: _Canvas) -> None:
     """A group lane: how many of its fibers run (above) and how many have finished, by
     outcome (below), over time, as steps at pixel resolution; a bound on parallelism shows
     as a plateau."""
@@ -420,7 +420,7 @@ def _groups(c: _Canvas, place: Placer) -> None:
             below = upper
         c.shapes.append(f'<rect x="{num(x0)}" y="{num(done_base - h)}" width="{num(x1 - x0)}" height="{num(h)}" '
                         f'fill="none" stroke="#d9dee4"/></g>')
-        place.take((x0, lane.top + 4, x1, lane.top + lane.height - 4))
+        c.place.take((x0, lane.top + 4, x1, lane.top + lane.height - 4))
 
 
 def _area(xs: list[float], upper: list[float], lower: list[float], x0: float, x1: float,
@@ -476,7 +476,7 @@ def _arrows(c: _Canvas, marks: list[_Placed]) -> None:
 _ORDER: Final = {"fail": 0, "die": 0, "caught": 1, "release": 2, "acquire": 4}
 
 
-def _labels(c: _Canvas, place: Placer, marks: list[_Placed]) -> None:
+def _labels(c: _Canvas, marks: list[_Placed]) -> None:
     story = c.story
     right = c.right
     missed: dict[int, list[tuple[float, str]]] = {}  # lane -> (x, label) that found no room
@@ -495,14 +495,14 @@ def _labels(c: _Canvas, place: Placer, marks: list[_Placed]) -> None:
         x = c.reach.get(i, c.x(f.end or c.t1)) + 6
         mid = lane.mid
         color = COLORS.get(outcome, MUTED) if outcome != "success" else TEXT
-        shown = fit(one_line(text), NOTE_SIZE, right - x)
+        shown = fit(one_line(text), NOTE_SIZE, right - x, bold=root)
         spot = None
         if shown and (shown == text or len(shown) > 12):
-            spot = place.place(shown, NOTE_SIZE, [(x, mid + CENTER, "start")], right=right)
+            spot = c.place.place(shown, NOTE_SIZE, [(x, mid + CENTER, "start")], right=right, bold=root)
         if spot is None:
-            shown = fit(one_line(text), NOTE_SIZE, right - c.plot_x0)
-            spot = place.place(shown, NOTE_SIZE, [(right, mid + BELOW, "end"), (right, mid + ABOVE, "end")],
-                               right=right)
+            shown = fit(one_line(text), NOTE_SIZE, right - c.plot_x0, bold=root)
+            spot = c.place.place(shown, NOTE_SIZE, [(right, mid + BELOW, "end"), (right, mid + ABOVE, "end")],
+                                 right=right, bold=root)
         if spot is not None:
             c.text(spot[0], spot[1], shown, NOTE_SIZE, anchor=spot[2], fill=color, bold=root,
                    tip=f"{story.labels[f.id]}: {text}", halo=True)
@@ -526,7 +526,7 @@ def _labels(c: _Canvas, place: Placer, marks: list[_Placed]) -> None:
         else:
             spots = [(p.x + g, mid + ABOVE, "start"), (p.x - g, mid + ABOVE, "end"),
                      (p.x + g, mid + BELOW, "start"), (p.x - g, mid + BELOW, "end")]
-        spot = place.place(shown, size, spots, right=right, mono=failure)
+        spot = c.place.place(shown, size, spots, right=right, mono=failure)
         if spot is None:
             missed.setdefault(p.lane, []).append((p.x, text))
             continue
@@ -534,18 +534,18 @@ def _labels(c: _Canvas, place: Placer, marks: list[_Placed]) -> None:
                  else RESOURCE)
         c.text(spot[0], spot[1], shown, size, anchor=spot[2], fill=color, mono=failure, tip=c.story.tip(m), halo=True)
     for i, items in missed.items():
-        _count(c, place, i, items)
+        _count(c, i, items)
 
 
-def _count(c: _Canvas, place: Placer, lane_index: int, items: list[tuple[float, str]]) -> None:
+def _count(c: _Canvas, lane_index: int, items: list[tuple[float, str]]) -> None:
     """Labels that found no room: a "+n" near the first of them, or at the lane's end."""
     mid = c.lanes[lane_index].mid
     tip = "\n".join(text for _, text in items)
     label = f"+{len(items)}"
     x = items[0][0]
-    spot = place.place(label, NOTE_SIZE, [(x + GLYPH_R + 2, mid + ABOVE, "start"), (x - GLYPH_R - 2, mid + ABOVE, "end"),
-                                          (x + GLYPH_R + 2, mid + BELOW, "start"), (x - GLYPH_R - 2, mid + BELOW, "end")],
-                       right=c.right)
+    spot = c.place.place(label, NOTE_SIZE, [(x + GLYPH_R + 2, mid + ABOVE, "start"), (x - GLYPH_R - 2, mid + ABOVE, "end"),
+                                            (x + GLYPH_R + 2, mid + BELOW, "start"), (x - GLYPH_R - 2, mid + BELOW, "end")],
+                         right=c.right, bold=True)
     take = spot is None
     if spot is None:  # the column kept for these counts is always free
         spot = (c.width - 6, mid + CENTER, "end")
@@ -553,7 +553,7 @@ def _count(c: _Canvas, place: Placer, lane_index: int, items: list[tuple[float, 
            tip=f"{len(items)} labels with no room here:\n{tip}", halo=True, take=take)
 
 
-def _scopes(c: _Canvas, place: Placer) -> None:
+def _scopes(c: _Canvas) -> None:
     """A bracket around the lanes of each scope's children, offset by its nesting level,
     its kind written by its top corner."""
     for scope in c.story.scopes:
@@ -577,7 +577,7 @@ def _scopes(c: _Canvas, place: Placer) -> None:
         size = 9.0
         spots = [(bx0 - 2, y0 + 8, "end"), (bx0 + 5, y0 + 8, "start"), (bx0 - 2, y1 - 1, "end"),
                  (bx0 + 5, y1 - 1, "start")]
-        spot = place.place(label, size, spots, right=c.right)
+        spot = c.place.place(label, size, spots, right=c.right)
         if spot is not None:
             c.text(spot[0], spot[1], label, size, anchor=spot[2], fill=MUTED, tip=tip, halo=True)
 
@@ -621,7 +621,7 @@ def _shown(c: _Canvas) -> set[str]:
     return keys
 
 
-def _legend(c: _Canvas, place: Placer, rows: list[list[tuple[str, str]]], top: float) -> None:
+def _legend(c: _Canvas, rows: list[list[tuple[str, str]]], top: float) -> None:
     c.text(16, top - 8, "Legend", LEGEND_SIZE, bold=True, take=True)
     y = top + 12
     for row in rows:
