@@ -50,12 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--test-clock", action="store_true",
                        help="run `main` on a TestClock advanced automatically: sleeps finish "
                             "instantly, and the same program gives the same trace and picture")
-    trace.add_argument("--title", help="title of the timeline picture")
+    trace.add_argument("--title", help="title of the timeline picture (default: made from the "
+                                        "trace, as `render` makes it)")
     render = sub.add_parser("render", help="render a trace saved with --jsonl / Trace.save_jsonl")
     render.add_argument("trace_file", help="a .jsonl trace")
     render.add_argument("--svg", help="write the timeline SVG here (default: next to the trace)")
     render.add_argument("--perfetto", help="write Chrome trace-event JSON here")
-    render.add_argument("--title", help="title of the timeline picture")
+    render.add_argument("--title", help="title of the timeline picture (default: made from the "
+                                         "trace, as `trace` makes it)")
     render.add_argument("--summary", action="store_true", help="print the trace's summary")
     return parser
 
@@ -160,7 +162,7 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
     if not any(outputs.values()):
         outputs["svg"] = f"{path.stem}.trace.svg"
     print(trace.summary())
-    _write(trace, outputs, args.title or f"{path.name}")  # BadInput (3) if a file cannot be written
+    _write(trace, outputs, args.title)  # BadInput (3) if a file cannot be written
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_PROGRAM_FAILED if failed else EXIT_OK

@@ -230,6 +230,7 @@ class EffectMagics(Magics):
         from effectpy import Failure, TestClock
         from effectpy._core._runtime import run_ending_daemons
         from effectpy.trace import record
+        from effectpy.trace._story import title_of
 
         args = parse_argstring(self.effect, line)
         shell = self.shell
@@ -251,13 +252,17 @@ class EffectMagics(Magics):
         fatal = stopped if stopped is not None else _fatal_defect(exit_)
         # a run raises Failure (not KeyboardInterrupt) when a finalizer fails after Ctrl-C
         interrupted = isinstance(fatal, (KeyboardInterrupt, Failure))
-        title = (args.name or "%%effect") + (f" ({INTERRUPTED})" if interrupted else "")
+        marked = f" ({INTERRUPTED})" if interrupted else ""
+        label = (args.name or "%%effect") + marked  # what the text summary is about
+        # the pictures' title: the one rule every renderer follows (`effectpy.trace`'s
+        # default), marked when Ctrl-C stopped the run
+        heading = title_of(trace.fibers(), None) + marked if interrupted else None
         if args.name:
             shell.user_ns[args.name] = trace
         if handle is not None:
-            widget.title = title
+            widget.title = heading or ""
             handle.update(widget)  # the static fallbacks (SVG, text) now hold the whole run
-        self._show(trace, effect, args, title, shown=widget is not None, marked=interrupted)
+        self._show(trace, effect, args, label, heading, shown=widget is not None)
         if stopped is not None:
             if isinstance(stopped, Failure):  # a finalizer failed after Ctrl-C
                 stopped.args = (trace.pretty_cause(stopped.cause),)
@@ -285,17 +290,16 @@ class EffectMagics(Magics):
             from effectpy.trace._widget import TimelineWidget
         except ImportError:  # no effectpy[notebook]: the static SVG instead
             return None
-        return TimelineWidget(trace, effect, title=args.name or "%%effect")
+        return TimelineWidget(trace, effect)
 
     @staticmethod
-    def _show(trace: Any, effect: Any, args: Any, title: str, shown: bool, marked: bool) -> None:
+    def _show(trace: Any, effect: Any, args: Any, label: str, svg_title: str | None, shown: bool) -> None:
         """Write the files asked for, and show the static timeline (unless the widget shows
-        it) and the effect tree. ``marked``: the pictures carry ``title`` (the run was
-        interrupted)."""
+        it, titled ``svg_title``) and the effect tree; ``label`` says what the text
+        summary (for a terminal) is about."""
         from IPython.display import SVG, display
 
         from effectpy.trace import render_svg
-        svg_title = title if marked else None
         if args.svg:
             trace.save_svg(args.svg, title=svg_title)
         if args.perfetto:
@@ -305,7 +309,7 @@ class EffectMagics(Magics):
         if not shown:
             # the text for frontends that show text only (a terminal): the final summary
             display({"image/svg+xml": trace.to_svg(title=svg_title),
-                     "text/plain": f"{title}: {trace.summary(timings=False)}"}, raw=True)
+                     "text/plain": f"{label}: {trace.summary(timings=False)}"}, raw=True)
         if args.tree:
             display(SVG(render_svg(trace.effect_tree(effect))))
 

@@ -18,7 +18,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from ._core._cause import Exit, Fail
 from ._core._effect import (
-    FAIL, FLAT_MAP, NAMED, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _alloc, _Instead, _make,
+    FAIL, FLAT_MAP, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _alloc, _Instead, _make,
 )
 from ._core._wait import _Offerers, _signal, _wake_all, _Waiter, _Waiters
 from ._deferred import Deferred
@@ -50,10 +50,11 @@ def _wait(waiters: _Waiters[_Waiter], ready: Callable[[], bool], label: str) -> 
 
 
 def _resumed(label: str) -> Effect[Any, Any, None]:
-    """What a `_wait` runs once signalled: succeed with None, named for the instruments."""
+    """What a `_wait` runs once signalled: succeed with None, labelled (in ``b``, which the
+    run loop never reads for SUCCEED) for the instruments."""
     node = _RESUMED.get(label)
     if node is None:
-        node = _RESUMED[label] = _make(NAMED, _make(SUCCEED, None), label)
+        node = _RESUMED[label] = _make(SUCCEED, None, label)
     return node
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from ._core._duration import Duration, to_seconds
-from ._core._effect import SUCCEED, Effect, _make, _shaped, fail, sleep, with_fiber
-from ._core._fiber import Fiber
+from ._core._effect import NAMED, SUCCEED, Effect, _make, _shaped, fail, sleep, with_fiber
+from ._core._fiber import Fiber, internal_name
 from ._core._group import FIRST, group
 from ._option import NONE, Some
 
@@ -22,11 +22,18 @@ class _TimedOut:
 
 
 _TIMED_OUT = _TimedOut()
+TIMER: Final = internal_name("timeout timer")
+
+
+def _timer(effect: Effect[Any, Any, Any]) -> Effect[Any, Any, Any]:
+    """The timer branch, its fiber named as effectpy's own (pictures fold it under the
+    fiber that runs the timeout)."""
+    return _make(NAMED, effect, TIMER)
 
 
 def _raced(effect: Effect[Any, E, A], seconds: float, kind: str) -> Effect[Any, E, Any]:
     """Succeeds with the effect's value, or `_TIMED_OUT` if ``seconds`` passed first."""
-    timer = sleep(seconds).as_(_TIMED_OUT)
+    timer = _timer(sleep(seconds).as_(_TIMED_OUT))
     effs = (effect, timer)
     return _shaped(group(effs.__getitem__, 2, None, FIRST, "timeout"), kind, ("effect", effect), ("seconds", seconds))
 
@@ -46,7 +53,7 @@ def timeout(effect: Effect[Any, E, A], duration: float | Duration) -> Effect[Any
     err = f"timed out after {seconds:g}s"
     # the timer itself fails, so that a failure of the interrupted effect (e.g. in its
     # finalizer) joins the TimeoutError in the cause instead of replacing it
-    timer = sleep(seconds).flat_map(lambda _: _fired(seconds, fail(TimeoutError(err))))
+    timer = _timer(sleep(seconds).flat_map(lambda _: _fired(seconds, fail(TimeoutError(err)))))
     effs = (effect, timer)
     return _shaped(group(effs.__getitem__, 2, None, FIRST, "timeout"), "timeout", ("effect", effect), ("seconds", seconds))
 

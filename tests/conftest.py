@@ -18,3 +18,5 @@ def run_async():
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--effectpy-screenshots", default=None,
                      help="keep the browser test's screenshots of the timeline widget in this folder")
+    parser.addoption("--effectpy-pictures", default=None,
+                     help="write the PNGs of the stories' pictures (tests/test_pictures_browser.py) here")

@@ -60,10 +60,14 @@ def test_trace_a_script_that_runs_itself_and_fails(tmp_path):
 def test_render_a_saved_trace(tmp_path):
     script = tmp_path / "race_demo.py"
     script.write_text(GUIDE_RACE)
-    assert cli("trace", script, "--jsonl", "t.jsonl", "--test-clock", cwd=tmp_path).returncode == 0
+    traced = cli("trace", script, "--jsonl", "t.jsonl", "--svg", "traced.svg", "--test-clock", cwd=tmp_path)
+    assert traced.returncode == 0
     out = cli("render", "t.jsonl", "--summary", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "t.svg").exists() and "fibers" in out.stdout
+    # one title rule: the picture of a trace is the same, however it was made
+    assert (tmp_path / "t.svg").read_text() == (tmp_path / "traced.svg").read_text()
+    assert ">effectpy timeline</text>" in (tmp_path / "t.svg").read_text()
 
 
 def test_clear_errors_and_exit_codes(tmp_path):

@@ -32,6 +32,48 @@ def test_fiber_has_id_and_name():
     assert run(succeed(1).named("labelled").fork().flat_map(check)) == "labelled"
 
 
+def test_named_names_the_fiber_that_runs_it_wherever_it_sits():
+    def name_seen(fiber):
+        return succeed(fiber.name)
+
+    def names(program):
+        return run(program.fork().flat_map(lambda f: f.join()))
+
+    here = with_fiber(name_seen)
+    # not the outermost node: the fiber is named when its run reaches the `.named`
+    assert names(sleep(0).flat_map(lambda _: here).named("inner").map(str.upper)) == "INNER"
+    assert names(unit.flat_map(lambda _: here.named("late"))) == "late"
+    # the first name given wins: fork(name=...), an outer .named, an earlier .named
+    assert run(here.named("inner").fork(name="given").flat_map(lambda f: f.join())) == "given"
+    assert names(here.named("inner").named("outer")) == "outer"
+    assert names(unit.named("first").flat_map(lambda _: here.named("second"))) == "first"
+    # a queue's waits are labelled for the instruments, and name nothing
+    queue = Queue(1)
+    waiter = queue.take().flat_map(lambda _: here)
+    assert run(waiter.fork().flat_map(lambda f: queue.offer(1).flat_map(lambda _: f.join()))) is None
+
+
+def test_the_library_names_its_own_fibers_as_internal():
+    from effectpy import Stream
+    from effectpy.lowlevel import Instrument, instrument
+
+    class Names(Instrument):
+        def __init__(self):
+            self.seen = []
+
+        def fiber_started(self, fiber, parent):
+            self.seen.append((fiber.name, fiber.internal))
+
+    names = Names()
+    with instrument(names):
+        run(sleep(0).timeout(5).named("job"))
+        run(Stream.range(3).buffer(2).map_par(2, lambda i: sleep(0).as_(i)).run_collect())
+    assert names.seen == [
+        ("job", False), ("timeout[0]", False), ("effectpy:timeout timer", True),
+        (None, False), ("effectpy:buffer pump", True), ("effectpy:map_par pump", True),
+        ("map_par[0]", False), ("map_par[1]", False), ("map_par[2]", False)]
+
+
 def test_interrupt_runs_finalizers_before_returning():
     log = []
     started = Deferred()

@@ -78,8 +78,8 @@ def test_displays_the_live_widget_then_its_final_fallbacks_and_the_tree(shell):
     # the widget is shown before the run (empty), then its display is updated with the whole run
     assert widget_view in first[0] and widget_view in update[0]
     assert update[1]["update"] and update[1]["transient"] == first[1]["transient"]
-    assert first[0]["text/plain"].startswith("TimelineWidget %%effect: 0 fibers")
-    assert update[0]["text/plain"].splitlines()[:2] == ["TimelineWidget %%effect: 3 fibers",
+    assert first[0]["text/plain"].startswith("TimelineWidget: 0 fibers")
+    assert update[0]["text/plain"].splitlines()[:2] == ["TimelineWidget: 3 fibers",
                                                          "fibers: 1 interrupted, 2 success"]
     assert "Backup" in update[0]["image/svg+xml"]
     assert "race" in tree[0]["image/svg+xml"] and widget_view not in tree[0]
@@ -213,11 +213,12 @@ def check_the_stopped_run_was_kept(shell, tmp_path, stopped, shown, released):
     assert [r.released is not None for r in trace.resources()] == [True]
     svg = (tmp_path / "t.svg").read_text()
     ET.fromstring(svg)
-    assert "tr (interrupted by Ctrl-C)" in svg
+    # the pictures' title is the one every renderer gives this trace, marked
+    assert ">effectpy timeline (interrupted by Ctrl-C)</text>" in svg
     assert Trace.load(tmp_path / "t.jsonl") == trace and (tmp_path / "t.json").exists()
     [final] = [data for data in shown if "text/plain" in data]
     assert final["text/plain"].startswith(("tr (interrupted by Ctrl-C): 1 fibers",
-                                           "TimelineWidget tr (interrupted by Ctrl-C): 1 fibers"))
+                                           "TimelineWidget effectpy timeline (interrupted by Ctrl-C): 1 fibers"))
 
 
 @pytest.mark.parametrize("how", ["signal", "raise"])
@@ -250,7 +251,7 @@ def test_ctrl_c_then_a_failing_finalizer_raises_that_failure_and_keeps_the_trace
     [defect] = failed.value.cause.defects()
     assert str(defect) == "cannot close conn" and "cannot close conn" in str(failed.value)
     assert failed.value.__cause__ is None and failed.value.__suppress_context__
-    assert "tr (interrupted by Ctrl-C)" in (tmp_path / "t.svg").read_text()
+    assert ">effectpy timeline (interrupted by Ctrl-C)</text>" in (tmp_path / "t.svg").read_text()
     assert shown[-1]["text/plain"].startswith("tr (interrupted by Ctrl-C): 1 fibers")
     assert shell.user_ns["tr"].resources()[0].released is not None
 

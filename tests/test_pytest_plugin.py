@@ -139,7 +139,7 @@ def test_failing_test_saves_svg_and_jsonl_where_the_option_says(inner: pytest.Py
         "The effect trace of this failed test, for the bug report:",
         f"  timeline  reports/traces/{stem}.svg",
         f"  events    reports/traces/{stem}.trace.jsonl",
-        "*fibers over 1s (TestClock clock)",
+        "*fibers over 1 s (TestClock clock)",
         "fibers: *1 interrupted*",
         "leaks: none",
         "*- effectpy traces of failed tests -*",

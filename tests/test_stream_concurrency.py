@@ -57,7 +57,7 @@ def test_zip_pulls_both_sides_in_child_fibers_of_the_puller():
         assert run(Stream.range(3).zip(Stream.range(3)).run_collect()) == [(0, 0), (1, 1), (2, 2)]
     fibers = trace.fibers()
     root = next(f for f in fibers if f.parent is None)
-    pullers = [f for f in fibers if f.name in ("zip[0]", "zip[1]")]
+    pullers = [f for f in fibers if f.name in ("effectpy:zip pull [0]", "effectpy:zip pull [1]")]
     assert len(pullers) >= 2 and all(f.parent == root.id for f in pullers)
     assert not trace.leaks()
 
@@ -197,7 +197,7 @@ def test_flat_map_par_with_take_interrupts_the_inner_streams_and_releases_them_o
         assert sorted(guarded((s.take(2) + snapshot(log)).run_collect()).value[:2]) == ["0", "1"]
     assert sorted(log) == ["close 0", "close 1", "open 0", "open 1"]
     names = {f.name for f in trace.fibers()}
-    assert {"flat_map_par", "flat_map_par[0]", "flat_map_par[1]"} <= names
+    assert {"effectpy:flat_map_par pump", "flat_map_par[0]", "flat_map_par[1]"} <= names
     assert not trace.leaks()
 
 
@@ -259,7 +259,7 @@ def test_debounce_runs_its_fibers_under_the_stream_and_stops_them():
             return clock.adjust(60).flat_map(lambda _: fiber.interrupt())
         ex = run(program.fork().flat_map(go).provide(Context().with_service(Clock, clock)))
     assert ex.is_interrupted() and log == ["upstream interrupted"]
-    assert {"debounce", "debounce timer"} <= {f.name for f in trace.fibers()}
+    assert {"effectpy:debounce pump", "effectpy:debounce timer"} <= {f.name for f in trace.fibers()}
     assert not trace.leaks()
 
 
@@ -331,7 +331,7 @@ def test_partition_releases_upstream_and_stops_its_fiber_when_the_scope_closes()
         first = run(scoped(source.partition(lambda x: isinstance(x, int)).flat_map(
             lambda pair: pair[0].run(Sink.take(3)))))
     assert first == [0, 1, 2] and log == ["open res", "close res"]
-    assert "partition" in {f.name for f in trace.fibers()}
+    assert "effectpy:partition pump" in {f.name for f in trace.fibers()}
     assert not trace.leaks()
 
 

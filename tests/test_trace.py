@@ -310,3 +310,20 @@ def test_a_daemon_that_ended_by_itself_is_no_leak():
     with record() as trace:
         effectpy.run(program)
     assert not trace.leaks()
+
+
+def test_summary_and_leaks_leave_internal_fibers_out_and_say_what_was_caught():
+    program = sleep(5).timeout(1).catch_all(lambda e: succeed("fallback"))
+    with record() as trace:
+        assert asyncio.run(TestClock().drive(program)).value == "fallback"
+    timer = next(f for f in trace.fibers() if f.internal)
+    assert timer.name == "effectpy:timeout timer" and timer.outcome == "failure"
+    text = trace.summary()
+    assert "fibers: 1 interrupted, 1 success (and 1 internal)" in text  # the timer is no failure
+    assert "  1 s #1 main: fail TimeoutError('timed out after 1s') (caught \u2192 recovered)" in text
+    assert "timeout timer" not in text and "over 1 s (TestClock clock)" in text
+    # an internal fiber ends with its owner: one that never ended is not the program's leak
+    stuck = Trace([TraceEvent(0, 0.0, "fork", 1, None, None, "job", {}),
+                   TraceEvent(1, 0.0, "fork", 2, 1, None, "effectpy:buffer pump", {}),
+                   TraceEvent(2, 1.0, "exit", 1, None, None, "job", {"outcome": "success"})])
+    assert not stuck.leaks() and "leaks: none" in stuck.summary()

@@ -150,9 +150,9 @@ def test_chains_fold_into_one_sequence_and_user_functions_are_never_called():
 def test_library_steps_show_the_effects_they_hold():
     g = effect_tree(sleep(1).zip(succeed(2)).or_else(fail("nope")).delay(0.5))
     labels = boxes(g)
-    assert labels["n0"] == "sequence \u00b7 2 steps | 1. sleep 0.5s | 2. then \u2193"
-    inner = find(g, "1. sleep 1s")
-    assert labels[inner] == "sequence \u00b7 3 steps | 1. sleep 1s | 2. zip \u2193 | 3. or_else \u2193"
+    assert labels["n0"] == "sequence \u00b7 2 steps | 1. sleep 500 ms | 2. then \u2193"
+    inner = find(g, "1. sleep 1 s")
+    assert labels[inner] == "sequence \u00b7 3 steps | 1. sleep 1 s | 2. zip \u2193 | 3. or_else \u2193"
     assert {(labels[h], label) for t, h, label in edges(g) if t == inner} == {
         ("succeed(2)", "step 2"), ("fail('nope')", "step 3")}
 
@@ -190,7 +190,7 @@ def test_labelled_nodes_for_every_combinator():
     g = effect_tree(program)
     labels = " || ".join(boxes(g).values())
     for expected in [
-        "zip_par \u00b7 14 branches", "timeout 2s | fails with TimeoutError if slower",
+        "zip_par \u00b7 14 branches", "timeout 2 s | fails with TimeoutError if slower",
         "for_each_par(<lambda>) | 5 items \u00b7 at most 2 at a time",
         "race_success \u00b7 2 branches | first success wins",
         "scoped | releases its resources when it ends",
@@ -199,7 +199,7 @@ def test_labelled_nodes_for_every_combinator():
         "fork | name 'bg' | runs in a new fiber", "never",
         "fork_daemon | name 'napper' | outlives its parent", "named 'napper'",
         "uninterruptible", "provide", "suspend(<lambda>)", "Effect(<lambda>)",
-        "from_async(fetch_data)", "die(ValueError: boom)", "timeout_to 1s",
+        "from_async(fetch_data)", "die(ValueError: boom)", "timeout_to 1 s",
     ]:
         assert expected in labels, expected
     assert "map(tuple)" not in labels  # zip_par's own step is part of the zip_par box
@@ -283,13 +283,13 @@ def test_race_annotated_with_winner_losers_and_releases():
     race_box = labels[find(g, "race \u00b7 3 branches")]
     assert "\u2605 winner: [1] Backup (#3)" in race_box and "1 ok \u00b7 2 interrupted" in race_box
     backup = labels[find(g, "named 'Backup'")]
-    assert backup == "named 'Backup' | \u2605 winner | \u2713 #3 succeeded at 0.2s"
+    assert backup == "named 'Backup' | \u2605 winner | \u2713 #3 succeeded at 200 ms"
     primary = labels[find(g, "named 'Primary'")]
-    assert primary == "named 'Primary' | \u2298 #2 interrupted by #1 at 0.2s"
+    assert primary == "named 'Primary' | \u2298 #2 interrupted by #1 at 200 ms"
     attrs = box_map(g)
     assert attrs[find(g, "named 'Backup'")].border == _tree_picture.OUTCOME["success"][1]
     assert attrs[find(g, "named 'Primary'")].border == _tree_picture.OUTCOME["interrupted"][1]
-    assert "'conn-Primary' released at 0.2s (interrupted)" in labels[find(g, "conn-Primary")]
+    assert "'conn-Primary' released at 200 ms (interrupted)" in labels[find(g, "conn-Primary")]
     assert "ran in fiber #1" in g.source
     # the same through the Trace method
     assert trace.effect_tree(program).source == g.source
@@ -333,8 +333,8 @@ def test_timeout_and_for_each_par_annotated():
     _, trace = drive(program)
     g = effect_tree(program, trace)
     labels = boxes(g)
-    assert "\u2717 timed out at 1s" in labels[find(g, "timeout 1s")]
-    assert "interrupted by #2" in labels[find(g, "sleep 5s")]
+    assert "\u2717 timed out at 1 s" in labels[find(g, "timeout 1 s")]
+    assert "interrupted by #2" in labels[find(g, "sleep 5 s")]
     each = labels[find(g, "for_each_par(item)")]
     assert "3 ok \u00b7 1 failed \u00b7 1 interrupted \u00b7 5 never started" in each
 
@@ -345,7 +345,7 @@ def test_fork_annotated():
     g = effect_tree(program, trace)
     labels = boxes(g)
     assert labels[find(g, "fork |")].startswith("fork | name 'bg'")
-    assert "\u2298 #2 interrupted by #1 at 1s" in labels[find(g, "never")]
+    assert "\u2298 #2 interrupted by #1 at 1 s" in labels[find(g, "never")]
 
 
 # --- fiber_tree ------------------------------------------------------------------------------
@@ -356,10 +356,10 @@ def test_fiber_tree_of_the_race():
     g = trace.fiber_tree()
     assert isinstance(g, graphviz.Digraph)
     labels = boxes(g)
-    assert labels["f1"] == "#1 | 0s \u2192 0.2s (0.2s) | \u2713 success"
-    assert labels["f3"] == ("#3 Backup | 0s \u2192 0.2s (0.2s) | \u2713 success | resources: 1 acquired, 1 released | "
-                            "'conn-Backup' released at 0.2s (success)")
-    assert labels["f2"].startswith("#2 Primary | 0s \u2192 0.2s (0.2s) | \u2298 interrupted by #1")
+    assert labels["f1"] == "#1 main | 0 \u2192 200 ms (200 ms) | \u2713 success"
+    assert labels["f3"] == ("#3 Backup | 0 \u2192 200 ms (200 ms) | \u2713 success | resources: 1 acquired, 1 released | "
+                            "'conn-Backup' released at 200 ms (success)")
+    assert labels["f2"].startswith("#2 Primary | 0 \u2192 200 ms (200 ms) | \u2298 interrupted by #1")
     assert sorted(edges(g)) == [("f1", "f2", ""), ("f1", "f3", ""), ("f1", "f4", "")]
     attrs = box_map(g)
     assert attrs["f3"].fill == _tree_picture.OUTCOME["success"][0]
@@ -383,9 +383,9 @@ def test_fiber_tree_failure_never_ended_and_leaked_resource():
     ])
     g = trace.fiber_tree()
     labels = boxes(g)
-    assert labels["f2"] == ("#2 worker | started 1s \u00b7 never ended | \u2026 never ended | "
+    assert labels["f2"] == ("#2 worker | started 1 s \u00b7 never ended | \u2026 never ended | "
                             "resources: 1 acquired, 0 released | \u26a0 'socket' never released")
-    assert labels["f3"] == "#3 doomed | 3s \u2192 5s (2s) | \u2717 failed: 'boom'"
+    assert labels["f3"] == "#3 doomed | 3 s \u2192 5 s (2 s) | \u2717 failed: 'boom'"
     attrs = box_map(g)
     assert attrs["f2"].dashed
     assert attrs["f3"].border == _tree_picture.OUTCOME["failure"][1]

@@ -262,3 +262,21 @@ def test_flushes_of_a_live_trace_do_not_copy_what_was_sent(sent, monkeypatch):
         w._on_request(w, {"type": "need", "have": 3}, [])
     monkeypatch.undo()
     assert received(sent) == rows(trace)
+
+
+def test_the_widget_titles_a_trace_as_the_svg_does(sent):
+    trace = run_recorded(race_program().named("job"))
+    w = TimelineWidget(trace)
+    assert w.title == "" and w._heading == "effectpy timeline: job"
+    assert ">effectpy timeline: job</text>" in w._repr_mimebundle_()[0]["image/svg+xml"]
+    w.title = "mine"
+    assert w._heading == "mine"
+    w.title = ""
+    assert w._heading == "effectpy timeline: job"
+
+
+def test_the_browser_gets_the_svg_timelines_grammar(sent):
+    from effectpy.trace._grammar import GLYPHS, LEGEND
+    w = TimelineWidget(Trace())
+    assert w._grammar["glyphs"] == GLYPHS and w._grammar["legend"] == [list(e) for e in LEGEND]
+    assert w._grammar["internal"] == "effectpy:"

@@ -199,7 +199,7 @@ def test_the_widget_renders_live_replays_and_links(lab, shots):
                                    "&& !el.querySelector('.eptw-badge.live')", arg=race.element_handle())
             race.scroll_into_view_if_needed()
             labels = race.locator("g.eptw-lane text.eptw-label").all_text_contents()
-            assert labels == ["#1", "#2 primary", "#3 backup"], labels
+            assert labels == ["#1 main", "#2 primary", "#3 backup"], labels
             assert race.locator(".eptw-fail").count() >= 1 and race.locator(".eptw-acquire").count() == 1
 
             # the replay slider: back to the 4th event, the cursor line is drawn and the text says where
@@ -224,7 +224,7 @@ def test_the_widget_renders_live_replays_and_links(lab, shots):
             race.locator("g.eptw-lane.sel[data-fiber='2']").wait_for()
 
             # hover shows an event's details
-            race.locator("g.eptw-lane[data-fiber='3'] .eptw-fail").hover()
+            race.locator(".eptw-mark.eptw-fail[data-fiber='3']").hover()
             tip = race.locator(".eptw-tip")
             assert "backup fails: 'timeout'" in tip.inner_text()
 

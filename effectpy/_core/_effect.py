@@ -685,7 +685,12 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
         return result
 
     def named(self, label: str) -> Effect[R_co, E_co, A_co]:
-        """Label this effect; a fiber forked from it takes the label as its name."""
+        """Label this effect: the fiber that runs it takes the label as its name, wherever
+        it sits in the fiber's work (a branch of `zip_par`, a forked effect, a step of a
+        sequence), unless that fiber was named already: the first name given wins
+        (``fork(name=...)``, then the outermost or earliest ``.named``). A combinator's
+        default name (``zip_par[1]``) gives way to it. Instruments see the new name on
+        every event that follows."""
         if not isinstance(label, str):
             raise TypeError(f"named expects a str label, got {type(label).__name__} {label!r}")
         return _make(NAMED, self, label, user_location())

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ._scheduler import Carrier, Scheduler
     from ._scope import Scope
 
-__all__ = ["Fiber"]
+__all__ = ["INTERNAL", "Fiber", "internal_name"]
 
 E = TypeVar("E")
 A = TypeVar("A")
@@ -64,6 +64,16 @@ _STATE_NAMES: Final = ("new", "ready", "running", "suspending", "suspended", "fi
 # Fiber ids are unique in the process; traces renumber them from 1.
 _FIBER_IDS: Final = itertools.count(1)
 
+# The name prefix of the fibers effectpy forks for its own work (a timeout's timer, a
+# stream's pumps): instruments and pictures tell them from the program's fibers by it.
+INTERNAL: Final = "effectpy:"
+
+
+def internal_name(role: str) -> str:
+    """The name of an internal fiber doing ``role`` ("timeout timer", "buffer pump")."""
+    return INTERNAL + role
+
+
 class Fiber(Generic[E, A]):
     """A running (or finished) effect. Created by `Effect.fork`, never directly.
 
@@ -75,7 +85,7 @@ class Fiber(Generic[E, A]):
         "id", "name", "parent", "daemon", "_runtime", "_ctx", "_stack", "_interruptible",
         "_interruptor", "_interrupting", "_exit", "_observers", "_children", "_scope",
         "_own_scope", "_state", "_token", "_canceller", "_sync_wake", "_final", "_refs",
-        "_forked_refs", "_reported", "_carrier", "source", "__weakref__",
+        "_forked_refs", "_reported", "_carrier", "source", "_named", "__weakref__",
     )
 
     id: int
@@ -103,6 +113,7 @@ class Fiber(Generic[E, A]):
     _reported: Cause | None
     _carrier: Carrier | None
     source: str | None
+    _named: bool
 
     def __init__(self) -> None:
         raise TypeError("Fiber objects are made by effect.fork(), not constructed directly")
@@ -155,6 +166,10 @@ class Fiber(Generic[E, A]):
         f._carrier = None
         # file:line of the user code that made the fiber, when source capture is on.
         f.source = None
+        # Invariant: True once `name` was given on purpose (`.named`, `fork(name=...)`, an
+        # internal fiber's role); until then a `.named` the fiber runs names it (the name a
+        # combinator gave, such as "zip_par[1]", or none, is only a default).
+        f._named = False
         return f
 
     # --- public, effect-returning API --------------------------------------------------
@@ -215,6 +230,12 @@ class Fiber(Generic[E, A]):
     @property
     def state(self) -> str:
         return _STATE_NAMES[self._state]
+
+    @property
+    def internal(self) -> bool:
+        """Whether effectpy forked this fiber for its own work (a timeout's timer, a
+        stream's pump), rather than the program."""
+        return self.name is not None and self.name.startswith(INTERNAL)
 
     def __repr__(self) -> str:
         label = f" {self.name!r}" if self.name else ""
@@ -370,6 +391,7 @@ class Fiber(Generic[E, A]):
         if opts.scope is not None and opts.scope.closed:
             raise RuntimeError("fork_in: the scope is already closed; fork into an open Scope")
         child = Fiber._new(self._runtime, self._ctx, self, label, opts.daemon)
+        child._named = named or opts.name is not None
         child.source = (eff._c if named else None) or opts.source or source
         if not opts.daemon:
             if self._children is None:
@@ -644,6 +666,11 @@ class Fiber(Generic[E, A]):
                     self._yield(None)
                     return
                 elif tag == NAMED:
+                    if not self._named:
+                        # `.named` inside a branch names the fiber that runs it (from here
+                        # on: every event the instruments see after this carries the name)
+                        self.name = eff._b
+                        self._named = True
                     eff = eff._a
                 else:
                     ok = False
@@ -786,8 +813,9 @@ _RESTORE_UNINTERRUPTIBLE: Final = _make(RESTORE_STATUS, False)
 
 
 def _wait_label(then: Effect[Any, Any, Any]) -> str:
-    """What a WAIT node waits for, for the instruments: its retry's name."""
-    if then._tag == NAMED:
+    """What a WAIT node waits for, for the instruments: the label of its retry (a SUCCEED
+    node that carries one in ``b``, see `_queue._resumed`), or the retry's name."""
+    if then._tag == SUCCEED and then._b is not None:
         return str(then._b)
     if then._tag == OP:
         return str(getattr(then._a, "__qualname__", "wait"))

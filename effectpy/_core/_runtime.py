@@ -201,6 +201,7 @@ def _new_fiber(runtime: Any, eff: Effect[Any, Any, Any], ctx: Context,
     """A fiber that the awaiting task will carry (a root, or a nested run's child)."""
     named = eff._tag == NAMED
     fiber = Fiber._new(runtime, ctx, parent, eff._b if named else None, False)
+    fiber._named = named
     fiber.source = eff._c if named else None
     if runtime.instrument is not None:
         runtime.instrument.emit("fiber_started", fiber, parent)

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 
 from .._core._cause import Exit
 from .._core._effect import NAMED, SUCCEED, Effect, cause_of, fail_cause, lift, succeed, unit, with_fiber
-from .._core._fiber import Fiber
+from .._core._fiber import Fiber, internal_name
 from .._core._group import FIRST, group
 from .._core._scope import Scope
 from .._deferred import Deferred
@@ -149,7 +149,7 @@ def map_par(upstream: Open, n: int, f: Callable[[Any], Effect[Any, Any, Any]]) -
             return succeed(chunk)
 
         return upstream.flat_map(
-            lambda up: _in_scope(producer(up), scope).fork_in(scope, name="map_par")).as_(_suspend(pull))
+            lambda up: _in_scope(producer(up), scope).fork_in(scope, name=internal_name("map_par pump"))).as_(_suspend(pull))
     return with_fiber(open_)
 
 
@@ -160,7 +160,7 @@ def through_queue(upstream: Open, n: int, consume: Callable[[Queue[Any], Scope],
         scope = fiber.current_scope()
         queue: Queue[Any] = Queue(maxsize=n)
         return upstream.flat_map(
-            lambda up: _in_scope(_pump(up, queue), scope).fork_in(scope, name=stage)).as_(consume(queue, scope))
+            lambda up: _in_scope(_pump(up, queue), scope).fork_in(scope, name=internal_name(f"{stage} pump"))).as_(consume(queue, scope))
     return with_fiber(open_)
 
 
@@ -190,7 +190,7 @@ def _sides(left: Open, right: Open, label: str,
                 sent = queue.offer((side, chunk))
                 return sent.unit() if chunk is None else sent.flat_map(lambda _: loop())
             body = loop().catch_all_cause(lambda cause: queue.offer(_Failed(cause)).unit())
-            return body.fork_in(sub.scope, name=f"{label}[{side}]")
+            return body.fork_in(sub.scope, name=internal_name(f"{label} pump [{side}]"))
 
         def start(subs: tuple[_Sub, _Sub]) -> Effect[Any, Any, Pull]:
             return producer(0, subs[0]).zip(producer(1, subs[1])).as_(consume(subs, queue))
@@ -275,7 +275,7 @@ def pull_both(left: Pull, right: Pull, label: str) -> Effect[Any, Any, tuple[Any
         inbox: Queue[tuple[int, Exit[Any]]] = Queue()
 
         def side(i: int, pull: Pull) -> Effect[Any, Any, Fiber[Any, Any]]:
-            return pull.exit().flat_map(lambda ex: inbox.offer((i, ex))).fork(name=f"{label}[{i}]")
+            return pull.exit().flat_map(lambda ex: inbox.offer((i, ex))).fork(name=internal_name(f"{label} pull [{i}]"))
 
         def wait(fibers: tuple[Fiber[Any, Any], Fiber[Any, Any]]) -> Effect[Any, Any, tuple[Any, Any]]:
             out: list[Any] = [_CUT, _CUT]
@@ -405,7 +405,7 @@ def flat_map_par(upstream: Open, n: int, f: Callable[[Any], Open]) -> Open:
             return loop().catch_all_cause(fail_all)
 
         return upstream.flat_map(
-            lambda up: _in_scope(producer(up), scope).fork_in(scope, name="flat_map_par")).as_(_consume_chunks(queue))
+            lambda up: _in_scope(producer(up), scope).fork_in(scope, name=internal_name("flat_map_par pump"))).as_(_consume_chunks(queue))
     return with_fiber(open_)
 
 

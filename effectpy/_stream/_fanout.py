@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._core._effect import Effect, die, for_each, succeed, unit, with_fiber
-from .._core._fiber import Fiber
+from .._core._fiber import Fiber, internal_name
 from .._core._scope import Scope
 from .._pubsub import PubSub, Subscription
 from .._queue import Queue
@@ -88,7 +88,7 @@ def group_by(upstream: Open, key: Callable[[Any], Any], buffer: int) -> Open:
             return loop().catch_all_cause(lambda cause: end_all(_Failed(cause)))
 
         return upstream.flat_map(
-            lambda up: _in_scope(producer(up), scope).fork_in(scope, name="group_by")).as_(_consume(out))
+            lambda up: _in_scope(producer(up), scope).fork_in(scope, name=internal_name("group_by pump"))).as_(_consume(out))
     return with_fiber(open_)
 
 
@@ -118,7 +118,7 @@ def partition(upstream: Open, predicate: Callable[[Any], bool], buffer: int) -> 
         streams = (_once(succeed(_consume_chunks(queues[0])), "partition's first stream"),
                    _once(succeed(_consume_chunks(queues[1])), "partition's second stream"))
         return upstream.flat_map(
-            lambda up: _in_scope(producer(up), scope).fork_in(scope, name="partition")).as_(streams)
+            lambda up: _in_scope(producer(up), scope).fork_in(scope, name=internal_name("partition pump"))).as_(streams)
     return with_fiber(go)
 
 
@@ -148,6 +148,6 @@ def broadcast(upstream: Open, n: int, maximum_lag: int) -> Effect[Any, Any, tupl
         def start(up: Pull) -> Effect[Any, Any, tuple[Open, ...]]:
             readers = for_each(range(n), subscribe)
             return readers.flat_map(lambda opens: _in_scope(producer(up), scope).fork_in(
-                scope, name="broadcast").as_(tuple(opens)))
+                scope, name=internal_name("broadcast pump")).as_(tuple(opens)))
         return upstream.flat_map(start)
     return with_fiber(go)

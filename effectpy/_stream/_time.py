@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from .._core._clock import Clock
 from .._core._effect import Effect, fail_cause, sleep, succeed, unit, with_fiber
-from .._core._fiber import Fiber
+from .._core._fiber import Fiber, internal_name
 from .._core._scope import Scope
 from .._option import Option, Some
 from .._queue import Queue
@@ -90,7 +90,7 @@ def grouped_within(upstream: Open, n: int, limit: float) -> Open:
             if len(group) == 1:
                 tick = _Tick(current[0])
                 timer = sleep(limit).flat_map(lambda _: queue.offer(tick)).fork_in(
-                    scope, name="grouped_within timer")
+                    scope, name=internal_name("grouped_within timer"))
                 return timer.flat_map(lambda _: next_message())
             return next_message()
 
@@ -127,7 +127,7 @@ def debounce(upstream: Open, wait: float) -> Open:
                 def started(f: Fiber[Any, Any]) -> Effect[Any, Any, Chunk | None]:
                     timer[0] = f
                     return pull()
-                return check().fork_in(sub.scope, name="debounce timer").flat_map(started)
+                return check().fork_in(sub.scope, name=internal_name("debounce timer")).flat_map(started)
 
             def got(msg: Any) -> Effect[Any, Any, Chunk | None]:
                 if msg.__class__ is list:
@@ -159,7 +159,7 @@ def debounce(upstream: Open, wait: float) -> Open:
                 return sub.pull.flat_map(lambda chunk: queue.offer(_END if chunk is None else chunk).flat_map(
                     lambda _: unit if chunk is None else loop()))
             producer = loop().catch_all_cause(lambda cause: queue.offer(_Failed(cause)).unit())
-            return producer.fork_in(sub.scope, name="debounce").as_(make(sub))
+            return producer.fork_in(sub.scope, name=internal_name("debounce pump")).as_(make(sub))
         return _open_sub(upstream, fiber.current_scope()).flat_map(start)
     return with_fiber(open_)
 

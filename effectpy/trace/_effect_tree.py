@@ -21,11 +21,13 @@ from .._core._effect import (
     PROVIDE, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, YIELD, Effect, _ForkOptions, _OneShot,
     _Shape, _to_none,
 )
+from .._timeout import TIMER
 from ._events import safe_repr
+from ._text import fmt_duration
 from ._trace import FiberInfo, ResourceInfo, Trace
 from ._tree_picture import (
     CATEGORY, INK, MAX_NODES, MUTED, OUTCOME, Arrow, Box, Line, Picture, check_limit, clean,
-    detail_line, fmt_time, title_line, to_digraph,
+    SMALL, detail_line, title_line, to_digraph,
 )
 
 if TYPE_CHECKING:
@@ -187,7 +189,7 @@ def leaf_text(eff: Effect[Any, Any, Any]) -> str | None:
     if shape is not None:
         if shape.kind == "sleep":
             seconds = shape_part(shape, "seconds", 0.0)
-            return f"sleep {fmt_time(seconds)}" if isinstance(seconds, (int, float)) else "sleep"
+            return f"sleep {fmt_duration(seconds)}" if isinstance(seconds, (int, float)) else "sleep"
         return None
     if tag == SUCCEED:
         return f"succeed({clean(safe_repr(eff._a, 80), 32)})"
@@ -236,6 +238,21 @@ def cause_text(cause: object) -> str:
     if cause.interruptors():
         return "interrupt"
     return "fail_cause(empty)"
+
+
+_LEADS_TO: Final = frozenset({FLAT_MAP, MAP, FOLD, STATUS, PROVIDE, IN_SCOPE})
+
+
+def fiber_name(eff: Effect[Any, Any, Any]) -> str | None:
+    """The name a fiber that runs ``eff`` takes (the runtime's rule): that of the first
+    `.named` its run meets, following the steps that run first; None if none is met."""
+    for _ in range(10_000):  # a bound: effects are finite, but may be built very deep
+        if eff._tag == NAMED:
+            return str(eff._b)
+        if eff._tag not in _LEADS_TO:
+            break
+        eff = eff._a
+    return None
 
 
 def short_name(eff: Effect[Any, Any, Any]) -> str:
@@ -349,24 +366,24 @@ class RunIndex:
         f = self.fibers[fid]
         fill, border, mark = OUTCOME[f.outcome]
         if f.outcome == "success":
-            text = f"{mark} #{f.id} succeeded at {fmt_time(f.end or 0.0)}"
+            text = f"{mark} #{f.id} succeeded at {fmt_duration(f.end or 0.0)}"
         elif f.outcome == "failure":
             text = f"{mark} #{f.id} failed: {clean(self.errors.get(fid, '?'), 40)}"
         elif f.outcome == "interrupted":
             by = self.cancelled_by.get(fid)
             who = f" by #{by}" if isinstance(by, int) else f" by {clean(str(by), 20)}" if by else ""
-            text = f"{mark} #{f.id} interrupted{who} at {fmt_time(f.end or 0.0)}"
+            text = f"{mark} #{f.id} interrupted{who} at {fmt_duration(f.end or 0.0)}"
         else:
             text = f"{mark} #{f.id} never ended"
-        return [Line(text, bold=True, color=border, size=10.0)]
+        return [Line(text, bold=True, color=border, size=SMALL)]
 
 
 def resource_line(r: ResourceInfo) -> Line:
     """How a resource ended, in an annotated effect tree and in a fiber's box."""
     value = clean(r.value, 24)
     if r.released is None:
-        return Line(f"\u26a0 {value} never released", bold=True, color=OUTCOME["failure"][1], size=10.0)
-    return Line(f"{value} released at {fmt_time(r.released)} ({r.exit})", color=MUTED, size=10.0)
+        return Line(f"\u26a0 {value} never released", bold=True, color=OUTCOME["failure"][1], size=SMALL)
+    return Line(f"{value} released at {fmt_duration(r.released)} ({r.exit})", color=MUTED, size=SMALL)
 
 
 # --- effect_tree -----------------------------------------------------------------------------
@@ -443,7 +460,7 @@ class EffectTreeBuilder:
         for parent, count in self.elided.items():
             if parent is not None:  # the box whose parts were left out says so
                 by_name[parent].lines.append(Line(f"\u2026 {count:,} more below, not shown", bold=True,
-                                                  color=MUTED, size=10.0))
+                                                  color=MUTED, size=SMALL))
         return self.picture
 
     def _ancestor_with(self, box: str | None, key: int) -> str | None:
@@ -501,9 +518,7 @@ class EffectTreeBuilder:
     def describe_fork(self, eff: Effect[Any, Any, Any], ctx: Ctx) -> _Desc:
         opts: _ForkOptions = eff._b
         verb = "fork_in" if opts.scope is not None else "fork_daemon" if opts.daemon else "fork"
-        name = opts.name
-        if name is None and eff._a._tag == NAMED:
-            name = eff._a._b
+        name = opts.name if opts.name is not None else fiber_name(eff._a)
         lines = [title_line(verb)]
         if name is not None:
             lines.append(detail_line(f"name {clean(repr(name), 40)}"))
@@ -545,7 +560,7 @@ class EffectTreeBuilder:
             tips.extend(notes)
             if effects:
                 text += " \u2193"
-            lines.append(Line(f"{number}. {text}", size=10.0, align="left"))
+            lines.append(Line(f"{number}. {text}", size=SMALL, align="left"))
             children.extend(_Child(e, f"step {number}", ctx) for e in effects)
         return _Desc(lines, "sequence", children, tips)
 
@@ -585,7 +600,7 @@ class EffectTreeBuilder:
         return _Desc(lines, "resource", children, tips)
 
     def branch_names(self, kind: str, branches: Sequence[Effect[Any, Any, Any]]) -> list[str | None]:
-        return [b._b if b._tag == NAMED else f"{kind}[{i}]" for i, b in enumerate(branches)]
+        return [fiber_name(b) or f"{kind}[{i}]" for i, b in enumerate(branches)]
 
     def describe_group(self, shape: _Shape, ctx: Ctx) -> _Desc:
         kind = shape.kind
@@ -606,7 +621,7 @@ class EffectTreeBuilder:
                     won = self.run.fibers[fw].outcome == "success"
                     badges[winner] = "\u2605 winner" if won else "\u2605 finished first: its failure decides"
                     lines.append(Line(f"\u2605 {'winner' if won else 'decided by'}: [{winner}] {self.run.label(fw)}",
-                                      bold=True, color=OUTCOME["success" if won else "failure"][1], size=10.0))
+                                      bold=True, color=OUTCOME["success" if won else "failure"][1], size=SMALL))
             lines.append(self.tally(infos))
         children = [_Child(b, f"[{i}]", fids[i], fids[i], badges[i]) for i, b in enumerate(branches)]
         return _Desc(lines, "parallel", children)
@@ -642,28 +657,28 @@ class EffectTreeBuilder:
             parts.append(f"{counts[None]} never ended")
         if unstarted:
             parts.append(f"{unstarted} never started")
-        return Line(" \u00b7 ".join(parts), color=INK, size=10.0)
+        return Line(" \u00b7 ".join(parts), color=INK, size=SMALL)
 
     def describe_timeout(self, shape: _Shape, ctx: Ctx) -> _Desc:
         effect = shape_part(shape, "effect")
         seconds = shape_part(shape, "seconds", 0.0)
         assert isinstance(effect, Effect)
-        after = fmt_time(seconds) if isinstance(seconds, (int, float)) else "?"
+        after = fmt_duration(seconds) if isinstance(seconds, (int, float)) else "?"
         hint = {"timeout": "fails with TimeoutError if slower",
                 "timeout_option": "NONE if slower", "timeout_to": "the default if slower"}[shape.kind]
         lines = [title_line(f"{shape.kind} {after}"), detail_line(hint)]
         fid = timer = None
-        name = effect._b if effect._tag == NAMED else "timeout[0]"
-        self.expected.update((name, "timeout[1]"))
+        name = fiber_name(effect) or "timeout[0]"
+        self.expected.update((name, TIMER))
         if self.run is not None:
-            fid, timer = self.run.match(ctx, [name, "timeout[1]"])
+            fid, timer = self.run.match(ctx, [name, TIMER])
             if timer is not None:
                 t = self.run.fibers[timer]
                 if t.outcome in ("success", "failure"):
-                    lines.append(Line(f"{OUTCOME['failure'][2]} timed out at {fmt_time(t.end or 0.0)}", bold=True,
-                                      color=OUTCOME["failure"][1], size=10.0))
+                    lines.append(Line(f"{OUTCOME['failure'][2]} timed out at {fmt_duration(t.end or 0.0)}", bold=True,
+                                      color=OUTCOME["failure"][1], size=SMALL))
                 elif fid is not None and self.run.fibers[fid].outcome is not None:
-                    lines.append(Line("finished in time", bold=True, color=OUTCOME["success"][1], size=10.0))
+                    lines.append(Line("finished in time", bold=True, color=OUTCOME["success"][1], size=SMALL))
         return _Desc(lines, "parallel", [_Child(effect, "effect", fid, fid)])
 
     def describe_repetition(self, shape: _Shape, ctx: Ctx) -> _Desc:
@@ -676,7 +691,7 @@ class EffectTreeBuilder:
         if self.run is not None and ctx is not None and shape.kind == "retry":
             n = self.run.retries.get(ctx, 0)
             lines.append(Line(f"\u21bb retried {n} time{'s' if n != 1 else ''}", bold=True,
-                              color=INK, size=10.0))
+                              color=INK, size=SMALL))
         return _Desc(lines, "resource", [_Child(effect, "", ctx)])
 
     def describe_for_each(self, shape: _Shape, ctx: Ctx) -> _Desc:

@@ -7,10 +7,12 @@ from collections import deque
 from typing import TYPE_CHECKING, Final
 
 from ._effect_tree import RunIndex, resource_line
+from ._story import fiber_label
+from ._text import fmt_duration
 from ._trace import FiberInfo, Trace
 from ._tree_picture import (
     CATEGORY, MAX_NODES, MUTED, OUTCOME, Arrow, Box, Line, Picture, check_limit, clean, detail_line,
-    fmt_time, title_line, to_digraph,
+    SMALL, title_line, to_digraph,
 )
 
 if TYPE_CHECKING:
@@ -21,15 +23,15 @@ __all__ = ["fiber_tree"]
 MAX_CHILDREN: Final = 40  # children shown under one parent before summarising
 
 
-def fiber_box(f: FiberInfo, index: RunIndex, name: str) -> Box:
+def fiber_box(f: FiberInfo, index: RunIndex, name: str, root: bool) -> Box:
     fill, border, mark = OUTCOME[f.outcome]
-    title = f.label + (" \u00b7 daemon" if f.daemon else "")
+    title = fiber_label(f, root) + (" \u00b7 daemon" if f.daemon else "")
     lines = [title_line(clean(title, 48))]
     if f.end is None:
-        lines.append(detail_line(f"started {fmt_time(f.start)} \u00b7 never ended"))
+        lines.append(detail_line(f"started {fmt_duration(f.start)} \u00b7 never ended"))
     else:
-        lines.append(detail_line(f"{fmt_time(f.start)} \u2192 {fmt_time(f.end)} "
-                                 f"({fmt_time(round(f.end - f.start, 9))})"))
+        lines.append(detail_line(f"{fmt_duration(f.start)} \u2192 {fmt_duration(f.end)} "
+                                 f"({fmt_duration(round(f.end - f.start, 9))})"))
     if f.outcome == "success":
         outcome = f"{mark} success"
     elif f.outcome == "failure":
@@ -40,7 +42,7 @@ def fiber_box(f: FiberInfo, index: RunIndex, name: str) -> Box:
                                              f" by {clean(str(by), 20)}" if by else "")
     else:
         outcome = f"{mark} never ended"
-    lines.append(Line(outcome, bold=True, color=border, size=10.0))
+    lines.append(Line(outcome, bold=True, color=border, size=SMALL))
     resources = index.resources.get(f.id, [])
     if resources:
         released = sum(r.released is not None for r in resources)
@@ -66,7 +68,7 @@ def build_fiber_tree(trace: Trace, max_nodes: int, max_children: int) -> Picture
             held_back.setdefault(parent, []).append(f)
             continue
         name = f"f{f.id}"
-        pic.boxes.append(fiber_box(f, index, name))
+        pic.boxes.append(fiber_box(f, index, name, parent is None))
         if parent is not None:
             pic.arrows.append(Arrow(parent, name))
         kids = [by_id[c] for c in f.children if c in by_id]

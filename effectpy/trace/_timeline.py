@@ -1,51 +1,61 @@
 """The timeline picture: a standalone, deterministic SVG drawn from a `Trace`.
 
-One lane per fiber, in fiber-tree order; a bar from fork to exit coloured by outcome, paler
-where the fiber was waiting; fork arrows (parent to child) and cancel arrows (canceller to
-target); acquire/release markers; failures marked with their error; the scopes of zip_par,
-race, for_each_par drawn as brackets around their children; a time axis in the trace's
-clock; a legend. A renderer is a pure function of the trace: same trace, same bytes.
+One lane per fiber, in fiber-tree order (effectpy's internal fibers folded into their
+owner's lane, large sibling groups drawn as one lane of counts over time); a bar from fork
+to exit coloured by outcome, paler where the fiber was waiting and hatched from an
+interruption to the end of its finalizers; fork and interruption arrows; glyphs for
+acquires, releases, failures (hollow when caught), timeouts and retries, with labels placed
+so that no two texts overlap (a label with no room left joins a "+n" count whose hover
+lists it); the scopes of zip_par, race, for_each_par and timeout as brackets, offset by
+nesting; each root's result at the end of its lane; a time axis; the legend. The glyphs,
+colours and legend are `_grammar`'s, which the widget shares. A renderer is a pure function
+of the trace: same trace, same bytes.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from ._grammar import (
+    CANCEL, COLORS, DEFS, FORK, GLYPH_R, GROUP, LEGEND, LEGEND_INTERNAL, MUTED, RESOURCE, SCOPE,
+    SWATCHES, TEXT, glyph,
+)
+from ._layout import Lane, Placer, build_lanes
+from ._story import Mark, Story, title_of
+from ._text import FONT, MONO, fit, fmt_duration, num, text_box, text_width
+
 if TYPE_CHECKING:
-    from ._events import TraceEvent
-    from ._trace import FiberInfo, Trace
+    from ._layout import Group
+    from ._trace import Trace
 
 __all__ = ["to_svg"]
 
 # Layout (pixels).
 WIDTH: Final = 1100
 LABEL_W: Final = 250
-RIGHT_PAD: Final = 180
-TOP: Final = 84
-LANE_H: Final = 28
-BAR_H: Final = 12
+RIGHT_PAD: Final = 200
+TOP: Final = 96
+LANE_H: Final = 38
+GROUP_H: Final = 76
+BAR_H: Final = 10
 INDENT: Final = 14
-# Siblings of one scope beyond this many are drawn as one summary lane.
-MAX_SIBLINGS: Final = 24
-# Lanes beyond this many are not drawn (the picture says how many were left out).
-MAX_LANES: Final = 400
-
-COLORS: Final = {
-    "success": "#2f9e5f",
-    "failure": "#d64545",
-    "interrupted": "#e0892b",
-    None: "#8d95a1",  # never ended
-}
-CANCEL: Final = "#c2410c"
-FORK: Final = "#7b8794"
-RESOURCE: Final = "#2563eb"
-TEXT: Final = "#1f2933"
-MUTED: Final = "#616e7c"
-FONT: Final = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
-MONO_CHAR_W: Final = 6.1  # width of one 10px monospace character
-MONO: Final = "DejaVu Sans Mono, Menlo, Consolas, monospace"
+LABEL_SIZE: Final = 12.0
+NOTE_SIZE: Final = 10.0
+LEGEND_SIZE: Final = 11.0
+# Baselines of the three label bands of a lane, from its middle: above the bar, on its line
+# (right of its end), below it. A 10 px text in one band never reaches another, nor the
+# next lane's.
+ABOVE: Final = -9.2
+CENTER: Final = 3.6
+BELOW: Final = 16.4
+# The last pixels of each lane are kept for its "+n" count of labels that found no room.
+OVERFLOW_W: Final = 48.0
+MARKER_GAP: Final = 2 * GLYPH_R + 2  # least distance between two glyphs of a lane
+FAN: Final = 4.0  # the offset between interruptions one fiber sends at one instant
+FAN_MAX: Final = 36.0
+FORK_REACH: Final = 12  # lanes: a fork arrow to a child further below its parent is a stub
+HALO: Final = ' stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"'
 
 
 def esc(text: object) -> str:
@@ -62,42 +72,12 @@ def _xml_char(ch: str) -> bool:
     return (o >= 0x20 or ch in "\t\n\r") and not 0xD800 <= o <= 0xDFFF and o not in (0xFFFE, 0xFFFF)
 
 
-def num(x: float) -> str:
-    """Fixed formatting of coordinates, so output is byte-identical across runs."""
-    r = round(x, 1)
-    return str(int(r)) if r == int(r) else f"{r:.1f}"
-
-
-def short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def fmt_time(seconds: float) -> str:
-    if seconds == 0:
-        return "0"
-    if abs(seconds) < 1e-3:
-        return f"{seconds * 1e6:.3g}\u00b5s"
-    if abs(seconds) < 1:
-        return f"{seconds * 1e3:.3g}ms"
-    return f"{seconds:.3g}s"
-
-
-@dataclass
-class Lane:
-    """One row of the picture: a fiber, or a collapsed group of sibling fibers."""
-
-    fiber: FiberInfo | None
-    depth: int
-    label: str
-    start: float
-    end: float | None
-    outcome: str | None
-    ids: list[int] = field(default_factory=list)  # fibers drawn on this lane
-    note: str = ""
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def nice_step(span: float, target_ticks: int = 8) -> float:
-    raw = span / target_ticks
+    raw = span / max(target_ticks, 1)
     power: float = 10.0 ** math.floor(math.log10(raw))
     for m in (1, 2, 2.5, 5, 10):
         if raw <= m * power:
@@ -105,201 +85,256 @@ def nice_step(span: float, target_ticks: int = 8) -> float:
     return 10 * power
 
 
-def build_lanes(fibers: list[FiberInfo]) -> tuple[list[Lane], dict[int, int], str]:
-    """Lanes in tree order, collapsing large sibling groups; maps fiber id -> lane index."""
-    by_id = {f.id: f for f in fibers}
-    lanes: list[Lane] = []
-    lane_of: dict[int, int] = {}
-    collapsed = 0
-    # Depth-first, iteratively: an entry is a fiber to draw, or a ready summary lane.
-    stack: list[tuple[FiberInfo | Lane, int]] = [
-        (f, 0) for f in reversed(fibers) if f.parent is None or f.parent not in by_id]
-    while stack:
-        item, depth = stack.pop()
-        if len(lanes) >= MAX_LANES:
-            continue
-        if isinstance(item, Lane):
-            for fid in item.ids:
-                lane_of[fid] = len(lanes)
-            lanes.append(item)
-            continue
-        f = item
-        lane_of[f.id] = len(lanes)
-        label = f.label if f.name or f.parent is not None else f"{f.label} main"
-        lanes.append(Lane(f, depth, label, f.start, f.end, f.outcome, [f.id]))
-        kids = [by_id[c] for c in f.children if c in by_id]
-        if len(kids) > MAX_SIBLINGS:
-            group = _summary_lane(kids[3:], depth + 1, by_id)
-            collapsed += len(group.ids)
-            stack.append((group, depth + 1))  # drawn after the first three siblings
-            kids = kids[:3]
-        stack.extend((k, depth + 1) for k in reversed(kids))
-    notes = []
-    if collapsed:
-        notes.append(f"{collapsed} fibers drawn collapsed into summary lanes")
-    if len(lane_of) < len(fibers):
-        notes.append(f"{len(fibers) - len(lane_of)} fibers not drawn (lane limit {MAX_LANES})")
-    return lanes, lane_of, "; ".join(notes)
-
-
-def _summary_lane(rest: list[FiberInfo], depth: int, by_id: dict[int, FiberInfo]) -> Lane:
-    """One lane for many siblings and all their descendants, with counts by outcome."""
-    ends = [k.end for k in rest]
-    lane = Lane(None, depth, "", min(k.start for k in rest),
-                None if any(e is None for e in ends) else max(e for e in ends if e is not None), None, [])
-    outcomes: dict[str, int] = {}
-    todo = list(rest)
-    while todo:
-        k = todo.pop()
-        lane.ids.append(k.id)
-        key = k.outcome or "still running"
-        outcomes[key] = outcomes.get(key, 0) + 1
-        todo.extend(by_id[c] for c in k.children if c in by_id)
-    counts = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
-    lane.label = f"+{len(rest)} more: {short(rest[0].name or rest[0].label, 18)}…"
-    lane.note = f"{len(lane.ids)} fibers collapsed: {counts}"
-    lane.outcome = next((o for o in ("failure", "interrupted", "success") if o in outcomes), None)
-    return lane
-
-
 class _Canvas:
-    """Geometry shared by the drawing steps, and the SVG being written."""
+    """Geometry shared by the drawing steps, the placer, and the SVG being written."""
 
     def __init__(self, trace: Trace, width: int) -> None:
+        self.story = story = Story(trace)
         self.trace = trace
-        self.events = trace.events
-        self.fibers = trace.fibers()  # one pass over the events; reused by every step
-        self.lanes, self.lane_of, self.collapsed = build_lanes(self.fibers)
-        self.t0 = min((e.ts for e in self.events), default=0.0)
-        self.t1 = max((e.ts for e in self.events), default=0.0)
+        self.lanes, self.lane_of, self.left_out = build_lanes(story)
+        y = float(TOP)
+        for lane in self.lanes:
+            lane.top = y
+            lane.height = GROUP_H if lane.group is not None else LANE_H
+            y += lane.height
+        self.bottom = y
+        self.t0, self.t1 = story.t0, story.t1
         self.span = self.t1 - self.t0 if self.t1 > self.t0 else 1.0
         self.width = width
         self.plot_x0 = LABEL_W
         self.plot_x1 = width - RIGHT_PAD
-        self.out: list[str] = []
-
-    def add(self, text: str) -> None:
-        self.out.append(text)
+        self.right = width - OVERFLOW_W  # labels stay left of the overflow counts
+        self.shapes: list[str] = []  # lines, bars and glyphs, drawn under the texts
+        self.texts: list[str] = []
+        self.reach: dict[int, float] = {}  # lane -> where its bar and glyphs end (x)
+        self.curves = {i: _Curves(self, lane.group) for i, lane in enumerate(self.lanes) if lane.group is not None}
+        self.legend_rows = _legend_rows(self)
+        self.legend_top = self.bottom + 30
+        self.height = self.legend_top + 24 * len(self.legend_rows) + 14
+        self.place = Placer(width, self.height)
 
     def x(self, ts: float) -> float:
         return self.plot_x0 + (ts - self.t0) / self.span * (self.plot_x1 - self.plot_x0)
 
-    def y(self, lane: int) -> float:
-        return TOP + lane * LANE_H + LANE_H / 2
-
     def rel(self, ts: float) -> str:
-        return fmt_time(ts - self.t0)
+        return fmt_duration(round(ts - self.t0, 9))
+
+    def text(self, x: float, baseline: float, content: str, size: float, *, anchor: str = "start",
+             fill: str = TEXT, bold: bool = False, mono: bool = False, tip: str = "",
+             halo: bool = False, italic: bool = False, take: bool = False) -> None:
+        """Write a text (``take``: and mark its box as used; placed labels are marked by
+        the placer already)."""
+        if take:
+            self.place.take(text_box(x, baseline, content, size, anchor=anchor, bold=bold, mono=mono))
+        attrs = f'x="{num(x)}" y="{num(baseline)}" font-size="{num(size)}" fill="{fill}"'
+        if anchor != "start":
+            attrs += f' text-anchor="{anchor}"'
+        if bold:
+            attrs += ' font-weight="bold"'
+        if italic:
+            attrs += ' font-style="italic"'
+        if mono:
+            attrs += f' font-family="{MONO}"'
+        if halo:
+            attrs += HALO
+        title = f"<title>{esc(tip)}</title>" if tip else ""
+        self.texts.append(f"<text {attrs}>{title}{esc(content)}</text>")
 
 
 def to_svg(trace: Trace, *, title: str | None = None, width: int = WIDTH) -> str:
     """The timeline of ``trace`` as a standalone SVG document (a string)."""
     c = _Canvas(trace, width)
-    legend_y = TOP + len(c.lanes) * LANE_H + 44
-    height = legend_y + 60
-    c.add(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{num(height)}" '
-          f'viewBox="0 0 {width} {num(height)}" font-family="{FONT}" font-size="12">')
-    c.add(_DEFS)
-    c.add(f'<rect width="{width}" height="{num(height)}" fill="#ffffff"/>')
+    height = c.height
     _header(c, title)
     _axis(c)
-    _lanes(c)
+    _lane_rows(c)
+    marks = _marks(c)
+    _bars(c, marks)
+    _groups(c)
+    _arrows(c, marks)
+    _labels(c, marks)
     _scopes(c)
-    _arrows_and_markers(c)
-    _legend(c, legend_y)
-    c.add("</svg>")
-    return "\n".join(c.out) + "\n"
+    _legend(c, c.legend_rows, c.legend_top)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{num(height)}" '
+           f'viewBox="0 0 {width} {num(height)}" font-family="{FONT}" font-size="12">',
+           "<defs>" + DEFS + _ARROWHEADS + "</defs>",
+           f'<rect width="{width}" height="{num(height)}" fill="#ffffff"/>']
+    out.extend(c.shapes)
+    out.extend(c.texts)
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
 
 
-_DEFS: Final = (
-    "<defs>"
-    f'<marker id="fork-head" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto">'
+_ARROWHEADS: Final = (
+    '<marker id="eptl-fork" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto">'
     f'<path d="M0,0 L8,4 L0,8 z" fill="{FORK}"/></marker>'
-    f'<marker id="cancel-head" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="8" markerHeight="8" orient="auto">'
+    '<marker id="eptl-cancel" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="8" markerHeight="8" orient="auto">'
     f'<path d="M0,0 L8,4 L0,8 z" fill="{CANCEL}"/></marker>'
-    "</defs>"
 )
 
 
 def _header(c: _Canvas, title: str | None) -> None:
+    heading = fit(one_line(title_of(c.story.fibers, title)), 16, c.width - 32, bold=True)
+    c.text(16, 28, heading, 16, bold=True, take=True)
     trace = c.trace
-    heading = title if title is not None else _default_title(c.fibers)
-    c.add(f'<text x="16" y="26" font-size="16" font-weight="bold" fill="{TEXT}">{esc(short(heading, 110))}</text>')
     clock = "virtual time (TestClock)" if trace.clock == "TestClock" else f"time ({trace.clock} clock)"
-    sub = f"{len(c.fibers)} fibers, {len(c.events)} events, {clock}"
+    shown = sum(1 for f in c.story.fibers if f.id not in c.story.owner)
+    sub = f"{shown:,} fibers, {len(c.story.events):,} events, {clock}"
+    folded = len(c.story.owner)
+    if folded:
+        sub += f"; {folded} internal {'fiber' if folded == 1 else 'fibers'} folded into their owners' lanes"
+    grouped = sum(len(lane.group.ids) for lane in c.lanes if lane.group is not None)
+    if grouped:
+        sub += f"; {grouped:,} fibers drawn as group lanes"
+    if c.left_out:
+        sub += f"; {c.left_out:,} fibers not drawn (at most {len(c.lanes)} lanes)"
     if trace.dropped:
-        sub += f"; {trace.dropped} oldest events were dropped by the recorder"
-    if c.collapsed:
-        sub += f"; {c.collapsed}"
-    c.add(f'<text x="16" y="44" fill="{MUTED}">{esc(short(sub, 160))}</text>')
+        sub += f"; the {trace.dropped:,} oldest events were dropped by the recorder"
+    c.text(16, 47, fit(sub, 11, c.width - 32), 11, fill=MUTED, tip=sub, take=True)
 
 
 def _axis(c: _Canvas) -> None:
-    step = nice_step(c.span)
-    axis_y = TOP - 6
-    bottom = TOP + len(c.lanes) * LANE_H
-    c.add(f'<line x1="{c.plot_x0}" y1="{axis_y}" x2="{c.plot_x1}" y2="{axis_y}" stroke="#cbd2d9"/>')
-    ticks = min(int(c.span / step + 1e-9) + 1, 200)
+    axis_y = TOP - 8
+    c.shapes.append(f'<line x1="{c.plot_x0}" y1="{axis_y}" x2="{c.plot_x1}" y2="{axis_y}" stroke="#cbd2d9"/>')
+    plot = c.plot_x1 - c.plot_x0
+    target = 8
+    while True:  # as many ticks as fit, their labels never touching
+        step = nice_step(c.span, target)
+        ticks = min(int(c.span / step + 1e-9) + 1, 200)
+        widest = max(text_width(c.rel(c.t0 + k * step), NOTE_SIZE) for k in range(ticks))
+        if target == 1 or step / c.span * plot >= widest + 14:
+            break
+        target -= 1
     for k in range(ticks):
-        t = c.t0 + k * step
-        tx = c.x(t)
-        c.add(f'<line x1="{num(tx)}" y1="{axis_y - 4}" x2="{num(tx)}" y2="{num(bottom)}" stroke="#eef1f4"/>')
-        c.add(f'<text x="{num(tx)}" y="{axis_y - 8}" text-anchor="middle" fill="{MUTED}" font-size="10">'
-              f"{esc(c.rel(t))}</text>")
+        tx = c.x(c.t0 + k * step)
+        c.shapes.append(f'<line x1="{num(tx)}" y1="{axis_y - 4}" x2="{num(tx)}" y2="{num(c.bottom)}" stroke="#eef1f4"/>')
+        label = c.rel(c.t0 + k * step)
+        if c.place.place(label, NOTE_SIZE, [(tx, axis_y - 6, "middle")]) is not None:
+            c.text(tx, axis_y - 6, label, NOTE_SIZE, anchor="middle", fill=MUTED)
 
 
-def _lanes(c: _Canvas) -> None:
+def _lane_rows(c: _Canvas) -> None:
+    """The stripes, and the labels in the left column (with their tree lines)."""
     for i, lane in enumerate(c.lanes):
-        y = c.y(i)
         if i % 2 == 0:
-            c.add(f'<rect x="0" y="{num(y - LANE_H / 2)}" width="{c.width}" height="{LANE_H}" fill="#f8f9fb"/>')
-        label_x = 16 + lane.depth * INDENT
+            c.shapes.append(f'<rect x="0" y="{num(lane.top)}" width="{c.width}" height="{num(lane.height)}" fill="#f8f9fb"/>')
+        mid = lane.mid
+        x = 16 + lane.depth * INDENT
         if lane.depth:
-            c.add(f'<path d="M{num(label_x - 9)},{num(y - LANE_H / 2)} V{num(y)} H{num(label_x - 3)}" '
-                  f'fill="none" stroke="#cbd2d9"/>')
-        style = ' font-style="italic"' if lane.fiber is None else ""
-        c.add(f'<text x="{num(label_x)}" y="{num(y + 4)}" fill="{TEXT}"{style}>'
-              f"<title>{esc(lane.note or lane.label)}</title>{esc(short(lane.label, 30 - lane.depth))}</text>")
-    waits = _waits(c.events, c.t1)
+            c.shapes.append(f'<path d="M{num(x - 9)},{num(lane.top)} V{num(mid)} H{num(x - 3)}" fill="none" stroke="#cbd2d9"/>')
+        room = float(LABEL_W - 10 - x)
+        badge = ""
+        if lane.internal:
+            badge = f"\u2699 {len(lane.internal)}"
+            room -= text_width(badge, NOTE_SIZE) + 6
+            names = ", ".join(c.story.labels[f] for f in lane.internal)
+            c.text(LABEL_W - 10, mid + 4, badge, NOTE_SIZE, anchor="end", fill=MUTED,
+                   tip=f"internal fibers folded into this lane: {names}", take=True)
+        baseline = mid + 4 if lane.group is None else mid - 10
+        label = fit(one_line(lane.label), LABEL_SIZE, room)
+        c.text(x, baseline, label, LABEL_SIZE, tip=one_line(lane.label), italic=lane.group is not None, take=True)
+        if lane.group is not None:  # two more lines: how they ended, and the most at once
+            for line, y in zip(c.curves[i].words, (mid + 5, mid + 19)):
+                c.text(x, y, fit(line, NOTE_SIZE, LABEL_W - 10 - x), NOTE_SIZE, fill=MUTED, tip=line, take=True)
+
+
+# --- glyphs ------------------------------------------------------------------------------
+
+
+class _Placed:
+    """A mark where it is drawn."""
+
+    __slots__ = ("mark", "x", "lane")
+
+    def __init__(self, mark: Mark, x: float, lane: int) -> None:
+        self.mark, self.x, self.lane = mark, x, lane
+
+
+def _marks(c: _Canvas) -> list[_Placed]:
+    """Where each glyph goes: at its time; interruptions one fiber sends at one instant fan
+    out; on one lane, glyphs closer than MARKER_GAP are spread out in event order."""
+    batch: dict[tuple[int | None, float], int] = {}
+    sizes: dict[tuple[int | None, float], int] = {}
+    for m in c.story.marks:
+        if m.kind == "cancel" and isinstance(m.by, int):
+            sizes[(m.by, m.ts)] = sizes.get((m.by, m.ts), 0) + 1
+    last: dict[int, float] = {}
+    out: list[_Placed] = []
+    for m in c.story.marks:
+        lane = c.lane_of.get(m.fiber)
+        if lane is None or c.lanes[lane].group is not None:
+            continue
+        x = c.x(m.ts)
+        if m.kind == "cancel" and isinstance(m.by, int):
+            key = (m.by, m.ts)
+            k = batch[key] = batch.get(key, -1) + 1
+            x += k * min(FAN, FAN_MAX / max(sizes[key] - 1, 1))
+        previous = last.get(lane)
+        if previous is not None and x < previous + MARKER_GAP:
+            x = previous + MARKER_GAP
+        last[lane] = x
+        out.append(_Placed(m, x, lane))
+        mid = c.lanes[lane].mid
+        c.place.take((x - GLYPH_R, mid - GLYPH_R, x + GLYPH_R, mid + GLYPH_R))
+    return out
+
+
+def _bars(c: _Canvas, marks: list[_Placed]) -> None:
+    """Each fiber's bar (pale while it waits), hatched while it releases."""
+    reach: dict[int, float] = {}  # lane -> the x of its last glyph
+    for p in marks:
+        reach[p.lane] = max(reach.get(p.lane, 0.0), p.x)
+    story = c.story
     for i, lane in enumerate(c.lanes):
-        y = c.y(i)
-        end = lane.end if lane.end is not None else c.t1
-        color = COLORS.get(lane.outcome, COLORS[None])
-        bx0 = c.x(lane.start)
+        f = lane.fiber
+        if f is None:
+            continue
+        mid = lane.mid
+        end = f.end if f.end is not None else c.t1
+        color = COLORS.get(f.outcome, COLORS[None])
+        bx0 = c.x(f.start)
         bx1 = max(c.x(end), bx0 + 2)
-        # the whole life in a pale tint (waiting), the running stretches in full colour
-        c.add(f"<g><title>{esc(_bar_title(lane, lane.label, c))}</title>"
-              f'<rect x="{num(bx0)}" y="{num(y - BAR_H / 2)}" width="{num(bx1 - bx0)}" height="{BAR_H}" '
-              f'rx="3" fill="{color}" fill-opacity="0.28" stroke="{color}" stroke-width="1"/>')
-        fiber_waits = waits.get(lane.fiber.id, []) if lane.fiber is not None else []
-        for rs, re_ in _running(lane.start, end, fiber_waits) if lane.fiber is not None else [(lane.start, end)]:
-            rx0, rx1 = c.x(rs), max(c.x(re_), c.x(rs) + 1.5)
-            c.add(f'<rect x="{num(rx0)}" y="{num(y - BAR_H / 2)}" width="{num(rx1 - rx0)}" height="{BAR_H}" '
-                  f'rx="2" fill="{color}"' + (' fill-opacity="0.6"' if lane.fiber is None else "") + "/>")
-        for ws, we, on in fiber_waits:
-            if c.x(we) - c.x(ws) >= 6:
-                tip = f"waiting on {on} from {c.rel(ws)} to {c.rel(we)}"
-                c.add(f'<rect x="{num(c.x(ws))}" y="{num(y - BAR_H / 2)}" width="{num(c.x(we) - c.x(ws))}" '
-                      f'height="{BAR_H}" fill="transparent"><title>{esc(tip)}</title></rect>')
-        c.add("</g>")
-        if lane.fiber is None:
-            c.add(f'<text x="{num(bx1 + 6)}" y="{num(y + 4)}" fill="{MUTED}" font-size="10">{esc(short(lane.note, 60))}</text>')
-        elif lane.end is None:
-            c.add(f'<text x="{num(bx1 + 4)}" y="{num(y + 4)}" fill="{MUTED}" font-size="10">never ended</text>')
+        releasing = story.releasing(f.id)
+        rx1 = bx1
+        if releasing is not None and i in reach:
+            rx1 = max(bx1, reach[i] + GLYPH_R)  # a cleanup at one instant still has its width
+        c.reach[i] = max(rx1, reach.get(i, 0.0) + GLYPH_R)
+        tip = _bar_tip(c, lane)
+        parts = [f"<g><title>{esc(tip)}</title>"
+                 f'<rect x="{num(bx0)}" y="{num(mid - BAR_H / 2)}" width="{num(rx1 - bx0)}" height="{BAR_H}" '
+                 f'rx="3" fill="{color}" fill-opacity="0.28" stroke="{color}" stroke-width="1"/>']
+        waits = story.waits.get(f.id, [])
+        for rs, re_ in _running(f.start, end, waits):
+            x0, x1 = c.x(rs), max(c.x(re_), c.x(rs) + 1.5)
+            parts.append(f'<rect x="{num(x0)}" y="{num(mid - BAR_H / 2)}" width="{num(x1 - x0)}" '
+                         f'height="{BAR_H}" rx="2" fill="{color}"/>')
+        if releasing is not None:
+            x0 = c.x(releasing[0])
+            parts.append(f'<rect x="{num(x0)}" y="{num(mid - BAR_H / 2 - 1)}" width="{num(max(rx1 - x0, 3))}" '
+                         f'height="{BAR_H + 2}" rx="2" fill="url(#eptl-releasing)" stroke="{COLORS["interrupted"]}">'
+                         f"<title>{esc(_releasing_tip(c, f.id, releasing))}</title></rect>")
+        parts.append("</g>")
+        c.shapes.append("".join(parts))
+        c.place.take((bx0, mid - BAR_H / 2 - 1, rx1, mid + BAR_H / 2 + 1))
 
 
-def _default_title(fibers: list[FiberInfo]) -> str:
-    ids = {f.id for f in fibers}
-    names = [f.name for f in fibers if f.name and (f.parent is None or f.parent not in ids)]
-    return "effectpy timeline" + (f": {', '.join(names[:3])}" if names else "")
-
-
-def _bar_title(lane: Lane, label: str, c: _Canvas) -> str:
+def _bar_tip(c: _Canvas, lane: Lane) -> str:
     f = lane.fiber
-    if f is None:
-        return lane.note
-    return (f"{label}: {f.outcome or 'never ended'}\n"
-            f"forked at {c.rel(f.start)}" + (f" by #{f.parent}" if f.parent else "")
-            + (f", ended at {c.rel(f.end)}" if f.end is not None else ""))
+    assert f is not None
+    parent = f" by {c.story.labels.get(f.parent, f'#{f.parent}')}" if f.parent is not None else ""
+    tip = f"{lane.label}: {f.outcome or 'never ended'}\nforked at {c.rel(f.start)}{parent}"
+    if f.end is not None:
+        tip += f", ended at {c.rel(f.end)} (after {fmt_duration(round(f.end - f.start, 9))})"
+    if lane.internal:
+        tip += "\ninternal fibers folded here: " + ", ".join(c.story.labels[i] for i in lane.internal)
+    return tip
+
+
+def _releasing_tip(c: _Canvas, fid: int, span: tuple[float, float]) -> str:
+    released = [m.text for m in c.story.marks if m.fiber == fid and m.kind == "release" and span[0] <= m.ts <= span[1]]
+    what = f": releasing {', '.join(released)}" if released else ""
+    return (f"{c.story.labels[fid]} interrupted at {c.rel(span[0])}, finalizers ran until "
+            f"{c.rel(span[1])} ({fmt_duration(round(span[1] - span[0], 9))}){what}")
 
 
 def _running(start: float, end: float, waits: list[tuple[float, float, str]]) -> list[tuple[float, float]]:
@@ -315,168 +350,288 @@ def _running(start: float, end: float, waits: list[tuple[float, float, str]]) ->
     return out or [(start, start)]
 
 
-def _waits(events: tuple[TraceEvent, ...], t_end: float) -> dict[int, list[tuple[float, float, str]]]:
-    out: dict[int, list[tuple[float, float, str]]] = {}
-    open_: dict[int, tuple[float, str]] = {}
-    for e in events:
-        if e.kind == "suspend":
-            open_[e.fiber] = (e.ts, str(e.data.get("on", "")))
-        elif e.kind in ("resume", "exit") and e.fiber in open_:
-            start, on = open_.pop(e.fiber)
-            out.setdefault(e.fiber, []).append((start, e.ts, on))
-    for fid, (start, on) in open_.items():
-        out.setdefault(fid, []).append((start, t_end, on))
-    return out
+class _Curves:
+    """A group's fibers over time, per pixel column where something happened: the most that
+    ran at once in the column, how many ran at its end, and how many had finished by then,
+    by outcome (success, failure, interrupted)."""
+
+    def __init__(self, c: _Canvas, group: Group) -> None:
+        columns = int(c.plot_x1 - c.plot_x0)
+        changes = sorted([(m.start, 1, 0) for m in group.members]
+                         + [(m.end, -1, _FINISHED.get(m.outcome or "", 2)) for m in group.members if m.end is not None])
+        self.points: list[tuple[int, int, int, tuple[int, int, int]]] = []
+        finished = [0, 0, 0]
+        live = peak = 0
+        column = -1
+        for t, d, outcome in changes:  # at one instant, ends (-1) come before starts
+            k = min(columns, max(0, int((t - c.t0) / c.span * columns)))
+            if k != column:
+                if column >= 0:
+                    self.points.append((column, peak, live, (finished[0], finished[1], finished[2])))
+                column, peak = k, live
+            live += d
+            if d < 0:
+                finished[outcome] += 1
+            peak = max(peak, live)
+        if column >= 0:
+            self.points.append((column, peak, live, (finished[0], finished[1], finished[2])))
+        self.peak = max((p[1] for p in self.points), default=0)
+        counts = dict(zip(("success", "failure", "interrupted"), finished))
+        counts["running"] = live
+        words = [f"{counts[k]:,} {w}" for k, w in (("success", "success"), ("failure", "failed"),
+                                                     ("interrupted", "interrupted"), ("running", "running"))
+                 if counts[k]]
+        self.words = (", ".join(words), f"at most {self.peak:,} at once")
+
+
+_FINISHED: Final = {"success": 0, "failure": 1, "interrupted": 2}
+
+
+def _groups(c: _Canvas) -> None:
+    """A group lane: how many of its fibers run (above) and how many have finished, by
+    outcome (below), over time, as steps at pixel resolution; a bound on parallelism shows
+    as a plateau."""
+    x0, x1 = c.plot_x0, c.plot_x1
+    for i, lane in enumerate(c.lanes):
+        group = lane.group
+        if group is None:
+            continue
+        curves = c.curves[i]
+        n = len(group.members)
+        h = lane.height / 2 - 8
+        run_base = lane.top + 6 + h
+        done_base = lane.mid + 2 + h
+        xs: list[float] = []
+        values: list[float] = []
+        for k, peak, after, _ in curves.points:
+            xs += [float(x0 + k), float(x0 + k + 1)]
+            values += [peak, after]
+        top = max(curves.peak, 1)
+        title = f"<title>{esc(lane.label + ': ' + '; '.join(curves.words))}</title>"
+        c.shapes.append(f'<g>{title}<path d="{_area(xs, values, [0.0] * len(values), x0, x1, run_base, h / top)}" '
+                        f'fill="{GROUP}" fill-opacity="0.35" stroke="{GROUP}" stroke-width="1"/>')
+        ends = [float(x0 + k) for k, _, _, _ in curves.points]
+        below = [0.0] * len(ends)
+        for outcome, idx in _FINISHED.items():
+            upper = [b + p[3][idx] for b, p in zip(below, curves.points)]  # stacked on the one below
+            if upper != below:
+                c.shapes.append(f'<path d="{_area(ends, upper, below, x0, x1, done_base, h / n)}" '
+                                f'fill="{COLORS[outcome]}" fill-opacity="0.8"/>')
+            below = upper
+        c.shapes.append(f'<rect x="{num(x0)}" y="{num(done_base - h)}" width="{num(x1 - x0)}" height="{num(h)}" '
+                        f'fill="none" stroke="#d9dee4"/></g>')
+        c.place.take((x0, lane.top + 4, x1, lane.top + lane.height - 4))
+
+
+def _area(xs: list[float], upper: list[float], lower: list[float], x0: float, x1: float,
+          base: float, scale: float) -> str:
+    """The path of the area between two step lines that change at ``xs`` (0 before the
+    first change; at ``xs[i]`` they become ``upper[i]`` and ``lower[i]``), from x0 to x1."""
+    out = [f"M{num(x0)},{num(base)}"]
+    for x, v in zip(xs, upper):
+        out.append(f"H{num(x)}V{num(base - v * scale)}")
+    out.append(f"H{num(x1)}V{num(base - (lower[-1] if lower else 0) * scale)}")
+    for i in range(len(xs) - 1, -1, -1):
+        out.append(f"H{num(xs[i])}V{num(base - (lower[i - 1] if i else 0) * scale)}")
+    out.append(f"H{num(x0)}Z")
+    return "".join(out)
+
+
+def _arrows(c: _Canvas, marks: list[_Placed]) -> None:
+    """Fork arrows (parent to child, one per group) and interruption arrows (canceller to
+    target), under the glyphs."""
+    for ts, parent, child in c.story.forks:
+        lane = c.lane_of.get(child)
+        top = c.lane_of.get(parent)
+        if lane is None or top is None or lane == top:
+            continue
+        group = c.lanes[lane].group
+        if group is not None and child != group.members[0].id:
+            continue  # one arrow for a whole group
+        x = c.x(ts)
+        cy = c.lanes[lane].mid if group is None else c.lanes[lane].top + 4
+        y2 = cy - BAR_H / 2 - 1
+        # from the parent's bar; from a child far below its parent, a stub (the tree lines
+        # on the left say whose child it is), so that many children draw no wall of lines
+        far = lane - top > FORK_REACH
+        y1 = y2 - 14 if far else c.lanes[top].mid + BAR_H / 2
+        dash = ' stroke-dasharray="2 2"' if far else ""
+        c.shapes.append(f'<line x1="{num(x)}" y1="{num(y1)}" x2="{num(x)}" y2="{num(y2)}" '
+                        f'stroke="{FORK}" stroke-width="1"{dash} marker-end="url(#eptl-fork)"/>')
+    for p in marks:
+        m = p.mark
+        if m.kind != "cancel" or not isinstance(m.by, int) or m.by not in c.lane_of or c.lane_of[m.by] == p.lane:
+            continue
+        by_y = c.lanes[c.lane_of[m.by]].mid
+        y = c.lanes[p.lane].mid
+        d = 1 if y > by_y else -1
+        c.shapes.append(f'<line x1="{num(p.x)}" y1="{num(by_y + d * BAR_H / 2)}" x2="{num(p.x)}" '
+                        f'y2="{num(y - d * (GLYPH_R + 1))}" stroke="{CANCEL}" stroke-width="1.5" '
+                        f'stroke-dasharray="4 3" marker-end="url(#eptl-cancel)"><title>{esc(c.story.tip(m))}</title></line>')
+    for p in marks:
+        c.shapes.append(f"<g><title>{esc(c.story.tip(p.mark))}</title>{glyph(p.mark.kind, p.x, c.lanes[p.lane].mid)}</g>")
+
+
+# Labels are placed in this order (what matters most first).
+_ORDER: Final = {"fail": 0, "die": 0, "caught": 1, "release": 2, "acquire": 4}
+
+
+def _labels(c: _Canvas, marks: list[_Placed]) -> None:
+    story = c.story
+    right = c.right
+    missed: dict[int, list[tuple[float, str]]] = {}  # lane -> (x, label) that found no room
+    roots = {f.id for f in story.roots}
+    # first each lane's last words: a root's result, or that the fiber never ended
+    for i, lane in enumerate(c.lanes):
+        f = lane.fiber
+        if f is None:
+            continue
+        root = f.id in roots
+        if not root and f.end is not None:
+            continue
+        text, outcome = story.result(f.id)
+        if not root:
+            text = "never ended"
+        x = c.reach.get(i, c.x(f.end or c.t1)) + 6
+        mid = lane.mid
+        color = COLORS.get(outcome, MUTED) if outcome != "success" else TEXT
+        shown = fit(one_line(text), NOTE_SIZE, right - x, bold=root)
+        spot = None
+        if shown and (shown == text or len(shown) > 12):
+            spot = c.place.place(shown, NOTE_SIZE, [(x, mid + CENTER, "start")], right=right, bold=root)
+        if spot is None:
+            shown = fit(one_line(text), NOTE_SIZE, right - c.plot_x0, bold=root)
+            spot = c.place.place(shown, NOTE_SIZE, [(right, mid + BELOW, "end"), (right, mid + ABOVE, "end")],
+                                 right=right, bold=root)
+        if spot is not None:
+            c.text(spot[0], spot[1], shown, NOTE_SIZE, anchor=spot[2], fill=color, bold=root,
+                   tip=f"{story.labels[f.id]}: {text}", halo=True)
+        else:
+            missed.setdefault(i, []).append((x, text))
+    # (a root's unhandled failure is its result, written at the end of its lane)
+    ordered = sorted((p for p in marks if p.mark.text and p.mark.kind in _ORDER
+                      and not (p.mark.kind in ("fail", "die") and p.mark.fiber in roots)),
+                     key=lambda p: (_ORDER[p.mark.kind], p.mark.seq))
+    for p in ordered:
+        m = p.mark
+        mid = c.lanes[p.lane].mid
+        failure = m.kind in ("fail", "die", "caught")
+        text = one_line(m.text)
+        size = NOTE_SIZE
+        shown = fit(text, size, 330, mono=failure)
+        g = GLYPH_R + 2
+        if failure:
+            spots = [(p.x - g, mid + BELOW, "start"), (p.x + g, mid + BELOW, "end"),
+                     (p.x - g, mid + ABOVE, "start"), (p.x + g, mid + ABOVE, "end")]
+        else:
+            spots = [(p.x + g, mid + ABOVE, "start"), (p.x - g, mid + ABOVE, "end"),
+                     (p.x + g, mid + BELOW, "start"), (p.x - g, mid + BELOW, "end")]
+        spot = c.place.place(shown, size, spots, right=right, mono=failure)
+        if spot is None:
+            missed.setdefault(p.lane, []).append((p.x, text))
+            continue
+        color = (COLORS["failure"] if m.kind in ("fail", "caught") else "#9b1c1c" if m.kind == "die"
+                 else RESOURCE)
+        c.text(spot[0], spot[1], shown, size, anchor=spot[2], fill=color, mono=failure, tip=c.story.tip(m), halo=True)
+    for i, items in missed.items():
+        _count(c, i, items)
+
+
+def _count(c: _Canvas, lane_index: int, items: list[tuple[float, str]]) -> None:
+    """Labels that found no room: a "+n" near the first of them, or at the lane's end."""
+    mid = c.lanes[lane_index].mid
+    tip = "\n".join(text for _, text in items)
+    label = f"+{len(items)}"
+    x = items[0][0]
+    spot = c.place.place(label, NOTE_SIZE, [(x + GLYPH_R + 2, mid + ABOVE, "start"), (x - GLYPH_R - 2, mid + ABOVE, "end"),
+                                            (x + GLYPH_R + 2, mid + BELOW, "start"), (x - GLYPH_R - 2, mid + BELOW, "end")],
+                         right=c.right, bold=True)
+    take = spot is None
+    if spot is None:  # the column kept for these counts is always free
+        spot = (c.width - 6, mid + CENTER, "end")
+    c.text(spot[0], spot[1], label, NOTE_SIZE, anchor=spot[2], fill=MUTED, bold=True,
+           tip=f"{len(items)} labels with no room here:\n{tip}", halo=True, take=take)
 
 
 def _scopes(c: _Canvas) -> None:
-    """Brackets around the children forked inside each zip_par / race / ... scope."""
-    open_scopes: dict[int, tuple[TraceEvent, list[int]]] = {}
-    current: dict[int, int] = {}  # fiber -> the scope it is running
-    for e in c.events:
-        if e.kind == "scope_open" and e.data.get("kind") != "scoped":
-            open_scopes[int(e.data["scope"])] = (e, [])
-            current[e.fiber] = int(e.data["scope"])
-        elif e.kind == "fork" and e.parent is not None and current.get(e.parent) in open_scopes:
-            open_scopes[current[e.parent]][1].append(e.fiber)
-        elif e.kind == "scope_close" and int(e.data.get("scope", -1)) in open_scopes:
-            opened, kids = open_scopes.pop(int(e.data["scope"]))
-            current.pop(e.fiber, None)
-            rows = sorted({c.lane_of[k] for k in kids if k in c.lane_of})
-            if not rows:
-                continue
-            y0 = c.y(rows[0]) - LANE_H / 2 + 2
-            y1 = c.y(rows[-1]) + LANE_H / 2 - 2
-            bx0 = c.x(opened.ts) - 5
-            bx1 = c.x(e.ts) + 5
-            kind = str(opened.data.get("kind"))
-            tip = f"{kind} scope of #{opened.fiber}: {len(kids)} branches, {c.rel(opened.ts)} to {c.rel(e.ts)}"
-            mid = (y0 + y1) / 2
-            c.add(f"<g><title>{esc(tip)}</title>"
-                  f'<path d="M{num(bx0 + 4)},{num(y0)} H{num(bx0)} V{num(y1)} H{num(bx0 + 4)} '
-                  f'M{num(bx1 - 4)},{num(y0)} H{num(bx1)} V{num(y1)} H{num(bx1 - 4)}" fill="none" '
-                  f'stroke="#9aa5b1" stroke-width="1.5"/>'
-                  f'<text x="{num(bx0 - 3)}" y="{num(mid)}" font-size="9" fill="{MUTED}" text-anchor="middle" '
-                  f'transform="rotate(-90 {num(bx0 - 3)} {num(mid)})">{esc(kind)}</text></g>')
-
-
-# Marker kinds; on one lane, markers closer than this are spread out in event order, so
-# the order of e.g. cancel -> release at the same instant stays visible.
-MARKERS: Final = frozenset({"cancel", "acquire", "release", "fail", "die", "timeout", "retry"})
-MARKER_GAP: Final = 14.0  # room for a marker and its short label ("r12")
-
-
-def _arrows_and_markers(c: _Canvas) -> None:
-    lanes, lane_of = c.lanes, c.lane_of
-    last_marker: dict[int, float] = {}
-    summary_forks: set[tuple[int, int]] = set()  # (lane, pixel) already drawn for a summary lane
-    for e in c.events:
-        lane = lane_of.get(e.fiber)
-        if lane is None:
+    """A bracket around the lanes of each scope's children, offset by its nesting level,
+    its kind written by its top corner."""
+    for scope in c.story.scopes:
+        rows = sorted({c.lane_of[k] for k in scope.children if k in c.lane_of and k not in c.story.owner})
+        if not rows:
             continue
-        y = c.y(lane)
-        ex = c.x(e.ts)
-        summary = lanes[lane].fiber is None  # a collapsed group: counts only, no markers
-        if e.kind in MARKERS and not summary:
-            previous = last_marker.get(lane)
-            if previous is not None and ex < previous + MARKER_GAP:
-                ex = previous + MARKER_GAP
-            last_marker[lane] = ex
-        if e.kind == "fork" and e.parent is not None and e.parent in lane_of:
-            if summary:
-                pixel = (lane, round(ex))
-                if lane_of[e.parent] == lane or pixel in summary_forks:
-                    continue  # one arrow per pixel is enough for a collapsed group
-                summary_forks.add(pixel)
-            py = c.y(lane_of[e.parent])
-            c.add(f'<line x1="{num(ex)}" y1="{num(py + BAR_H / 2)}" x2="{num(ex)}" y2="{num(y - BAR_H / 2 - 1)}" '
-                  f'stroke="{FORK}" stroke-width="1" marker-end="url(#fork-head)"/>')
-        elif e.kind == "cancel" and not summary:
-            who = f"#{e.by}" if isinstance(e.by, int) else str(e.by)
-            tip = f"#{e.fiber} cancelled by {who} at {c.rel(e.ts)}: {e.data.get('reason', '')}"
-            if isinstance(e.by, int) and e.by in lane_of and lane_of[e.by] != lane:
-                by_y = c.y(lane_of[e.by])
-                d = 1 if y > by_y else -1
-                c.add(f'<line x1="{num(ex)}" y1="{num(by_y + d * BAR_H / 2)}" x2="{num(ex)}" '
-                      f'y2="{num(y - d * (BAR_H / 2 + 1))}" stroke="{CANCEL}" stroke-width="1.5" '
-                      f'stroke-dasharray="4 3" marker-end="url(#cancel-head)"><title>{esc(tip)}</title></line>')
-            c.add(f'<g><title>{esc(tip)}</title><path d="M{num(ex - 4)},{num(y - 4)} L{num(ex + 4)},{num(y + 4)} '
-                  f'M{num(ex + 4)},{num(y - 4)} L{num(ex - 4)},{num(y + 4)}" stroke="{CANCEL}" stroke-width="2.2"/></g>')
-        elif e.kind in ("acquire", "release") and not summary:
-            rid = e.data.get("resource")
-            tip = (f"acquire r{rid} {e.data.get('value', '')} at {c.rel(e.ts)}" if e.kind == "acquire"
-                   else f"release r{rid} at {c.rel(e.ts)} (the use ended: {e.data.get('exit')})")
-            if e.kind == "acquire":
-                mark = f'<circle cx="{num(ex)}" cy="{num(y - BAR_H / 2 - 4)}" r="3.5" fill="{RESOURCE}"/>'
+        last = max(c.lanes[r].last for r in rows)
+        inset = 3 * min(scope.level, 4)
+        y0 = c.lanes[rows[0]].top + 2 + inset
+        y1 = c.lanes[last].top + c.lanes[last].height - 2 - inset
+        bx0 = c.x(scope.opened) - 7 + inset
+        closed = scope.closed if scope.closed is not None else c.t1
+        bx1 = max(c.x(closed) + 7 - inset, bx0 + 8)
+        tip = (f"{scope.kind} scope of {c.story.labels.get(scope.fiber, '?')}: {len(scope.children)} "
+               f"{'branch' if len(scope.children) == 1 else 'branches'}, {c.rel(scope.opened)} to {c.rel(closed)}")
+        c.shapes.append(f"<g><title>{esc(tip)}</title>"
+                        f'<path d="M{num(bx0 + 4)},{num(y0)} H{num(bx0)} V{num(y1)} H{num(bx0 + 4)} '
+                        f'M{num(bx1 - 4)},{num(y0)} H{num(bx1)} V{num(y1)} H{num(bx1 - 4)}" fill="none" '
+                        f'stroke="{SCOPE}" stroke-width="1.5"/></g>')
+        label = scope.kind
+        size = 9.0
+        spots = [(bx0 - 2, y0 + 8, "end"), (bx0 + 5, y0 + 8, "start"), (bx0 - 2, y1 - 1, "end"),
+                 (bx0 + 5, y1 - 1, "start")]
+        spot = c.place.place(label, size, spots, right=c.right)
+        if spot is not None:
+            c.text(spot[0], spot[1], label, size, anchor=spot[2], fill=MUTED, tip=tip, halo=True)
+
+
+def _legend_rows(c: _Canvas) -> list[list[tuple[str, str]]]:
+    """The entries of the legend for what the picture shows, in rows that fit the width."""
+    shown = _shown(c)
+    entries = [(key, words) for key, words in LEGEND if key in shown]
+    if c.story.owner:
+        entries.append(("", LEGEND_INTERNAL))
+    rows: list[list[tuple[str, str]]] = [[]]
+    x = 16.0
+    for key, words in entries:
+        w = 30 + text_width(words, LEGEND_SIZE) + 18
+        if x + w > c.width - 16 and rows[-1]:
+            rows.append([])
+            x = 16.0
+        rows[-1].append((key, words))
+        x += w
+    return rows
+
+
+def _shown(c: _Canvas) -> set[str]:
+    """The legend's keys for what is drawn."""
+    story = c.story
+    keys = {"waiting"}
+    for lane in c.lanes:
+        if lane.fiber is not None:
+            keys.add(lane.fiber.outcome or "running")
+            if story.releasing(lane.fiber.id) is not None:
+                keys.add("releasing")
+        else:
+            keys.add("group")
+    keys.update(m.kind for m in story.marks if m.fiber in c.lane_of)
+    if "cancel" in keys:
+        keys.add("interrupt")
+    if story.forks:
+        keys.add("fork")
+    if any(s.children for s in story.scopes):
+        keys.add("scope")
+    return keys
+
+
+def _legend(c: _Canvas, rows: list[list[tuple[str, str]]], top: float) -> None:
+    c.text(16, top - 8, "Legend", LEGEND_SIZE, bold=True, take=True)
+    y = top + 12
+    for row in rows:
+        x = 16.0
+        for key, words in row:
+            if key:
+                c.shapes.append(f'<g transform="translate({num(x + 11)},{num(y - 4)})">{SWATCHES[key]}</g>')
+                tx = x + 30
             else:
-                mark = (f'<rect x="{num(ex - 3.5)}" y="{num(y - BAR_H / 2 - 7.5)}" width="7" height="7" '
-                        f'fill="#ffffff" stroke="{RESOURCE}" stroke-width="1.6"/>')
-            c.add(f"<g><title>{esc(tip)}</title>{mark}"
-                  f'<text x="{num(ex + 5)}" y="{num(y - BAR_H / 2 - 3)}" font-size="9" fill="{RESOURCE}">'
-                  f"r{esc(rid)}</text></g>")
-        elif e.kind in ("fail", "die") and not summary:
-            error = str(e.data.get("error", e.kind))
-            tip = f"{e.kind} at {c.rel(e.ts)}: {error}\n{e.data.get('cause', '')}"
-            label = short(error, 40)
-            # keep the label inside the picture: to the left of the marker if it would overflow
-            fits = ex + 8 + MONO_CHAR_W * len(label) <= c.width - 4
-            lx, anchor = (ex + 8, "start") if fits else (ex - 8, "end")
-            c.add(f'<g><title>{esc(tip)}</title><circle cx="{num(ex)}" cy="{num(y)}" r="5.5" fill="#ffffff" '
-                  f'stroke="{COLORS["failure"]}" stroke-width="2"/>'
-                  f'<text x="{num(ex)}" y="{num(y + 3.5)}" text-anchor="middle" font-size="9" font-weight="bold" '
-                  f'fill="{COLORS["failure"]}">!</text>'
-                  f'<text x="{num(lx)}" y="{num(y + LANE_H / 2 - 2)}" text-anchor="{anchor}" font-size="10" '
-                  f'font-family="{MONO}" fill="{COLORS["failure"]}">{esc(label)}</text></g>')
-        elif e.kind == "retry" and not summary:
-            tip = (f"retry #{e.data.get('attempt')} at {c.rel(e.ts)} after {e.data.get('error')}, "
-                   f"next try in {fmt_time(float(e.data.get('delay', 0)))}")
-            c.add(f'<g><title>{esc(tip)}</title><text x="{num(ex)}" y="{num(y - BAR_H / 2 - 2)}" '
-                  f'text-anchor="middle" font-size="11" font-weight="bold" fill="{RESOURCE}">\u21bb</text></g>')
-        elif e.kind == "timeout" and not summary:
-            tip = f"timed out after {e.data.get('after')}s"
-            c.add(f'<g><title>{esc(tip)}</title><circle cx="{num(ex)}" cy="{num(y - BAR_H / 2 - 4)}" r="4" '
-                  f'fill="#ffffff" stroke="{CANCEL}" stroke-width="1.4"/><path d="M{num(ex)},{num(y - BAR_H / 2 - 6.5)} '
-                  f'V{num(y - BAR_H / 2 - 4)} H{num(ex + 2)}" stroke="{CANCEL}" fill="none"/></g>')
-
-
-def _legend(c: _Canvas, y: float) -> None:
-    add = c.add
-    add(f'<text x="16" y="{num(y - 14)}" font-weight="bold" fill="{TEXT}">Legend</text>')
-    lx = 16
-    for label, color in (("success", COLORS["success"]), ("failure", COLORS["failure"]),
-                         ("interrupted", COLORS["interrupted"]), ("never ended", COLORS[None])):
-        add(f'<rect x="{lx}" y="{num(y - 4)}" width="22" height="{BAR_H}" rx="3" fill="{color}"/>'
-            f'<text x="{lx + 28}" y="{num(y + 6)}" fill="{TEXT}">{label}</text>')
-        lx += 28 + 7 * len(label) + 18
-    add(f'<rect x="{lx}" y="{num(y - 4)}" width="22" height="{BAR_H}" rx="3" fill="{COLORS["success"]}" '
-        f'fill-opacity="0.28" stroke="{COLORS["success"]}"/>'
-        f'<rect x="{lx}" y="{num(y - 4)}" width="7" height="{BAR_H}" rx="2" fill="{COLORS["success"]}"/>'
-        f'<text x="{lx + 28}" y="{num(y + 6)}" fill="{TEXT}">pale: waiting, solid: running</text>')
-    y2 = y + 24
-    lx = 16
-    add(f'<line x1="{lx + 6}" y1="{num(y2 - 8)}" x2="{lx + 6}" y2="{num(y2 + 6)}" stroke="{FORK}" marker-end="url(#fork-head)"/>'
-        f'<text x="{lx + 16}" y="{num(y2 + 4)}" fill="{TEXT}">fork</text>')
-    lx += 62
-    add(f'<line x1="{lx + 6}" y1="{num(y2 - 8)}" x2="{lx + 6}" y2="{num(y2 + 6)}" stroke="{CANCEL}" stroke-width="1.5" '
-        f'stroke-dasharray="4 3" marker-end="url(#cancel-head)"/>'
-        f'<path d="M{lx + 14},{num(y2 - 4)} L{lx + 22},{num(y2 + 4)} M{lx + 22},{num(y2 - 4)} L{lx + 14},{num(y2 + 4)}" '
-        f'stroke="{CANCEL}" stroke-width="2.2"/><text x="{lx + 28}" y="{num(y2 + 4)}" fill="{TEXT}">cancel</text>')
-    lx += 92
-    add(f'<circle cx="{lx + 6}" cy="{num(y2)}" r="3.5" fill="{RESOURCE}"/>'
-        f'<text x="{lx + 14}" y="{num(y2 + 4)}" fill="{TEXT}">acquire</text>')
-    lx += 76
-    add(f'<rect x="{lx + 2.5}" y="{num(y2 - 3.5)}" width="7" height="7" fill="#ffffff" stroke="{RESOURCE}" stroke-width="1.6"/>'
-        f'<text x="{lx + 16}" y="{num(y2 + 4)}" fill="{TEXT}">release</text>')
-    lx += 76
-    add(f'<circle cx="{lx + 6}" cy="{num(y2)}" r="5.5" fill="#ffffff" stroke="{COLORS["failure"]}" stroke-width="2"/>'
-        f'<text x="{lx + 6}" y="{num(y2 + 3.5)}" text-anchor="middle" font-size="9" font-weight="bold" '
-        f'fill="{COLORS["failure"]}">!</text><text x="{lx + 16}" y="{num(y2 + 4)}" fill="{TEXT}">failure</text>')
-    lx += 76
-    add(f'<circle cx="{lx + 6}" cy="{num(y2)}" r="4" fill="#ffffff" stroke="{CANCEL}" stroke-width="1.4"/>'
-        f'<text x="{lx + 16}" y="{num(y2 + 4)}" fill="{TEXT}">timeout</text>')
-    lx += 80
-    add(f'<text x="{lx + 6}" y="{num(y2 + 4)}" text-anchor="middle" font-size="11" font-weight="bold" '
-        f'fill="{RESOURCE}">\u21bb</text><text x="{lx + 16}" y="{num(y2 + 4)}" fill="{TEXT}">retry</text>')
-    lx += 64
-    add(f'<path d="M{lx + 4},{num(y2 - 6)} H{lx} V{num(y2 + 6)} H{lx + 4}" fill="none" stroke="#9aa5b1" stroke-width="1.5"/>'
-        f'<text x="{lx + 10}" y="{num(y2 + 4)}" fill="{TEXT}">scope of zip_par, race, for_each_par</text>')
+                tx = x
+            c.text(tx, y, words, LEGEND_SIZE, take=True)
+            x = tx + text_width(words, LEGEND_SIZE) + 18
+        y += 24

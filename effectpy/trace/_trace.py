@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._core._cause import Cause
+from .._core._fiber import INTERNAL
 from .._core._runtime import RUN_ENDED
 from ._events import FORMAT, VERSION, TraceEvent, TraceFormatError
+from ._text import fmt_duration
 
 if TYPE_CHECKING:
     from graphviz import Digraph  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -42,6 +44,13 @@ class FiberInfo:
     @property
     def label(self) -> str:
         return f"#{self.id} {self.name}" if self.name else f"#{self.id}"
+
+    @property
+    def internal(self) -> bool:
+        """Whether effectpy forked this fiber for its own work (a timeout's timer, a
+        stream's pump: named ``effectpy:<role>``). Pictures fold it into its owner's lane,
+        and `Trace.summary` and `Trace.leaks` leave it out."""
+        return self.name is not None and self.name.startswith(INTERNAL)
 
 
 @dataclass(frozen=True)
@@ -79,14 +88,14 @@ class Leaks:
             return "no leaks"
         lines = []
         for f in self.fibers:
-            when = f"started at {f.start:g}s, " if timings else ""
+            when = f"started at {fmt_duration(f.start)}, " if timings else ""
             lines.append(f"fiber {f.label} never ended ({when}in {self.paths.get(f.id, '?')})")
         for f in self.outlived:
-            when = f"started at {f.start:g}s, " if timings else ""
+            when = f"started at {fmt_duration(f.start)}, " if timings else ""
             lines.append(f"fiber {f.label} ran until the run ended, which interrupted it "
                          f"({when}in {self.paths.get(f.id, '?')})")
         for r in self.resources:
-            when = f"at {r.acquired:g}s " if timings else ""
+            when = f"at {fmt_duration(r.acquired)} " if timings else ""
             lines.append(f"resource {r.id} ({r.value}) never released (acquired {when}"
                          f"by fiber #{r.fiber}, in {self.paths.get(r.fiber, '?')})")
         return "\n".join(lines)
@@ -238,8 +247,9 @@ class Trace:
 
     def leaks(self) -> Leaks:
         """Fibers that never ended, resources never released, and daemons ended only by the
-        end of the run, with where they came from."""
-        every = self.fibers()
+        end of the run, with where they came from (effectpy's internal fibers, which end
+        with their owner, are not counted)."""
+        every = [f for f in self.fibers() if not f.internal]
         fibers = tuple(f for f in every if f.end is None)
         resources = tuple(r for r in self.resources() if r.released is None)
         ended_by_run = {e.fiber for e in self.events
@@ -250,27 +260,33 @@ class Trace:
         return Leaks(fibers, resources, paths, outlived)
 
     def summary(self, *, timings: bool = True) -> str:
-        """A short text account of the trace: fibers by outcome, failures, resources, leaks.
-        ``timings=False`` leaves out the clock readings and the number of events, so that
-        runs of one program on the live clock give the same text."""
-        events = self.events
-        fibers = self.fibers()
+        """A short text account of the trace: fibers by outcome, failures (caught or not),
+        resources, leaks. effectpy's internal fibers are counted apart, and their failures
+        (a timeout's timer failing is the timeout) are not listed. ``timings=False`` leaves
+        out the clock readings and the number of events, so that runs of one program on the
+        live clock give the same text."""
+        from ._story import Story
+        story = Story(self)
+        events = story.events
+        fibers = [f for f in story.fibers if f.id not in story.owner]
         counts: dict[str, int] = {}
         for f in fibers:
             key = f.outcome or "still running"
             counts[key] = counts.get(key, 0) + 1
         if timings:
             span = (events[-1].ts - events[0].ts) if events else 0.0
-            head = f"{len(events)} events, {len(fibers)} fibers over {span:g}s ({self.clock} clock)"
+            head = f"{len(events)} events, {len(fibers)} fibers over {fmt_duration(span)} ({self.clock} clock)"
         else:
             head = f"{len(fibers)} fibers"
         lines = [head + (f", {self.dropped} oldest events dropped" if self.dropped else "")]
-        lines.append("fibers: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"))
-        for e in events:
-            if e.kind in ("fail", "die"):
-                who = f"#{e.fiber} {e.name}" if e.name else f"#{e.fiber}"
-                when = f"{e.ts:g}s " if timings else ""
-                lines.append(f"  {when}{who}: {e.kind} {e.data.get('error')}")
+        internal = len(story.owner)
+        lines.append("fibers: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none")
+                     + (f" (and {internal} internal)" if internal else ""))
+        for m in story.marks:
+            if m.event in ("fail", "die"):
+                when = f"{fmt_duration(story.rel(m.ts))} " if timings else ""
+                caught = f" (caught \u2192 {m.after})" if m.kind == "caught" else ""
+                lines.append(f"  {when}{story.labels[m.fiber]}: {m.event} {m.error}{caught}")
         resources = self.resources()
         if resources:
             released = sum(r.released is not None for r in resources)

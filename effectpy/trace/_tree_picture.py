@@ -38,10 +38,13 @@ INK: Final = "#212529"
 MUTED: Final = "#5f6b76"
 EDGE: Final = "#8a94a0"
 FONT: Final = "Helvetica"
-NODE_FONTSIZE: Final = 10.0  # a box's text, unless its Line says otherwise
-EDGE_FONTSIZE: Final = 9.0  # an arrow's label
+# No text is smaller than SMALL: in the widget's effect pane (drawn at one unit a pixel) it
+# is at least 11 px high.
+SMALL: Final = 11.0
+NODE_FONTSIZE: Final = SMALL  # a box's text, unless its Line says otherwise
+EDGE_FONTSIZE: Final = SMALL  # an arrow's label
 EDGE_PENWIDTH: Final = 1.1
-CAPTION_FONTSIZE: Final = 10.0
+CAPTION_FONTSIZE: Final = SMALL
 
 # category -> (fill, border): static effect trees
 CATEGORY: Final = {
@@ -81,16 +84,6 @@ def clean(text: str, limit: int = TEXT_LIMIT) -> str:
 def xml_escape(text: str) -> str:
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
-
-
-def fmt_time(seconds: float) -> str:
-    """``0.2s``, ``12.5ms``, ``830µs``: short, and exact for the round numbers of a TestClock."""
-    size = abs(seconds)
-    if 0 < size < 1e-3:
-        return f"{seconds * 1e6:.3g}\u00b5s"
-    if 0 < size < 1e-2:
-        return f"{seconds * 1e3:.3g}ms"
-    return f"{seconds:.6g}s"
 
 
 def check_limit(value: object, what: str) -> None:
@@ -143,11 +136,11 @@ class Picture:
 
 
 def title_line(text: str) -> Line:
-    return Line(text, bold=True, size=12.0)
+    return Line(text, bold=True, size=13.0)
 
 
 def detail_line(text: str, align: str = "center", color: str = MUTED) -> Line:
-    return Line(text, size=10.0, color=color, align=align)
+    return Line(text, size=SMALL, color=color, align=align)
 
 
 # --- to graphviz -----------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Zoom and pan on the time axis, hover for an event's details, click a fiber to highlight its
 subtree and its resources, a replay slider that steps through the events one by one, and the
 fiber tree and the effect tree beside the timeline, linked to the lanes. It is an `anywidget`
-(an ipywidgets ``DOMWidget``): the browser side is ``_widget.js``.
+(an ipywidgets ``DOMWidget``): the browser side is ``_widget_model.js``, ``_widget_view.js``
+and ``_widget_draw.js``, joined into one module. It draws in the SVG timeline's visual
+grammar (`_grammar`: the same glyphs, colours, labels and legend).
 
 Data flows one way: the widget reads the `Trace` (never a fiber) and sends its events to the
 browser in batches, each event once: `flush` sends what was recorded since the last batch, and
@@ -31,7 +33,10 @@ from typing import TYPE_CHECKING, Any, Final
 import anywidget
 import traitlets
 
-from ._timeline import CANCEL, COLORS, FORK, RESOURCE
+from .._core._fiber import INTERNAL
+from ._grammar import GRAMMAR
+from ._layout import MAX_SIBLINGS
+from ._story import default_title
 from ._trace import Trace
 
 if TYPE_CHECKING:
@@ -41,9 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["TimelineWidget"]
 
 BATCH: Final = 5000  # events per message at most
-PALETTE: Final = {"success": COLORS["success"], "failure": COLORS["failure"],
-                  "interrupted": COLORS["interrupted"], "running": COLORS[None],
-                  "cancel": CANCEL, "fork": FORK, "resource": RESOURCE}
+# The SVG timeline's visual grammar and layout rules, for the browser side to draw with.
+BROWSER_GRAMMAR: Final = {**GRAMMAR, "internal": INTERNAL, "max_siblings": MAX_SIBLINGS}
 
 
 def _asset(name: str) -> str:
@@ -62,10 +66,12 @@ class TimelineWidget(anywidget.AnyWidget):
     what the user chose.
     """
 
-    _esm = _asset("_widget.js")
+    # the browser side: one ES module, kept in three files (the store, a view, its drawing)
+    _esm = "\n".join(_asset(f"_widget_{part}.js") for part in ("model", "view", "draw"))
     _css = _asset("_widget.css")
 
     title = traitlets.Unicode("").tag(sync=True)
+    _heading = traitlets.Unicode("").tag(sync=True)  # the title shown: `title`, or the default
     clock = traitlets.Unicode("live").tag(sync=True)
     running = traitlets.Bool(False).tag(sync=True)
     selected = traitlets.Int(None, allow_none=True).tag(sync=True)
@@ -73,7 +79,7 @@ class TimelineWidget(anywidget.AnyWidget):
     effect_tree_svg = traitlets.Unicode("").tag(sync=True)
     sent = traitlets.Int(0).tag(sync=True)  # events the browser should hold
     dropped = traitlets.Int(0).tag(sync=True)  # the oldest events a bounded recorder dropped
-    _palette = traitlets.Dict(PALETTE).tag(sync=True)
+    _grammar = traitlets.Dict(BROWSER_GRAMMAR).tag(sync=True)
     _uid = traitlets.Unicode().tag(sync=True)  # names the browser-side store of events
 
     def __init__(self, trace: Trace, effect: Effect[Any, Any, Any] | None = None, *,
@@ -87,7 +93,12 @@ class TimelineWidget(anywidget.AnyWidget):
         self._trace = trace
         self._effect = effect
         self._lock = threading.Lock()  # flushes from a live() thread and from requests
+        # The roots seen so far and their names, for the default title (`_story.title_of`'s
+        # rule, kept up to date from each batch instead of read from the whole trace).
+        self._roots: dict[int, str | None] = {}
+        self._forked: set[int] = set()
         self.on_msg(self._on_request)
+        self._heading = self.title or default_title([])
         self.flush()
         self._draw_effect_tree()
 
@@ -104,6 +115,24 @@ class TimelineWidget(anywidget.AnyWidget):
             rows = [_row(e) for e in events[i:min(i + BATCH, end)]]
             self.send({"type": "events", "start": i, "events": rows})
         return max(0, end - start)
+
+    def _note_roots(self, events: Sequence[TraceEvent], start: int) -> None:
+        """Follow the roots' names in ``events[start:]``, and set the heading from them."""
+        roots, forked = self._roots, self._forked
+        for i in range(start, len(events)):
+            e = events[i]
+            if e.kind == "fork":
+                forked.add(e.fiber)
+                if e.parent is None or e.parent not in forked:
+                    roots[e.fiber] = e.name
+            elif e.name is not None and e.fiber in roots:
+                roots[e.fiber] = e.name
+        self._heading = self.title or default_title(list(roots.values()))
+
+    @traitlets.observe("title")
+    def _title_changed(self, change: Any) -> None:
+        roots = getattr(self, "_roots", {})  # (None yet while the widget is being made)
+        self._heading = change["new"] or default_title(list(roots.values()))
 
     def flush(self) -> int:
         """Send the events recorded since the last flush (each event is sent once); returns
@@ -125,8 +154,10 @@ class TimelineWidget(anywidget.AnyWidget):
             self.clock, self.dropped = clock, dropped
             self.send({"type": "reset"})
             start = 0
+            self._roots, self._forked = {}, set()
         elif len(events) <= start:
             return 0
+        self._note_roots(events, start)
         count = self._send_from(start, events)
         self.sent = len(events)
         return count

@@ -1,0 +1,196 @@
+"""The pictures as users see them: headless Chromium (Playwright, no Jupyter) draws each
+story's SVG timeline and its widget, and the test measures the texts as the browser laid
+them out (no text covers another), then keeps a PNG of each picture in
+``--effectpy-pictures DIR`` (default: the test's tmp dir). The README's pictures are made so:
+
+    python -m pytest tests/test_pictures_browser.py --effectpy-pictures docs/pictures
+
+Also checked in the widget: a large group's row unfolds on click, internal fibers are
+folded and shown on demand, a tooltip follows the replay, the effect tree's text is at
+least 11 px, and the labels are the SVG's. Skipped without Chromium or Playwright.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("EFFECTPY_CHROMIUM", "/usr/bin/chromium")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
+pytest.importorskip("anywidget")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from effectpy import for_each_par, sleep  # noqa: E402
+from _pictures import STORIES, traced  # noqa: E402
+from _widget_page import FLAGS, open_widget  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The boxes of every text the browser shows in `root` (getBBox: the font's real metrics),
+# in the coordinates of their <svg>, and the pairs that overlap (by more than a hair).
+OVERLAPS_JS = """(sel) => {
+  const bad = [];
+  for (const svg of document.querySelectorAll(sel)) {
+    const boxes = [];
+    for (const t of svg.querySelectorAll('text')) {
+      const text = [...t.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('');
+      if (!text.trim() || t.closest('defs')) continue;
+      const b = t.getBBox(), m = t.getCTM(), r = svg.getCTM();
+      const x = b.x * m.a + m.e - r.e, y = b.y * m.d + m.f - r.f;
+      boxes.push([x, y, x + b.width * m.a, y + b.height * m.d, text]);
+    }
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, b] = [boxes[i], boxes[j]];
+      if (a[0] < b[2] - 0.5 && b[0] < a[2] - 0.5 && a[1] < b[3] - 0.5 && b[1] < a[3] - 0.5) bad.push([a[4], b[4]]);
+    }
+  }
+  return bad;
+}"""
+
+
+@pytest.fixture(scope="module")
+def pictures(request, tmp_path_factory):
+    where = request.config.getoption("--effectpy-pictures", default=None)
+    path = Path(where) if where else tmp_path_factory.mktemp("pictures")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def traces(tmp_path_factory):
+    """The stories' traces, the tour's, and a large group (recorded before the browser
+    starts: Playwright's loop runs in this thread then)."""
+    from effectpy.__main__ import main
+    from effectpy.trace import Trace
+    out = {name: traced(make()) for name, (make, _) in STORIES.items()}
+    out["group"] = traced(for_each_par(range(10_000), lambda i: sleep(0.001 * (i % 7)).as_(i), parallelism=500))
+    where = tmp_path_factory.mktemp("tour")
+    cwd = os.getcwd()
+    os.chdir(where)  # the tour writes its own pictures into ./tour
+    try:
+        assert main(["trace", str(ROOT / "examples" / "tour.py"), "--jsonl", "tour.jsonl"]) == 0
+    finally:
+        os.chdir(cwd)
+    out["tour"] = Trace.load(where / "tour.jsonl")
+    program = STORIES["timeout"][0]()
+    out["tree"] = (program, traced(program))
+    from effectpy import Stream
+    out["map_par"] = traced(Stream.range(4).map_par(2, lambda i: sleep(0.1).as_(i)).run_collect())
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser(traces):
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    page.close()
+    assert not errors, errors  # nothing a picture does may throw
+
+
+def title(name: str) -> str | None:
+    return STORIES[name][1] if name in STORIES else None
+
+
+@pytest.mark.parametrize("name", [*STORIES, "tour", "group"])
+def test_the_svg_timeline_in_the_browser(name, traces, page, pictures):
+    svg = traces[name].to_svg(title=title(name))
+    page.set_content(f'<!doctype html><html><body style="margin:0">{svg}</body></html>')
+    assert page.evaluate(OVERLAPS_JS, "body > svg") == []
+    page.locator("body > svg").screenshot(path=str(pictures / f"{name}.png"))
+
+
+@pytest.mark.parametrize("name", [*STORIES, "group"])
+def test_the_widget_in_the_browser(name, traces, page, pictures):
+    open_widget(page, traces[name], title=title(name))
+    assert page.evaluate(OVERLAPS_JS, "svg.eptw-lanes") == []
+    if name in ("race", "timeout", "cleanup", "group"):
+        page.locator(".eptw").screenshot(path=str(pictures / f"widget-{name}.png"))
+
+
+def svg_texts(svg: str) -> set[str]:
+    from _pictures import text_boxes
+    return {text for _, text in text_boxes(svg)}
+
+
+def texts(page, selector: str) -> list[str]:
+    return page.locator(selector).all_text_contents()
+
+
+def test_the_widget_says_what_the_svg_says(traces, page):
+    svg = traces["timeout"].to_svg()
+    open_widget(page, traces["timeout"])
+    notes = texts(page, "text.eptw-note")
+    assert {"'timeout' caught \u2192 recovered", "connection to SlowService", "\u2713 success", "'timeout'"} <= set(notes)
+    assert set(notes) <= svg_texts(svg)  # every label is one the SVG draws
+    assert texts(page, "text.eptw-label") == ["#1 main", "#2 SlowService", "#3 timer"]
+    assert page.locator("g.eptw-mark.eptw-caught").count() == 1 and page.locator("rect.eptw-releasing").count() == 1
+    legend = texts(page, ".eptw-key")
+    assert {"acquire", "release", "failure caught", "interrupted, releasing"} <= set(legend)
+    assert page.locator(".eptw-title").inner_text() == "effectpy timeline"
+
+
+def test_a_large_group_is_one_row_that_unfolds_on_click(traces, page):
+    open_widget(page, traces["group"])
+    assert texts(page, "g.eptw-lane text.eptw-label") == ["#1 main", "\u25b8 for_each_par: 10,000 fibers"]
+    assert "10,000 success; at most 500 at once" in texts(page, "g.eptw-group text")
+    page.locator("g.eptw-group").click()
+    page.locator("g.eptw-lane[data-fiber='2']").wait_for()  # the first member has a row now
+    height = float(page.locator("svg.eptw-lanes").get_attribute("height"))
+    assert height >= 10_002 * 38  # main, the group's row, and one row per member
+    page.locator("g.eptw-group").click()
+    page.wait_for_function("() => !document.querySelector(\"g.eptw-lane[data-fiber='2']\")")
+
+
+def test_internal_fibers_are_folded_until_asked_for(traces, page):
+    open_widget(page, traces["cleanup"])
+    assert "\u2699 1" in texts(page, "g.eptw-lane text")
+    assert not any("timeout timer" in t for t in texts(page, "text.eptw-label"))
+    page.locator("button", has_text="internal").click()
+    page.locator("text.eptw-label", has_text="\u2699 timeout timer").wait_for()
+
+
+def test_what_an_internal_fiber_forks_for_the_program_has_rows_under_its_owner(traces, page):
+    open_widget(page, traces["map_par"])
+    assert texts(page, "text.eptw-label") == ["#1 main", "#3 map_par[0]", "#4 map_par[1]", "#5 map_par[2]",
+                                              "#6 map_par[3]"]
+    page.locator("button", has_text="internal").click()
+    page.locator("text.eptw-label", has_text="\u2699 map_par pump").wait_for()
+
+
+def test_the_tooltip_follows_the_replay(traces, page):
+    open_widget(page, traces["zip_par"])
+    page.locator(".eptw-mark.eptw-fail[data-fiber='3']").hover()
+    tip = page.locator(".eptw-tip")
+    assert "#3 User fails: 'User timeout'" in tip.inner_text()
+    page.locator("input.eptw-slider").fill("5")  # back to before the failure; the mouse stays
+    page.wait_for_function("() => !document.querySelector('.eptw-tip').textContent.includes('fails')")
+    assert "still running" in tip.inner_text() or "not started yet" in tip.inner_text()
+
+
+def test_the_effect_tree_text_is_at_least_11_px(traces, page):
+    program, trace = traces["tree"]
+    open_widget(page, trace, effect=program)
+    page.locator(".eptw-tabs button", has_text="effect").click()
+    sizes = page.evaluate("""() => [...document.querySelectorAll('.eptw-effect svg text')].map((t) =>
+        parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)""")
+    assert sizes and round(min(sizes), 2) >= 11
+
+
+def test_the_browser_measure_sees_overlaps(page):
+    page.set_content('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="60" font-size="12">'
+                     '<text x="10" y="20">fiber one</text><text x="40" y="24">fiber two</text>'
+                     '<text x="200" y="50">apart</text></svg>')
+    assert page.evaluate(OVERLAPS_JS, "svg") == [["fiber one", "fiber two"]]
