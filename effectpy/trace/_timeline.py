@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from ._events import visible
+
 if TYPE_CHECKING:
     from ._events import TraceEvent
     from ._trace import FiberInfo, Trace
@@ -49,17 +51,11 @@ MONO: Final = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 
 
 def esc(text: object) -> str:
-    """Escape text for XML content and attribute values (user text is only ever text)."""
-    s = str(text)
-    s = "".join(ch if _xml_char(ch) else "\ufffd" for ch in s)
+    """Escape text for XML content and attribute values (user text is only ever text);
+    control and bidirectional formatting characters are shown as escapes (`visible`)."""
+    s = visible(str(text))
     return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
-
-
-def _xml_char(ch: str) -> bool:
-    """Whether XML 1.0 allows ``ch`` (no control characters, surrogates or U+FFFE/FFFF)."""
-    o = ord(ch)
-    return (o >= 0x20 or ch in "\t\n\r") and not 0xD800 <= o <= 0xDFFF and o not in (0xFFFE, 0xFFFF)
 
 
 def num(x: float) -> str:
@@ -227,7 +223,9 @@ def _header(c: _Canvas, title: str | None) -> None:
     clock = "virtual time (TestClock)" if trace.clock == "TestClock" else f"time ({trace.clock} clock)"
     sub = f"{len(c.fibers)} fibers, {len(c.events)} events, {clock}"
     if trace.dropped:
-        sub += f"; {trace.dropped} oldest events were dropped by the recorder"
+        sub += f"; {trace.dropped:,} events dropped (a bounded recorder keeps the last ones)"
+    if trace.truncated:
+        sub += "; truncated: the trace file ends early"
     if c.collapsed:
         sub += f"; {c.collapsed}"
     c.add(f'<text x="16" y="44" fill="{MUTED}">{esc(short(sub, 160))}</text>')

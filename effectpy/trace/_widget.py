@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anywidget
 import traitlets
 
+from ._events import visible
 from ._timeline import CANCEL, COLORS, FORK, RESOURCE
 from ._trace import Trace
 
@@ -51,7 +52,11 @@ def _asset(name: str) -> str:
 
 
 def _row(e: Any) -> list[Any]:
-    return [e.seq, e.ts, e.kind, e.fiber, e.parent, e.by, e.name, dict(e.data)]
+    """An event as the browser gets it: user text with its control and bidirectional
+    formatting characters shown as escapes (`visible`), so no name can spoof a label."""
+    data = {k: visible(v) if isinstance(v, str) else v for k, v in e.data.items()}
+    by = visible(e.by) if isinstance(e.by, str) else e.by
+    return [e.seq, e.ts, e.kind, e.fiber, e.parent, by, None if e.name is None else visible(e.name), data]
 
 
 class TimelineWidget(anywidget.AnyWidget):
