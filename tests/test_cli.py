@@ -104,7 +104,7 @@ def test_unreadable_and_unwritable_files_are_bad_input(tmp_path):
     text = (tmp_path / "t.jsonl").read_text().replace('"scope": 1', '"scope": "abc"')
     (tmp_path / "bad_data.jsonl").write_text(text)
     out = cli("render", "bad_data.jsonl", cwd=tmp_path)
-    assert out.returncode == 3 and "line 3: data['scope'] of a scope_open event must be an int" in out.stderr
+    assert out.returncode == 3 and "line 3: data['scope'] of this scope_open event must be an int" in out.stderr
 
 
 def test_trace_runs_any_script_as_main_with_its_arguments(tmp_path):

@@ -53,11 +53,13 @@ MAX_ID: Final = 2**53
 
 # The `data` fields that readers (queries, renderers) use, and their JSON types; "number"
 # is an int or a finite float, or null where the recorder had no finite value (a sleep
-# forever). Other fields may be present; every value of `data` is a JSON scalar.
+# forever); a tuple lists the strings allowed. Other fields may be present; every value of
+# `data` is a JSON scalar.
 _NUMBER: Final = "number"
+OUTCOMES: Final = ("success", "failure", "interrupted")  # (a tuple: one of these strings)
 FIELDS: Final[Mapping[str, Mapping[str, object]]] = {
     "fork": {"daemon": bool, "source": str},
-    "exit": {"outcome": str, "cause": str},
+    "exit": {"outcome": OUTCOMES, "cause": str},
     "cancel": {"reason": str},
     "fail": {"error": str, "cause": str},
     "die": {"error": str, "cause": str},
@@ -68,7 +70,7 @@ FIELDS: Final[Mapping[str, Mapping[str, object]]] = {
     "scope_open": {"scope": int, "kind": str},
     "scope_close": {"scope": int, "kind": str},
     "acquire": {"resource": int, "value": str},
-    "release": {"resource": int, "exit": str},
+    "release": {"resource": int, "exit": OUTCOMES},
 }
 # The fields without which an event of the kind means nothing (pairing ids).
 REQUIRED: Final[Mapping[str, tuple[str, ...]]] = {
@@ -144,15 +146,18 @@ def check_data(kind: str, data: Mapping[str, object], where: str) -> None:
         elif expected is int:
             ok = _is_id(value, 0)
             what = "an int from 0 to 2**53"
+        elif isinstance(expected, tuple):
+            ok = value in expected and isinstance(value, str)
+            what = " or ".join(map(repr, expected))
         else:
             ok = isinstance(value, expected)  # type: ignore[arg-type]
             what = "true or false" if expected is bool else "a string"
         if not ok:
-            raise TraceFormatError(f"{where}: data[{key!r}] of a {kind} event must be {what}, "
+            raise TraceFormatError(f"{where}: data[{key!r}] of this {kind} event must be {what}, "
                                    f"got {_shown(value)}")
     for key in REQUIRED.get(kind, ()):
         if key not in data:
-            raise TraceFormatError(f"{where}: a {kind} event needs data[{key!r}]")
+            raise TraceFormatError(f"{where}: this {kind} event needs data[{key!r}]")
 
 
 def _is_id(x: object, low: int) -> bool:

@@ -427,7 +427,7 @@ def _arrows_and_markers(c: _Canvas) -> None:
                   f'font-family="{MONO}" fill="{COLORS["failure"]}">{esc(label)}</text></g>')
         elif e.kind == "retry" and not summary:
             tip = (f"retry #{e.data.get('attempt')} at {c.rel(e.ts)} after {e.data.get('error')}, "
-                   f"next try in {fmt_time(float(e.data.get('delay', 0)))}")
+                   f"next try in {_seconds(e.data.get('delay'))}")
             c.add(f'<g><title>{esc(tip)}</title><text x="{num(ex)}" y="{num(y - BAR_H / 2 - 2)}" '
                   f'text-anchor="middle" font-size="11" font-weight="bold" fill="{RESOURCE}">\u21bb</text></g>')
         elif e.kind == "timeout" and not summary:
@@ -435,6 +435,11 @@ def _arrows_and_markers(c: _Canvas) -> None:
             c.add(f'<g><title>{esc(tip)}</title><circle cx="{num(ex)}" cy="{num(y - BAR_H / 2 - 4)}" r="4" '
                   f'fill="#ffffff" stroke="{CANCEL}" stroke-width="1.4"/><path d="M{num(ex)},{num(y - BAR_H / 2 - 6.5)} '
                   f'V{num(y - BAR_H / 2 - 4)} H{num(ex + 2)}" stroke="{CANCEL}" fill="none"/></g>')
+
+
+def _seconds(value: object) -> str:
+    """A delay from an event's data (a number, or null for never)."""
+    return fmt_time(value) if isinstance(value, (int, float)) else "never"
 
 
 def _legend(c: _Canvas, y: float) -> None:

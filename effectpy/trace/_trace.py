@@ -215,15 +215,22 @@ class Trace:
         return [f for f in fibers if f.parent is None or f.parent not in ids]
 
     def tree_order(self) -> list[FiberInfo]:
-        """The fibers depth-first under their parents (children in order of creation)."""
+        """The fibers depth-first under their parents (children in order of creation), each
+        once. (A loaded file may claim parents in a cycle: its fibers follow the tree.)"""
         fibers = self.fibers()
         by_id = {f.id: f for f in fibers}
         ordered: list[FiberInfo] = []
-        stack = [f for f in reversed(fibers) if f.parent is None or f.parent not in by_id]
-        while stack:
-            f = stack.pop()
-            ordered.append(f)
-            stack.extend(by_id[c] for c in reversed(f.children) if c in by_id)
+        seen: set[int] = set()
+        roots = [f for f in fibers if f.parent is None or f.parent not in by_id]
+        for top in (*roots, *fibers):
+            stack = [top]
+            while stack:
+                f = stack.pop()
+                if f.id in seen:
+                    continue
+                seen.add(f.id)
+                ordered.append(f)
+                stack.extend(by_id[c] for c in reversed(f.children) if c in by_id)
         return ordered
 
     def resources(self) -> list[ResourceInfo]:
