@@ -30,7 +30,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, Final, NamedTuple
 
-from ._events import FORMAT, MAX_ID, VERSION, TraceEvent, TraceFormatError, safe_repr
+from ._events import FORMAT, KINDS, MAX_ID, VERSION, TraceEvent, TraceFormatError, safe_repr
 from ._store import EventStore, ns_times
 
 __all__ = ["LineWriter", "Loaded", "Spill", "read", "whole_header"]
@@ -197,13 +197,17 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number a trace may hold")
 
 
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+_KIND: Final = {kind: kind for kind in KINDS}  # a kind read -> the one copy of it
+
+
 def _parse(line: bytes | str, where: str) -> Any:
     try:
         text = line.decode("utf-8") if isinstance(line, bytes) else line
     except UnicodeDecodeError as exc:
         raise TraceFormatError(f"{where}: not UTF-8 text ({exc.reason})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise TraceFormatError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:
@@ -314,8 +318,8 @@ def read(lines: Iterable[bytes | str], source: str) -> Loaded:
         if seq <= last:
             raise TraceFormatError(f"{where}: seq {seq} does not follow {last}")
         last = seq
-        store.append(seq, ts, kind, fiber, share.value(parent), share.value(by), share.value(name),
-                     share.data(data))  # type: ignore[arg-type]
+        store.append(seq, ts, _KIND[kind], share.value(fiber), share.value(parent), share.value(by),
+                     share.value(name), share.data(data))  # type: ignore[arg-type]
     if streamed and end is None:
         truncated = True
     elif len(store) != count:
