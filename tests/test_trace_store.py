@@ -8,7 +8,7 @@ import pytest
 
 import effectpy
 from effectpy import Clock, Context, TestClock, acquire_release, for_each, never, scoped, sleep, succeed, sync, yield_now, zip_par
-from effectpy.trace import Trace, TraceEvent, record
+from effectpy.trace import Trace, TraceEvent, record, render_svg
 from effectpy.trace._events import MAX_TEXT
 from effectpy.trace._store import CHUNK, EventStore, Events
 
@@ -80,6 +80,9 @@ def test_names_are_bounded_and_shared_where_they_are_stored():
     named = next(f for f in trace.fibers() if f.name and f.name.startswith("L"))
     assert len(named.name) < MAX_TEXT + 40 and named.name.endswith(f"[{2**20 - MAX_TEXT} more characters]")
     assert len(trace.to_jsonl()) < 20_000 and len(trace.to_svg()) < 60_000
+    from opentelemetry.sdk.trace import TracerProvider
+    spans = trace.to_opentelemetry(TracerProvider().get_tracer("t"), epoch_ns=0)
+    assert max(len(span.name) for span in spans) < MAX_TEXT + 40
     firsts = [e.name for e in trace.events if e.name == "zip_par[0]"]
     assert len(firsts) == 6 and all(name is firsts[0] for name in firsts)  # one copy
 
@@ -135,6 +138,16 @@ def test_a_bounded_recorder_keeps_flat_memory_however_many_fibers():
         assert len(recorder._fids) <= 1_000 + 1 and not recorder._sids and not recorder._rids
     assert len(trace.events) == 1_000 and trace.dropped > 60_000
     assert grown < 1_000_000, f"the bounded recorder grew by {grown:,} bytes"
+
+
+def test_the_pictures_of_a_bounded_recording_say_how_many_events_were_dropped():
+    with record() as everything, record(capacity=10) as trace:
+        effectpy.run(fork_join(20))
+    dropped = trace.dropped
+    assert dropped == len(everything) - 10 and len(trace) == 10
+    assert f"{dropped} events dropped" in trace.to_svg()
+    assert f"{dropped} events dropped" in render_svg(trace.fiber_tree())
+    assert f"{dropped} oldest events dropped" in trace.summary()
 
 
 def test_a_bounded_recorder_names_fibers_it_forgot_as_outside_the_trace():

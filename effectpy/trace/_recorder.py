@@ -124,6 +124,12 @@ class Recorder(Instrument):
             self._compact()
             return self._store.dropped
 
+    def __len__(self) -> int:
+        """The events held (without making them)."""
+        with self._lock:
+            self._compact()
+            return len(self._store)
+
     @property
     def clock_name(self) -> str:
         return type(self._clock).__name__ if self._clock is not None else "live"

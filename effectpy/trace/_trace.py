@@ -165,7 +165,7 @@ class Trace:
         return self._recorder.clock_name if self._recorder is not None else self._clock
 
     def __len__(self) -> int:
-        return len(self._current())
+        return len(self._recorder) if self._recorder is not None else len(self._events)
 
     def __repr__(self) -> str:
         return f"<Trace {len(self)} events, {len(self.fibers())} fibers, clock={self.clock}>"
