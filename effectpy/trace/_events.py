@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
 __all__ = ["FIELDS", "FORMAT", "KINDS", "MAX_TEXT", "MAX_TS", "VERSION", "TraceEvent", "TraceFormatError",
-           "check_data", "safe_repr", "safe_str", "safe_text", "visible"]
+           "safe_repr", "safe_str", "safe_text", "visible"]
 
 FORMAT: Final = "effectpy-trace"
 VERSION: Final = 1
@@ -128,11 +128,11 @@ class TraceEvent(NamedTuple):
             raise TraceFormatError(f"{where}: name must be null or a string, got {_shown(name)}")
         if not isinstance(data, dict):
             raise TraceFormatError(f"{where}: data must be a JSON object, got {type(data).__name__}")
-        check_data(kind, data, where)
+        _check_data(kind, data, where)
         return TraceEvent(seq, float(ts), kind, fiber, parent, by, name, data)
 
 
-def check_data(kind: str, data: Mapping[str, object], where: str) -> None:
+def _check_data(kind: str, data: Mapping[str, object], where: str) -> None:
     """`TraceFormatError` unless ``data`` holds JSON scalars, with the types `FIELDS` gives."""
     fields = FIELDS.get(kind, {})
     for key, value in data.items():

@@ -6,8 +6,8 @@ hand it; the `Trace` it fills is a plain value that renderers use without the ru
 
 Where an event goes: a hook appends it raw (seven flat slots of one list: no container per
 event) to ``_raw``; every `CHUNK` events, and whenever the trace is read or the spill file
-is flushed, ``_compact`` moves the raw events into the `EventStore` (columns, about 50
-bytes an event) and, with ``path``, writes them to the file. Everything the recorder keeps
+is flushed, ``_compact`` moves the raw events into the `EventStore` (six shared references
+and a float64 an event) and, with ``path``, writes them to the file. Everything the recorder keeps
 is bounded when it has a ``capacity``: the store holds the last ``capacity`` events, the
 fiber table forgets ended fibers beyond the last ``capacity`` of them, and the scope and
 resource tables hold only the scopes and resources still open.
@@ -33,7 +33,7 @@ from .._core._clock import LIVE_CLOCK, Clock
 from .._core._hooks import CAPTURE_SOURCE, Instrument, instrument
 from ._events import MAX_TEXT, TraceEvent, safe_repr, safe_str, safe_text
 from ._jsonl import Spill
-from ._store import EventStore, Events
+from ._store import CHUNK, EventStore, Events
 from ._trace import Trace
 
 __all__ = ["DEFAULT_CAPACITY", "FLUSH_EVERY", "Recorder", "record"]
@@ -44,6 +44,8 @@ DEFAULT_CAPACITY: Final = 100_000
 FLUSH_EVERY: Final = 1.0
 # Distinct names (and suspend labels) remembered to share one copy of each; then forgotten.
 _CACHE_LIMIT: Final = 65_536
+# Raw slots after which a hook moves the events into the store.
+_COMPACT_AT: Final = 7 * CHUNK
 
 _monotonic = time.monotonic
 
@@ -165,6 +167,8 @@ class Recorder(Instrument):
     def _shared_names(self, names: list[str | None]) -> list[str | None] | None:
         """The names, bounded to `MAX_TEXT` characters, one copy of each (a name like
         ``zip_par[3]`` is made anew for every fiber); None if they are that already."""
+        if names.count(None) == len(names):  # (C speed: the common case of unnamed fibers)
+            return None
         cache = self._names
         fresh = [name for name in set(names) if cache.get(name, _ABSENT) is not name]
         if not fresh:
@@ -231,12 +235,6 @@ class Recorder(Instrument):
             self._fids[runtime_id] = fid
         return fid
 
-    @staticmethod
-    def _open(table: dict[int, int], key: int, last: int) -> int:
-        """A new trace-local id for an opened scope or resource (``last`` + 1)."""
-        table[key] = last + 1
-        return last + 1
-
     def _add(self, fiber: Any, kind: str, parent: int | None = None, by: int | str | None = None,
              data: Mapping[str, Any] = _NO_DATA) -> None:
         # (the hottest hooks, fiber_started, fiber_ended and fiber_joined, inline this)
@@ -246,7 +244,7 @@ class Recorder(Instrument):
             fid = self._fid(fiber.id)
         raw = self._raw
         raw += (kind, fid, parent, by, fiber.name, data, t)
-        if len(raw) >= 28_672:  # 7 * CHUNK: move them into the store
+        if len(raw) >= _COMPACT_AT:
             self._compact_locked()
 
     def _compact_locked(self) -> None:
@@ -271,7 +269,7 @@ class Recorder(Instrument):
             fids[fiber.id] = fid
         raw = self._raw
         raw += ("fork", fid, pid, None, fiber.name, data, t)
-        if len(raw) >= 28_672:
+        if len(raw) >= _COMPACT_AT:
             self._compact_locked()
 
     def fiber_ended(self, fiber: Any, exit: Any) -> None:
@@ -282,7 +280,7 @@ class Recorder(Instrument):
                 fid = self._fid(fiber.id)
             raw = self._raw
             raw += ("exit", fid, None, None, fiber.name, _SUCCESS, t)
-            if len(raw) >= 28_672:
+            if len(raw) >= _COMPACT_AT:
                 self._compact_locked()
         else:
             self._add(fiber, "exit", data={"outcome": outcome_of(exit),
@@ -331,7 +329,7 @@ class Recorder(Instrument):
             fid = self._fid(fiber.id)
         raw = self._raw
         raw += ("join", fid, None, known if known is not None else _OUTSIDE, fiber.name, _NO_DATA, t)
-        if len(raw) >= 28_672:
+        if len(raw) >= _COMPACT_AT:
             self._compact_locked()
 
     def sleep_started(self, fiber: Any, clock: Any, deadline: float) -> None:
@@ -351,7 +349,7 @@ class Recorder(Instrument):
                                         "error": safe_repr(error)})
 
     def scope_opened(self, fiber: Any, scope_id: int, kind: str) -> None:
-        sid = self._last_sid = self._open(self._sids, scope_id, self._last_sid)
+        sid = self._sids[scope_id] = self._last_sid = self._last_sid + 1
         self._add(fiber, "scope_open", data={"scope": sid, "kind": safe_str(kind, 100)})
 
     def scope_closed(self, fiber: Any, scope_id: int, kind: str) -> None:
@@ -361,7 +359,7 @@ class Recorder(Instrument):
         self._add(fiber, "scope_close", data={"scope": sid, "kind": safe_str(kind, 100)})
 
     def resource_acquired(self, fiber: Any, resource_id: int, resource: object) -> None:
-        rid = self._last_rid = self._open(self._rids, resource_id, self._last_rid)
+        rid = self._rids[resource_id] = self._last_rid = self._last_rid + 1
         self._add(fiber, "acquire", data={"resource": rid, "value": safe_repr(resource, 200)})
 
     def resource_released(self, fiber: Any, resource_id: int, exit: Any) -> None:
