@@ -179,7 +179,7 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
             failed = exc.code not in (None, 0)
         finally:
             sys.argv, sys.path[:] = saved_argv, saved_path
-    if not trace.events:
+    if not len(trace):
         if interrupted:
             return EXIT_INTERRUPTED
         raise BadInput(f"{path}: ran, but no effect was run (nothing to draw)")

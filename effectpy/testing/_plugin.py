@@ -158,7 +158,7 @@ def _save(item: pytest.Item, report: pytest.TestReport, trace: Trace) -> str:
     summary = trace.summary().splitlines()
     if len(summary) > SUMMARY_LINES:
         summary[SUMMARY_LINES:] = [f"... {len(summary) - SUMMARY_LINES} more lines (see the JSONL)"]
-    if not trace.events:
+    if not len(trace):
         return "\n".join(["effect_trace recorded no events, so no trace files were written.", *summary])
     directory = item.config.stash[_TRACE_DIR]
     stem = trace_file_stem(item.nodeid)
