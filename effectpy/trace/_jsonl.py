@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, Final, NamedTuple
@@ -118,11 +118,12 @@ class Spill:
         self.written = 0
         self.error: OSError | None = None
 
-    def _guarded(self, action: Any, *args: Any) -> None:
+    def _guarded(self, action: Callable[[], None]) -> None:
+        """Run ``action`` (a write), unless the spill has stopped; an OSError stops it."""
         if self._file is None:
             return
         try:
-            action(*args)
+            action()
         except OSError as exc:
             self.error = exc
             file, self._file = self._file, None
