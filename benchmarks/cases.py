@@ -849,6 +849,7 @@ def bench_trace_overhead(cfg: Config) -> Section:
             before = _trace_start()
             try:
                 result = await run_eff._run()
+                len(trace)  # (moves the events recorded last into the compact store)
                 gc.collect()
                 grown = _trace_current() - before
             finally:
@@ -940,8 +941,9 @@ def bench_trace_overhead(cfg: Config) -> Section:
             f"workload, after gc.collect(), is {fmt_bytes(mem['grown'])} for "
             f"{int(mem['events']):,} events ({mem['kinds']}) of {mem_n:,} fibers: all the "
             "recorder keeps (the events, their timestamps and ids, its id tables), measured "
-            "before the trace is read; the 'not recording' row is what an unrecorded run "
-            "leaves behind (the noise floor of this measure)")
+            "once its last events are in the compact store and before any TraceEvent is made; "
+            "the 'not recording' row is what an unrecorded run leaves behind (the noise floor "
+            "of this measure); more in trace_storage")
     if counts:
         per_hook = ", ".join(f"{k} {v / n:.2f}" for k, v in counts.most_common())
         sec.notes.append(

@@ -21,8 +21,10 @@ import async_cases  # noqa: E402
 import cases  # noqa: E402
 import harness  # noqa: E402
 import stream_cases  # noqa: E402
+import trace_cases  # noqa: E402
 
-BENCHMARKS = {**cases.BENCHMARKS, **async_cases.BENCHMARKS, **stream_cases.BENCHMARKS}
+BENCHMARKS = {**cases.BENCHMARKS, **async_cases.BENCHMARKS, **stream_cases.BENCHMARKS,
+              **trace_cases.BENCHMARKS}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -43,7 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.probe:
-        print(json.dumps(cases.probe(args.probe)))
+        probe = trace_cases.probe if args.probe.startswith("trace_") else cases.probe
+        print(json.dumps(probe(args.probe)))
         return 0
     if args.list:
         print("\n".join(BENCHMARKS))

@@ -1,7 +1,8 @@
 """The command line: record a script's run, or render a saved trace.
 
     python -m effectpy trace SCRIPT.py [ARGS...] [--svg OUT.svg] [--perfetto OUT.json]
-                                       [--jsonl OUT.jsonl] [--test-clock] [--title TITLE]
+                                       [--jsonl OUT.jsonl] [--capacity N] [--test-clock]
+                                       [--title TITLE]
     python -m effectpy render TRACE.jsonl [--svg OUT.svg] [--perfetto OUT.json] [--summary]
 
 ``trace`` works like ``python -m cProfile``: the script runs as ``__main__`` (with ARGS as
@@ -9,6 +10,11 @@ its ``sys.argv[1:]``; put them after ``--`` if they look like this command's opt
 every effect run it makes is recorded. A script that defines ``main`` (an effect, or a
 function returning one) and no ``if __name__ == "__main__":`` block has that effect run;
 ``--test-clock`` always runs ``main``, on a virtual clock.
+
+The recording keeps the last ``--capacity`` events in memory (100,000 by default), which the
+pictures are drawn from (they say how many were dropped); ``--jsonl`` writes every event to
+its file as the run goes on, so a process that is killed (or a machine that hangs) still
+leaves a trace that ``render`` reads (marked truncated).
 
 Exit codes: 0 the run succeeded (or the trace was rendered); 1 the traced program failed
 (its pictures are still written: that is what a bug report wants); 2 bad usage; 3 bad input
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import contextlib
 import runpy
 import sys
 import traceback
@@ -46,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
                                       "see --test-clock and the description above)")
     trace.add_argument("--svg", help="write the timeline SVG here")
     trace.add_argument("--perfetto", help="write Chrome trace-event JSON (ui.perfetto.dev) here")
-    trace.add_argument("--jsonl", help="write the lossless trace here")
+    trace.add_argument("--jsonl", help="write the lossless trace here, every event as it happens")
+    trace.add_argument("--capacity", type=_capacity, default=None, metavar="N",
+                       help="keep the last N events in memory for the pictures (default "
+                            "100,000; --jsonl holds them all)")
     trace.add_argument("--test-clock", action="store_true",
                        help="run `main` on a TestClock advanced automatically: sleeps finish "
                             "instantly, and the same program gives the same trace and picture")
@@ -60,6 +70,16 @@ def _parser() -> argparse.ArgumentParser:
                                          "trace, as `trace` makes it)")
     render.add_argument("--summary", action="store_true", help="print the trace's summary")
     return parser
+
+
+def _capacity(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of events >= 1, got {text!r}")
+    return value
 
 
 def _shape(path: Path) -> tuple[bool, bool]:
@@ -115,6 +135,7 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
     from . import Failure
     from ._test_clock import TestClock
     from .trace import record
+    from .trace._recorder import DEFAULT_CAPACITY
 
     path = Path(args.script)
     if not path.is_file():
@@ -127,7 +148,13 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
     saved_argv, saved_path = sys.argv, sys.path[:]
     sys.argv = [str(path), *script_args]
     sys.path.insert(0, str(path.resolve().parent))
-    with record() as trace:
+    recording = contextlib.ExitStack()
+    try:
+        trace = recording.enter_context(record(args.capacity or DEFAULT_CAPACITY, path=args.jsonl))
+    except OSError as exc:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+        raise BadInput(f"cannot write {args.jsonl}: {exc.strerror or exc}") from None
+    with recording:
         try:
             if run_main:
                 namespace = runpy.run_path(str(path), run_name="__effectpy_trace__")
@@ -154,15 +181,17 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
             failed = exc.code not in (None, 0)
         finally:
             sys.argv, sys.path[:] = saved_argv, saved_path
-    if not trace.events:
+    if not len(trace):
         if interrupted:
             return EXIT_INTERRUPTED
         raise BadInput(f"{path}: ran, but no effect was run (nothing to draw)")
-    outputs = {"svg": args.svg, "perfetto": args.perfetto, "jsonl": args.jsonl}
-    if not any(outputs.values()):
+    outputs = {"svg": args.svg, "perfetto": args.perfetto}
+    if not any(outputs.values()) and not args.jsonl:
         outputs["svg"] = f"{path.stem}.trace.svg"
     print(trace.summary())
     _write(trace, outputs, args.title)  # BadInput (3) if a file cannot be written
+    if args.jsonl:
+        print(f"{'trace:':<9} {args.jsonl} (every event)")
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_PROGRAM_FAILED if failed else EXIT_OK
@@ -170,7 +199,7 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
 
 def _write(trace: Any, outputs: dict[str, str | None], title: str | None) -> None:
     writers = {"svg": ("timeline", lambda p: trace.save_svg(p, title=title)),
-               "perfetto": ("perfetto", trace.save_perfetto), "jsonl": ("trace", trace.save_jsonl)}
+               "perfetto": ("perfetto", trace.save_perfetto)}
     for key, (what, save) in writers.items():
         target = outputs.get(key)
         if not target:
@@ -192,6 +221,9 @@ def _render(args: argparse.Namespace) -> int:
     except (OSError, TraceFormatError) as exc:
         raise BadInput(str(exc) if not isinstance(exc, OSError) or isinstance(exc, FileNotFoundError)
                        else f"cannot read {path}: {exc.strerror or exc}") from None
+    if trace.truncated:
+        print(f"effectpy: {path} ends early (the process that wrote it died first): "
+              f"read its {len(trace)} complete events", file=sys.stderr)
     svg = args.svg or (None if args.perfetto else str(path.with_suffix(".svg")))
     _write(trace, {"svg": svg, "perfetto": args.perfetto}, args.title)
     if args.summary:

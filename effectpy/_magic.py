@@ -5,7 +5,9 @@ runs it under `effectpy.trace.record`, shows the timeline, and returns the effec
 it is the cell's output and ``_`` holds it. A failure shows its cause and the timeline up to
 the failure, then raises, so "run all" stops there. Ctrl-C stops the run (its finalizers
 run), shows and saves the trace so far, marked as interrupted, then raises
-`KeyboardInterrupt`.
+`KeyboardInterrupt`. The recording keeps the last ``--capacity`` events (100,000 by
+default; the pictures say how many were dropped); ``--jsonl PATH`` writes every event to
+PATH as it happens, so even a kernel that dies leaves a trace `Trace.load` reads.
 
 The cell's code runs as IPython runs a cell (``transform_cell``, the AST transformers, the
 shell's compiler with top-level ``await``), but without a nested ``run_cell``, which would
@@ -216,7 +218,10 @@ class EffectMagics(Magics):
               help="run on a TestClock advanced automatically: sleeps finish at once, deterministically")
     @argument("--svg", help="also write the timeline SVG to this path")
     @argument("--perfetto", help="also write Chrome trace-event JSON (ui.perfetto.dev) to this path")
-    @argument("--jsonl", help="also write the trace (JSONL) to this path")
+    @argument("--jsonl", help="also write the trace (JSONL) to this path, every event as it happens")
+    @argument("--capacity", type=int, default=None, metavar="N",
+              help="keep the last N events in memory for the pictures (default 100,000; "
+                   "--jsonl holds them all)")
     @argument("--tree", action="store_true", help="also show the effect tree, annotated from the run")
     @argument("--no-widget", action="store_true",
               help="show the timeline as a static SVG instead of the interactive widget")
@@ -231,6 +236,7 @@ class EffectMagics(Magics):
         from effectpy._core._runtime import run_ending_daemons
         from effectpy.trace import record
         from effectpy.trace._story import title_of
+        from effectpy.trace._recorder import DEFAULT_CAPACITY
 
         args = parse_argstring(self.effect, line)
         shell = self.shell
@@ -240,7 +246,8 @@ class EffectMagics(Magics):
             return TestClock().drive(effect) if args.test_clock else run_ending_daemons(effect)
 
         exit_ = stopped = None
-        with record() as trace:
+        capacity = DEFAULT_CAPACITY if args.capacity is None else args.capacity
+        with record(capacity, path=args.jsonl) as trace:
             widget = self._widget(trace, effect, args) if _shows_widgets(shell) else None
             # live: the widget grows while the effect runs
             handle = display(widget, display_id=True) if widget is not None else None
@@ -304,8 +311,6 @@ class EffectMagics(Magics):
             trace.save_svg(args.svg, title=svg_title)
         if args.perfetto:
             trace.save_perfetto(args.perfetto)
-        if args.jsonl:
-            trace.save_jsonl(args.jsonl)
         if not shown:
             # the text for frontends that show text only (a terminal): the final summary
             display({"image/svg+xml": trace.to_svg(title=svg_title),

@@ -108,7 +108,7 @@ def test_unreadable_and_unwritable_files_are_bad_input(tmp_path):
     text = (tmp_path / "t.jsonl").read_text().replace('"scope": 1', '"scope": "abc"')
     (tmp_path / "bad_data.jsonl").write_text(text)
     out = cli("render", "bad_data.jsonl", cwd=tmp_path)
-    assert out.returncode == 3 and "malformed" in out.stderr
+    assert out.returncode == 3 and "line 3: data['scope'] of this scope_open event must be an int" in out.stderr
 
 
 def test_trace_runs_any_script_as_main_with_its_arguments(tmp_path):
@@ -175,3 +175,59 @@ def test_ctrl_c_still_writes_the_trace_so_far(tmp_path):
     ET.parse(tmp_path / "s.svg")
     trace = Trace.load(tmp_path / "s.jsonl")
     assert [r.released is not None for r in trace.resources()] == [True]
+
+
+def test_the_pictures_come_from_a_bounded_recording_and_the_jsonl_holds_every_event(tmp_path):
+    script = tmp_path / "many.py"
+    script.write_text("import effectpy\nmain = effectpy.for_each_par(range(30), effectpy.succeed)\n")
+    out = cli("trace", script, "--capacity", "10", "--svg", "m.svg", "--jsonl", "m.jsonl", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    saved = Trace.load(tmp_path / "m.jsonl")
+    dropped = len(saved) - 10
+    assert f"{dropped} oldest events dropped" in out.stdout and "m.jsonl (every event)" in out.stdout
+    assert f"{dropped} events dropped" in (tmp_path / "m.svg").read_text()
+    for bad in ("0", "lots"):
+        wrong = cli("trace", script, "--capacity", bad, cwd=tmp_path)
+        assert wrong.returncode == 2 and "expected a number of events >= 1" in wrong.stderr
+    unwritable = cli("trace", script, "--jsonl", "/nonexistent/dir/t.jsonl", cwd=tmp_path)
+    assert unwritable.returncode == 3 and "cannot write /nonexistent/dir/t.jsonl" in unwritable.stderr
+
+
+FOREVER = textwrap.dedent("""
+    import effectpy
+    from effectpy import for_each, sleep, sync, yield_now, zip_par
+
+    def round_(k):
+        done = sync(lambda: print(f"round {k} done", flush=True))
+        return zip_par(yield_now.named(f"round-{k}"), yield_now).flat_map(lambda _: done)
+
+    main = for_each(range(10**9), lambda k: round_(k).flat_map(lambda _: sleep(0.001)), discard=True)
+""")
+
+
+def test_a_killed_trace_run_leaves_a_jsonl_that_render_draws_as_truncated(tmp_path):
+    import os
+    import signal
+    import time
+
+    script = tmp_path / "forever.py"
+    script.write_text(FOREVER)
+    command = [sys.executable, "-m", "effectpy", "trace", str(script), "--jsonl", "k.jsonl"]
+    with subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout is not None
+            for line in child.stdout:
+                if line.strip() == "round 3 done":
+                    break
+            deadline = time.monotonic() + 60
+            while '"name": "round-3"' not in (tmp_path / "k.jsonl").read_text():
+                assert time.monotonic() < deadline and child.poll() is None
+                time.sleep(0.05)
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.kill()
+            child.wait(timeout=60)
+    out = cli("render", "k.jsonl", "--summary", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "k.jsonl ends early (the process that wrote it died first)" in out.stderr
+    assert "truncated" in out.stdout and "truncated" in (tmp_path / "k.svg").read_text()

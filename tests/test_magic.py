@@ -297,3 +297,15 @@ def test_messages_name_fibers_by_their_trace_ids(shell):
     assert str(failed.value) == "Interrupt: by fiber #1 boss"
     assert shown[-1] == {"text/plain": "Interrupt: by fiber #1 boss"}
     assert {f.id: f.name for f in shell.user_ns["tr"].fibers()} == {1: "boss", 2: "worker"}
+
+
+def test_the_recording_is_bounded_and_the_jsonl_written_as_it_runs_holds_everything(shell, tmp_path):
+    cell = "import effectpy\neffectpy.for_each_par(range(20), effectpy.succeed)"
+    files = f"--svg {tmp_path / 't.svg'} --jsonl {tmp_path / 't.jsonl'}"
+    shell.run_cell_magic("effect", f"--no-widget --name tr --capacity 5 {files}", cell)
+    trace, saved = shell.user_ns["tr"], Trace.load(tmp_path / "t.jsonl")
+    assert len(trace) == 5 and trace.dropped == len(saved) - 5 and saved.events[-5:] == trace.events
+    assert f"{trace.dropped} events dropped" in (tmp_path / "t.svg").read_text()
+    shell.run_cell_magic("effect", "--no-widget --name tr", cell)
+    from effectpy.trace._recorder import DEFAULT_CAPACITY
+    assert shell.user_ns["tr"]._recorder._capacity == DEFAULT_CAPACITY

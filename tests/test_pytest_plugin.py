@@ -6,8 +6,10 @@ plugin is loaded the way users get it) and look at its files and terminal output
 
 import asyncio
 import re
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -344,3 +346,59 @@ def test_trace_file_stem() -> None:
     assert SAFE_NAME.fullmatch(trace_file_stem("::[]///"))  # nothing readable left: just the hash
     with pytest.raises(TypeError, match="expects a pytest node id"):
         trace_file_stem(42)  # type: ignore[arg-type]
+
+
+# --- bounded, and written as the test runs ----------------------------------------------
+
+
+def test_the_trace_is_bounded_and_the_saved_jsonl_holds_every_event(inner: pytest.Pytester) -> None:
+    inner.makepyfile(test_many="""
+        import pytest, effectpy
+
+        @pytest.mark.effect_trace(capacity=5)
+        def test_many(effect_trace):
+            effectpy.run(effectpy.for_each_par(range(20), effectpy.succeed))
+            assert False
+
+        def test_default_bound(effect_trace):
+            from effectpy.trace._recorder import DEFAULT_CAPACITY
+            assert effect_trace._recorder._capacity == DEFAULT_CAPACITY
+    """)
+    inner.runpytest().assert_outcomes(failed=1, passed=1)
+    stem = trace_file_stem("test_many.py::test_many")
+    out = inner.path / DEFAULT_TRACE_DIR
+    assert _files(out) == [f"{stem}.svg", f"{stem}.trace.jsonl"]
+    saved = Trace.load(out / f"{stem}.trace.jsonl")
+    assert not saved.truncated and len(saved) > 40
+    assert f"{len(saved) - 5} events dropped" in (out / f"{stem}.svg").read_text(encoding="utf-8")
+
+
+def test_a_killed_test_process_leaves_the_trace_of_the_test_it_was_running(inner: pytest.Pytester) -> None:
+    inner.makepyfile(test_hangs="""
+        import effectpy
+
+        def test_hangs(effect_trace):
+            def ready():
+                print("the test is under way", flush=True)
+            effectpy.run(effectpy.zip_par(effectpy.sync(ready).named("ready"), effectpy.never.named("stuck")))
+    """)
+    stem = trace_file_stem("test_hangs.py::test_hangs")
+    saved = inner.path / DEFAULT_TRACE_DIR / f"{stem}.trace.jsonl"
+    command = [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", "test_hangs.py"]
+    with subprocess.Popen(command, cwd=inner.path, stdout=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout is not None
+            for line in child.stdout:
+                if "the test is under way" in line:
+                    break
+            deadline = time.monotonic() + 60
+            while not saved.exists() or '"name": "stuck"' not in saved.read_text():
+                assert time.monotonic() < deadline and child.poll() is None
+                time.sleep(0.05)
+            child.send_signal(signal.SIGKILL)
+        finally:
+            child.kill()
+            child.wait(timeout=60)
+    trace = Trace.load(saved)
+    assert trace.truncated
+    assert {f.name: f.outcome for f in trace.fibers() if f.name} == {"ready": "success", "stuck": None}

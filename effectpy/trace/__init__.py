@@ -1,8 +1,11 @@
 """Recording what the runtime does: fork, cancel, acquire, release, fail, ...
 
 ``with effectpy.trace.record() as trace:`` records every effect run started inside the
-block. A `Trace` is a plain value: query it (`fibers`, `resources`, `leaks`, `summary`),
-save it (`to_jsonl` / `Trace.load`), or open it in Perfetto (`to_perfetto`). Trees as
+block (``capacity=N``: the last N events, in bounded memory; ``path=...``: every event also
+written to a file as it happens, which a killed process leaves loadable). A `Trace` is a
+plain value: query it (`fibers`, `resources`, `leaks`, `summary`), save it (`to_jsonl` /
+`Trace.load`, which also reads a streamed file cut short: `Trace.truncated`), or open it
+in Perfetto (`to_perfetto`). Trees as
 `graphviz.Digraph` objects: `effect_tree(effect)` and `Trace.fiber_tree()`; `render_svg`
 draws them, with or without Graphviz's ``dot``. In a notebook, `Trace.widget()` is the
 interactive timeline (`TimelineWidget`, with ``effectpy[notebook]``; imported on first use).

@@ -17,7 +17,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
-__all__ = ["FORMAT", "KINDS", "VERSION", "TraceEvent", "TraceFormatError", "safe_repr", "safe_text"]
+__all__ = ["FIELDS", "FORMAT", "KINDS", "MAX_TEXT", "MAX_TS", "VERSION", "TraceEvent", "TraceFormatError",
+           "safe_repr", "safe_str", "safe_text", "visible"]
 
 FORMAT: Final = "effectpy-trace"
 VERSION: Final = 1
@@ -42,8 +43,41 @@ KINDS: Final[Mapping[str, str]] = {
     "release": "resource, exit: success | failure | interrupted",
 }
 
-# Longest repr kept for user values (names, errors, resources) in events.
+# Longest text kept for user values (names, errors, resources, reasons) in events.
 MAX_TEXT: Final = 500
+# Timestamps beyond this many seconds either side of a trace's start are absurd (31,700
+# years): `Trace.load` rejects them, so every renderer can do arithmetic on any loaded time.
+MAX_TS: Final = 1e12
+# Ids and sequence numbers are at most this (2**53: exact in JSON readers, e.g. JavaScript).
+MAX_ID: Final = 2**53
+
+# The `data` fields that readers (queries, renderers) use, and their JSON types; "number"
+# is an int or a finite float, or null where the recorder had no finite value (a sleep
+# forever); a tuple lists the strings allowed. Other fields may be present; every value of
+# `data` is a JSON scalar.
+_NUMBER: Final = "number"
+OUTCOMES: Final = ("success", "failure", "interrupted")  # (a tuple: one of these strings)
+FIELDS: Final[Mapping[str, Mapping[str, object]]] = {
+    "fork": {"daemon": bool, "source": str},
+    "exit": {"outcome": OUTCOMES, "cause": str},
+    "cancel": {"reason": str},
+    "fail": {"error": str, "cause": str},
+    "die": {"error": str, "cause": str},
+    "suspend": {"on": str},
+    "sleep": {"deadline": _NUMBER, "seconds": _NUMBER},
+    "timeout": {"after": _NUMBER},
+    "retry": {"attempt": int, "delay": _NUMBER, "error": str},
+    "scope_open": {"scope": int, "kind": str},
+    "scope_close": {"scope": int, "kind": str},
+    "acquire": {"resource": int, "value": str},
+    "release": {"resource": int, "exit": OUTCOMES},
+}
+# The fields without which an event of the kind means nothing (pairing ids).
+REQUIRED: Final[Mapping[str, tuple[str, ...]]] = {
+    "scope_open": ("scope",), "scope_close": ("scope",), "acquire": ("resource",),
+    "release": ("resource",),
+}
+_EVENT_FIELDS: Final = frozenset(("seq", "ts", "kind", "fiber", "parent", "by", "name", "data"))
 
 
 class TraceFormatError(ValueError):
@@ -69,33 +103,76 @@ class TraceEvent(NamedTuple):
         """Validate a decoded JSON object and build the event; `TraceFormatError` if bad."""
         if not isinstance(obj, dict):
             raise TraceFormatError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-        expected = {"seq", "ts", "kind", "fiber", "parent", "by", "name", "data"}
-        if set(obj) != expected:
-            missing, extra = expected - set(obj), set(obj) - expected
-            raise TraceFormatError(f"{where}: wrong fields (missing {sorted(missing)}, unexpected {sorted(extra)})")
+        if obj.keys() != _EVENT_FIELDS:
+            missing, extra = _EVENT_FIELDS - set(obj), set(obj) - _EVENT_FIELDS
+            raise TraceFormatError(f"{where}: wrong fields (missing {sorted(missing)}, "
+                                   f"unexpected {sorted(extra)[:10]})")
         seq, ts, kind, fiber = obj["seq"], obj["ts"], obj["kind"], obj["fiber"]
         parent, by, name, data = obj["parent"], obj["by"], obj["name"], obj["data"]
-        if not _is_int(seq) or seq < 0:
-            raise TraceFormatError(f"{where}: seq must be an int >= 0, got {seq!r}")
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
-            raise TraceFormatError(f"{where}: ts must be a finite number, got {ts!r}")
+        if not _is_id(seq, 0):
+            raise TraceFormatError(f"{where}: seq must be an int from 0 to 2**53, got {_shown(seq)}")
+        if not _is_number(ts) or not -MAX_TS <= ts <= MAX_TS:
+            raise TraceFormatError(f"{where}: ts must be a number of seconds from {-MAX_TS:g} to "
+                                   f"{MAX_TS:g}, got {_shown(ts)}")
         if kind not in KINDS:
-            raise TraceFormatError(f"{where}: unknown kind {kind!r} (known: {', '.join(KINDS)})")
-        if not _is_int(fiber) or fiber < 1:
-            raise TraceFormatError(f"{where}: fiber must be an int >= 1, got {fiber!r}")
-        if parent is not None and (not _is_int(parent) or parent < 1):
-            raise TraceFormatError(f"{where}: parent must be null or an int >= 1, got {parent!r}")
-        if by is not None and not (_is_int(by) or isinstance(by, str)):
-            raise TraceFormatError(f"{where}: by must be null, an int or a string, got {by!r}")
+            raise TraceFormatError(f"{where}: unknown kind {_shown(kind)} (known: {', '.join(KINDS)})")
+        if not _is_id(fiber, 1):
+            raise TraceFormatError(f"{where}: fiber must be an int from 1 to 2**53, got {_shown(fiber)}")
+        if parent is not None and not _is_id(parent, 1):
+            raise TraceFormatError(f"{where}: parent must be null or an int from 1 to 2**53, "
+                                   f"got {_shown(parent)}")
+        if by is not None and not (_is_id(by, 1) or isinstance(by, str)):
+            raise TraceFormatError(f"{where}: by must be null, a fiber id (an int from 1 to 2**53) "
+                                   f"or a string, got {_shown(by)}")
         if name is not None and not isinstance(name, str):
-            raise TraceFormatError(f"{where}: name must be null or a string, got {name!r}")
+            raise TraceFormatError(f"{where}: name must be null or a string, got {_shown(name)}")
         if not isinstance(data, dict):
             raise TraceFormatError(f"{where}: data must be a JSON object, got {type(data).__name__}")
+        _check_data(kind, data, where)
         return TraceEvent(seq, float(ts), kind, fiber, parent, by, name, data)
 
 
-def _is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
+def _check_data(kind: str, data: Mapping[str, object], where: str) -> None:
+    """`TraceFormatError` unless ``data`` holds JSON scalars, with the types `FIELDS` gives."""
+    fields = FIELDS.get(kind, {})
+    for key, value in data.items():
+        expected = fields.get(key)
+        if expected is None:
+            ok = value is None or isinstance(value, (str, bool, int)) or _is_number(value)
+            what = "a JSON scalar (string, number, true, false or null)"
+        elif expected is _NUMBER:
+            ok = value is None or _is_number(value)
+            what = "a finite number or null"
+        elif expected is int:
+            ok = _is_id(value, 0)
+            what = "an int from 0 to 2**53"
+        elif isinstance(expected, tuple):
+            ok = value in expected and isinstance(value, str)
+            what = " or ".join(map(repr, expected))
+        else:
+            ok = isinstance(value, expected)  # type: ignore[arg-type]
+            what = "true or false" if expected is bool else "a string"
+        if not ok:
+            raise TraceFormatError(f"{where}: data[{key!r}] of this {kind} event must be {what}, "
+                                   f"got {_shown(value)}")
+    for key in REQUIRED.get(kind, ()):
+        if key not in data:
+            raise TraceFormatError(f"{where}: this {kind} event needs data[{key!r}]")
+
+
+def _is_id(x: object, low: int) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and low <= x <= MAX_ID
+
+
+def _is_number(x: object) -> bool:
+    return (isinstance(x, float) and math.isfinite(x)) or (isinstance(x, int) and not isinstance(x, bool))
+
+
+def _shown(value: object) -> str:
+    """A bad value, shown short (a hostile file's value may be megabytes long)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an int of {len(str(abs(value)))} digits"
+    return safe_repr(value, 60)
 
 
 _ADDRESS: Final = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -111,9 +188,46 @@ def safe_repr(value: object, limit: int = MAX_TEXT) -> str:
     return safe_text(text, limit)
 
 
+def safe_str(value: object, limit: int = MAX_TEXT) -> str:
+    """``str(value)`` for a trace, as `safe_repr` does ``repr``."""
+    try:
+        text = str(value)
+    except Exception as exc:  # noqa: BLE001 - a broken __str__ must not break tracing
+        text = f"<unprintable {type(value).__name__}: {type(exc).__name__}>"
+    return safe_text(text, limit)
+
+
 def safe_text(text: str, limit: int = MAX_TEXT) -> str:
-    """Text for a trace: no memory addresses, truncated to ``limit`` characters."""
+    """Text for a trace: no memory addresses, truncated to ``limit`` characters.
+
+    >>> safe_text("x" * 12, 5)
+    'xxxxx... [7 more characters]'
+    """
     text = _ADDRESS.sub("", text)
     if len(text) > limit:
         text = f"{text[:limit]}... [{len(text) - limit} more characters]"
     return text
+
+
+# What a picture must not pass on as is: control characters (C0 but tab, newline and
+# carriage return; DEL; C1), the bidirectional formatting characters (which can make a
+# label read backwards, e.g. U+202E RIGHT-TO-LEFT OVERRIDE), lone surrogates and the
+# noncharacters U+FFFE / U+FFFF (not allowed in XML).
+_INVISIBLE: Final = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    o = ord(match.group())
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` for a picture: control and bidirectional formatting characters shown as
+    escapes, so that no name can hide text or reorder a label.
+
+    >>> visible("evil\\u202eexe.txt")
+    'evil\\\\u202eexe.txt'
+    """
+    return _INVISIBLE.sub(_escape, text)

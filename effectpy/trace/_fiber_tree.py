@@ -94,6 +94,10 @@ def build_fiber_tree(trace: Trace, max_nodes: int, max_children: int) -> Picture
         f"{total:,} fiber{'s' if total != 1 else ''} \u00b7 {OUTCOME['success'][2]} success \u00b7 "
         f"{OUTCOME['failure'][2]} failure \u00b7 {OUTCOME['interrupted'][2]} interrupted \u00b7 "
         f"{OUTCOME[None][2]} never ended (dashed)")
+    if trace.dropped:
+        pic.caption.append(f"{trace.dropped:,} events dropped (a bounded recorder keeps the last ones)")
+    if trace.truncated:
+        pic.caption.append("truncated: the trace file ends early")
     if held_back:
         shown = sum(1 for b in pic.boxes if b.name.startswith("f"))
         pic.caption.append(f"showing {shown:,} of {total:,} fibers "

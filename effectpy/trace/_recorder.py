@@ -3,31 +3,56 @@
 `record()` attaches one to every run started inside its ``with`` block (through a context
 variable, so unrelated concurrent runs are not mixed in). It only reads what the hooks
 hand it; the `Trace` it fills is a plain value that renderers use without the runtime.
+
+Where an event goes: a hook appends it raw (seven flat slots of one list: no container per
+event) to ``_raw``; every `CHUNK` events, and whenever the trace is read or the spill file
+is flushed, ``_compact`` moves the raw events into the `EventStore` (six shared references
+and a float64 an event) and, with ``path``, writes them to the file. Everything the recorder keeps
+is bounded when it has a ``capacity``: the store holds the last ``capacity`` events, the
+fiber table forgets ended fibers beyond the last ``capacity`` of them, and the scope and
+resource tables hold only the scopes and resources still open.
 """
 
 from __future__ import annotations
 
+import atexit
+import math
+import os
 import threading
 import time
+import warnings
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
 from .._core._cause import Cause, Exit
 from .._core._clock import LIVE_CLOCK, Clock
 from .._core._hooks import CAPTURE_SOURCE, Instrument, instrument
-from ._events import MAX_TEXT, TraceEvent, safe_repr, safe_text
+from ._events import MAX_TEXT, TraceEvent, safe_repr, safe_str, safe_text
+from ._jsonl import Spill
+from ._store import CHUNK, EventStore, Events
 from ._trace import Trace
 
-__all__ = ["Recorder", "record"]
+__all__ = ["DEFAULT_CAPACITY", "FLUSH_EVERY", "Recorder", "record"]
+
+# The bound the command line, the %%effect magic and the pytest plugin record with.
+DEFAULT_CAPACITY: Final = 100_000
+# Seconds between two flushes of a spill file (a killed process loses at most this much).
+FLUSH_EVERY: Final = 1.0
+# Distinct names (and suspend labels) remembered to share one copy of each; then forgotten.
+_CACHE_LIMIT: Final = 65_536
+# Raw slots after which a hook moves the events into the store.
+_COMPACT_AT: Final = 7 * CHUNK
 
 _monotonic = time.monotonic
-_new_event = tuple.__new__
 
 _NO_DATA: Final[Mapping[str, Any]] = MappingProxyType({})
 _SUCCESS: Final[Mapping[str, Any]] = MappingProxyType({"outcome": "success"})
+_OUTSIDE: Final = "a fiber outside this trace"
+_ABSENT: Final = object()
 
 
 def outcome_of(exit_: Exit[Any]) -> str:
@@ -39,66 +64,127 @@ def outcome_of(exit_: Exit[Any]) -> str:
     return "failure"
 
 
+def _number(x: float) -> float | None:
+    """A number for an event's data: to the nanosecond, or None if not finite (JSON has no
+    infinity: a sleep forever has no deadline)."""
+    return round(x, 9) if math.isfinite(x) else None
 
 
 class Recorder(Instrument):
-    """Records hooks as events. Use `record()` rather than making one directly.
+    """Records hooks as events. Use `record()` rather than making one directly."""
 
-    Events are kept raw while the run goes on (unbounded: 7 flat slots per event in one
-    list, so recording allocates no container per event; bounded: a deque of 7-tuples),
-    as (kind, fiber, parent, by, name, data, clock reading); `events` makes the
-    `TraceEvent`s (seq, ts relative to the first event, rounded) when read, and caches
-    them."""
-
-    def __init__(self, capacity: int | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, capacity: int | None = None, clock: Clock | None = None,
+                 path: str | os.PathLike[str] | None = None) -> None:
         self._capacity = capacity
-        # A bounded deque keeps the last `capacity` events (a flight recorder).
-        self._raw: Any = deque(maxlen=capacity) if capacity is not None else []
-        self._push = self._raw.append if capacity is not None else self._raw.extend
-        self._made: list[TraceEvent] = []  # the unbounded raw list, made into events so far
-        self.total = 0  # events seen; total - len(events) were dropped
+        # Invariant (outside `_compact`): len(_raw) is a multiple of 7, hooks adding
+        # 7-tuples with one C call: (kind, fid, parent, by, name, data, clock reading) per
+        # event, oldest first. The store has every earlier event.
+        self._raw: list[Any] = []
+        self._store = EventStore(capacity, origin=None)
+        # runtime fiber id -> trace-local id. Bounded: an ended fiber is forgotten once
+        # `capacity` fibers have ended after it (`_ended` holds their runtime ids in order).
         self._fids: dict[int, int] = {}
-        self._rids: dict[int, int] = {}
+        self._ended: deque[int] | None = deque() if capacity is not None else None
+        self._last_fid = 0
+        # runtime scope / resource id -> trace-local id, while the scope or resource is open
         self._sids: dict[int, int] = {}
+        self._rids: dict[int, int] = {}
+        self._last_sid = self._last_rid = 0
+        # shared copies: name -> its bounded text; suspend label -> its data
+        self._names: dict[str | None, str | None] = {None: None}
+        self._suspends: dict[str, Mapping[str, Any]] = {}
         # The trace's clock: fixed by record(clock=...), or adopted from the first fiber
         # whose context provides a Clock (e.g. a TestClock); until then the live clock.
         self._clock: Clock | None = clock
-        # Time zero of the trace: the clock's reading at the first event.
-        self._origin: float | None = None
-        # The last context seen to use the live clock (contexts are immutable, so the
-        # decision holds for as long as the recorder keeps it).
+        # The last context seen to use the live clock while no clock is fixed or adopted
+        # (contexts are immutable, so the decision holds for as long as it is kept).
         self._live_ctx: Any = None
-        self._read_lock = threading.Lock()
+        # Readers (other threads: a live widget's flusher, the spill flusher) and
+        # `_compact` / `_adopt` take this lock; hooks append without it (one C call).
+        self._lock = threading.Lock()
+        self._view = Events(self._store, self._lock, self._compact)
+        self._spill = Spill(Path(path)) if path is not None else None
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
         self.trace = Trace._live(self)
 
+    # --- reading ----------------------------------------------------------------------
+
     @property
-    def events(self) -> list[TraceEvent] | deque[TraceEvent]:
-        # Readers may be other threads (a live widget's flusher) while the run appends: the
-        # lock keeps two readers, or a reader and `_adopt`, from interleaving; the run's own
-        # appends are single C calls (list.extend, deque.append), so they need no lock.
-        with self._read_lock:
-            # the events' number first, then the origin (set before the first event is kept)
-            if self._capacity is None:
-                raw, made = self._raw, self._made
-                end = len(raw)
-                origin = self._origin
-                seq = len(made)
-                for i in range(seq * 7, end, 7):
-                    kind, fid, parent, by, name, data, t = raw[i:i + 7]
-                    made.append(_new_event(TraceEvent, (seq, round(t - origin, 9), kind, fid,
-                                                        parent, by, name, data)))
-                    seq += 1
-                return made
-            window = tuple(self._raw)  # one C call: the deque cannot change under it
-            origin = self._origin
-            # (an event kept while this runs may shift the numbering by one; nothing is lost)
-            first = max(self.total - len(window), 0)
-            return deque((_new_event(TraceEvent, (first + j, round(r[6] - origin, 9), *r[:6]))
-                          for j, r in enumerate(window)), maxlen=self._capacity)
+    def events(self) -> Sequence[TraceEvent]:
+        """The events: a live view that grows (unbounded), or a snapshot of the window
+        (bounded: the window moves as events are dropped)."""
+        if self._capacity is None:
+            return self._view
+        with self._lock:
+            self._compact()
+            return tuple(self._store.read(0, len(self._store)))
+
+    @property
+    def dropped(self) -> int:
+        with self._lock:
+            self._compact()
+            return self._store.dropped
+
+    def __len__(self) -> int:
+        """The events held (without making them)."""
+        with self._lock:
+            self._compact()
+            return len(self._store)
 
     @property
     def clock_name(self) -> str:
         return type(self._clock).__name__ if self._clock is not None else "live"
+
+    def trace_id(self, runtime_id: int) -> int | None:
+        """The trace-local id of the fiber with this runtime id (`Fiber.id`, from a
+        process-wide counter), or None if it is not in the trace (or, in a bounded
+        recording, ended too long ago to be remembered)."""
+        return self._fids.get(runtime_id)
+
+    # --- storing ----------------------------------------------------------------------
+
+    def _compact(self) -> None:
+        """Move the raw events into the store (and the spill file). With the lock held."""
+        raw = self._raw
+        n = len(raw)
+        if not n:
+            return
+        # (hooks in another thread may append meanwhile: only the first n slots are touched)
+        readings = raw[6:n:7]
+        del raw[6:n:7]
+        n -= len(readings)
+        batch = raw[:n]  # the store's six slots per event
+        del raw[:n]
+        names = self._shared_names(batch[4::6])
+        if names is not None:
+            batch[4::6] = names
+        store = self._store
+        if self._spill is not None:
+            self._spill.write(self.clock_name, store.total, batch, readings, store.origin)
+        store.extend(batch, readings)
+
+    def _shared_names(self, names: list[str | None]) -> list[str | None] | None:
+        """The names, bounded to `MAX_TEXT` characters, one copy of each (a name like
+        ``zip_par[3]`` is made anew for every fiber); None if they are that already."""
+        if names.count(None) == len(names):  # (C speed: the common case of unnamed fibers)
+            return None
+        cache = self._names
+        fresh = [name for name in set(names) if cache.get(name, _ABSENT) is not name]
+        if not fresh:
+            return None
+        if len(cache) + len(fresh) > _CACHE_LIMIT:
+            cache.clear()
+            cache[None] = None
+        for name in fresh:
+            if name not in cache:
+                bounded = safe_text(name)  # type: ignore[arg-type]
+                cache[name] = name if bounded == name else bounded
+        shared = list(map(cache.__getitem__, names))
+        for name in fresh:
+            if len(name) > MAX_TEXT:  # type: ignore[arg-type]
+                del cache[name]  # (not kept: the key is the long name itself)
+        return shared
 
     def _now(self, fiber: Any) -> float:
         """The trace clock's reading (setting the origin at the first event)."""
@@ -108,40 +194,29 @@ class Recorder(Instrument):
             if provided is None or provided is LIVE_CLOCK:
                 self._live_ctx = fiber._ctx
                 now = _monotonic()
-                if self._origin is None:
-                    self._origin = now
+                if self._store.origin is None:
+                    self._store.origin = now
                 return now
             self._adopt(provided)
             clock = provided
         now = clock.now()
-        if self._origin is None:
-            self._origin = now
+        if self._store.origin is None:
+            self._store.origin = now
         return now
 
     def _ts(self, fiber: Any) -> float:
         now = self._now(fiber)
-        return round(now - self._origin, 9)  # type: ignore[operator]
+        return round(now - self._store.origin, 9)  # type: ignore[operator]
 
     def _adopt(self, clock: Clock) -> None:
-        """Switch to ``clock``: the events so far happened at its start."""
-        with self._read_lock:
-            self._adopt_locked(clock)
-
-    def _adopt_locked(self, clock: Clock) -> None:
-        self._clock = clock
-        origin = self._origin = clock.now()
-        if self._capacity is None:
+        """Switch to ``clock``: the events so far happened at its start. (Events already
+        written to a spill file keep the times they were written with.)"""
+        with self._lock:
+            self._clock = clock
+            self._live_ctx = None  # (events now read the adopted clock)
+            origin = clock.now()
             self._raw[6::7] = [origin] * (len(self._raw) // 7)
-            self._made[:] = [e._replace(ts=0.0) for e in self._made]
-        else:
-            rebased = [(*r[:6], origin) for r in self._raw]
-            self._raw.clear()
-            self._raw.extend(rebased)
-
-    def trace_id(self, runtime_id: int) -> int | None:
-        """The trace-local id of the fiber with this runtime id (`Fiber.id`, from a
-        process-wide counter), or None if it is not in the trace."""
-        return self._fids.get(runtime_id)
+            self._store.rebase(origin)
 
     def _cause_text(self, cause: Cause) -> str:
         """The cause, rendered with trace-local fiber ids (so traces are reproducible)."""
@@ -149,58 +224,80 @@ class Recorder(Instrument):
             if not isinstance(by, int):
                 return str(by)
             known = self._fids.get(by)
-            return f"fiber #{known}" if known is not None else "a fiber outside this trace"
+            return f"fiber #{known}" if known is not None else _OUTSIDE
         return safe_text(cause.pretty(who), MAX_TEXT * 4)
 
-    def _fid(self, fiber: Any) -> int:
-        return self._local(self._fids, fiber.id)
-
-    @staticmethod
-    def _local(table: dict[int, int], key: int) -> int:
-        """The trace-local id (1, 2, ... in order of appearance) of a runtime id."""
-        local = table.get(key)
-        if local is None:
-            local = table[key] = len(table) + 1
-        return local
+    def _fid(self, runtime_id: int) -> int:
+        """The trace-local id (1, 2, ... in order of appearance) of a fiber."""
+        fid = self._fids.get(runtime_id)
+        if fid is None:
+            fid = self._last_fid = self._last_fid + 1
+            self._fids[runtime_id] = fid
+        return fid
 
     def _add(self, fiber: Any, kind: str, parent: int | None = None, by: int | str | None = None,
-             data: Any = _NO_DATA) -> None:
-        if fiber._ctx is self._live_ctx and self._clock is None:
-            t = _monotonic()
-        else:
-            t = self._now(fiber)
-        fids = self._fids
-        fid = fids.get(fiber.id)
+             data: Mapping[str, Any] = _NO_DATA) -> None:
+        # (the hottest hooks, fiber_started, fiber_ended and fiber_joined, inline this)
+        t = _monotonic() if fiber._ctx is self._live_ctx else self._now(fiber)
+        fid = self._fids.get(fiber.id)
         if fid is None:
-            fid = fids[fiber.id] = len(fids) + 1
-        self.total += 1
-        self._push((kind, fid, parent, by, fiber.name, data, t))
+            fid = self._fid(fiber.id)
+        raw = self._raw
+        raw += (kind, fid, parent, by, fiber.name, data, t)
+        if len(raw) >= _COMPACT_AT:
+            self._compact_locked()
+
+    def _compact_locked(self) -> None:
+        with self._lock:
+            self._compact()
 
     # --- hooks ----------------------------------------------------------------------
 
     def fiber_started(self, fiber: Any, parent: Any) -> None:
-        pid = None if parent is None else self._fids.get(parent.id) or self._fid(parent)
+        fids = self._fids
+        pid = None if parent is None else fids.get(parent.id) or self._fid(parent.id)
         data: Mapping[str, Any] = _NO_DATA
         if fiber.daemon or fiber.source:
             data = {"daemon": True} if fiber.daemon else {}
             if fiber.source:
-                data["source"] = fiber.source
-        self._add(fiber, "fork", pid, None, data)
+                data["source"] = safe_text(fiber.source)
+        # _add, inlined
+        t = _monotonic() if fiber._ctx is self._live_ctx else self._now(fiber)
+        fid = fids.get(fiber.id)
+        if fid is None:
+            fid = self._last_fid = self._last_fid + 1
+            fids[fiber.id] = fid
+        raw = self._raw
+        raw += ("fork", fid, pid, None, fiber.name, data, t)
+        if len(raw) >= _COMPACT_AT:
+            self._compact_locked()
 
     def fiber_ended(self, fiber: Any, exit: Any) -> None:
-        if exit._ok:
-            self._add(fiber, "exit", None, None, _SUCCESS)
-            return
-        outcome = outcome_of(exit)
-        self._add(fiber, "exit", data={"outcome": outcome, "cause": self._cause_text(exit.cause)})
+        if exit._ok:  # _add, inlined
+            t = _monotonic() if fiber._ctx is self._live_ctx else self._now(fiber)
+            fid = self._fids.get(fiber.id)
+            if fid is None:
+                fid = self._fid(fiber.id)
+            raw = self._raw
+            raw += ("exit", fid, None, None, fiber.name, _SUCCESS, t)
+            if len(raw) >= _COMPACT_AT:
+                self._compact_locked()
+        else:
+            self._add(fiber, "exit", data={"outcome": outcome_of(exit),
+                                           "cause": self._cause_text(exit.cause)})
+        ended = self._ended
+        if ended is not None:  # bounded: forget the fibers that ended longest ago
+            ended.append(fiber.id)
+            if len(ended) > self._capacity:  # type: ignore[operator]
+                self._fids.pop(ended.popleft(), None)
 
     def fiber_interrupted(self, fiber: Any, by: object, reason: str) -> None:
         if isinstance(by, int):  # a fiber id: trace-local if that fiber is in the trace
             known = self._fids.get(by)
-            who: int | str = known if known is not None else "a fiber outside this trace"
+            who: int | str = known if known is not None else _OUTSIDE
         else:
-            who = safe_text(str(by), 100)
-        self._add(fiber, "cancel", by=who, data={"reason": reason})
+            who = safe_str(by, 100)
+        self._add(fiber, "cancel", by=who, data={"reason": safe_str(reason)})
 
     def fiber_failed(self, fiber: Any, cause: Any) -> None:
         failures = cause.failures()
@@ -208,64 +305,134 @@ class Recorder(Instrument):
             self._add(fiber, "fail", data={"error": safe_repr(failures[0]), "cause": self._cause_text(cause)})
         else:
             defect = cause.defects()[0] if cause.defects() else None
-            error = f"{type(defect).__name__}: {safe_text(str(defect))}" if defect is not None else "?"
+            error = f"{type(defect).__name__}: {safe_str(defect)}" if defect is not None else "?"
             self._add(fiber, "die", data={"error": error, "cause": self._cause_text(cause)})
 
     def fiber_suspended(self, fiber: Any, on: str) -> None:
-        self._add(fiber, "suspend", data={"on": on})
+        data = self._suspends.get(on)
+        if data is None:
+            if len(self._suspends) >= _CACHE_LIMIT:
+                self._suspends.clear()
+            data = self._suspends[on] = MappingProxyType({"on": safe_str(on, 100)})
+        self._add(fiber, "suspend", data=data)
 
     def fiber_resumed(self, fiber: Any) -> None:
         self._add(fiber, "resume")
 
     def fiber_joined(self, fiber: Any, target: Any) -> None:
-        known = self._fids.get(target.id)
-        self._add(fiber, "join", None, known if known is not None else "a fiber outside this trace")
+        fids = self._fids
+        known = fids.get(target.id)
+        # _add, inlined
+        t = _monotonic() if fiber._ctx is self._live_ctx else self._now(fiber)
+        fid = fids.get(fiber.id)
+        if fid is None:
+            fid = self._fid(fiber.id)
+        raw = self._raw
+        raw += ("join", fid, None, known if known is not None else _OUTSIDE, fiber.name, _NO_DATA, t)
+        if len(raw) >= _COMPACT_AT:
+            self._compact_locked()
 
     def sleep_started(self, fiber: Any, clock: Any, deadline: float) -> None:
         now = clock.now()
         ts = self._ts(fiber)
-        self._add(fiber, "sleep", data={"deadline": round(ts + (deadline - now), 9),
-                                        "seconds": round(deadline - now, 9)})
+        self._add(fiber, "sleep", data={"deadline": _number(ts + (deadline - now)),
+                                        "seconds": _number(deadline - now)})
 
     def sleep_ended(self, fiber: Any, clock: Any) -> None:
         self._add(fiber, "wake")
 
     def timeout_fired(self, fiber: Any, seconds: float) -> None:
-        self._add(fiber, "timeout", data={"after": seconds})
+        self._add(fiber, "timeout", data={"after": _number(seconds)})
 
     def retry_scheduled(self, fiber: Any, attempt: int, delay: float, error: Any) -> None:
-        self._add(fiber, "retry", data={"attempt": attempt, "delay": round(delay, 9),
+        self._add(fiber, "retry", data={"attempt": attempt, "delay": _number(delay),
                                         "error": safe_repr(error)})
 
     def scope_opened(self, fiber: Any, scope_id: int, kind: str) -> None:
-        self._add(fiber, "scope_open", data={"scope": self._local(self._sids, scope_id), "kind": kind})
+        sid = self._sids[scope_id] = self._last_sid = self._last_sid + 1
+        self._add(fiber, "scope_open", data={"scope": sid, "kind": safe_str(kind, 100)})
 
     def scope_closed(self, fiber: Any, scope_id: int, kind: str) -> None:
-        self._add(fiber, "scope_close", data={"scope": self._local(self._sids, scope_id), "kind": kind})
+        sid = self._sids.pop(scope_id, None)
+        if sid is None:  # opened before the recording began
+            sid = self._last_sid = self._last_sid + 1
+        self._add(fiber, "scope_close", data={"scope": sid, "kind": safe_str(kind, 100)})
 
     def resource_acquired(self, fiber: Any, resource_id: int, resource: object) -> None:
-        self._add(fiber, "acquire", data={"resource": self._local(self._rids, resource_id),
-                                          "value": safe_repr(resource, 200)})
+        rid = self._rids[resource_id] = self._last_rid = self._last_rid + 1
+        self._add(fiber, "acquire", data={"resource": rid, "value": safe_repr(resource, 200)})
 
     def resource_released(self, fiber: Any, resource_id: int, exit: Any) -> None:
-        self._add(fiber, "release", data={"resource": self._local(self._rids, resource_id),
-                                          "exit": outcome_of(exit)})
+        rid = self._rids.pop(resource_id, None)
+        if rid is None:  # acquired before the recording began
+            rid = self._last_rid = self._last_rid + 1
+        self._add(fiber, "release", data={"resource": rid, "exit": outcome_of(exit)})
+
+    # --- the spill file -----------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Write the events recorded so far to the spill file, and hand them to the OS."""
+        with self._lock:
+            self._compact()
+            if self._spill is not None:
+                self._spill.flush(self.clock_name)
+
+    def _flush_every_second(self) -> None:
+        while not self._stop.wait(FLUSH_EVERY):
+            self._flush()
+
+    def start(self) -> None:
+        """Start flushing the spill file every `FLUSH_EVERY` seconds, and at exit."""
+        if self._spill is None:
+            return
+        self._flusher = threading.Thread(target=self._flush_every_second, daemon=True,
+                                         name="effectpy-trace-flusher")
+        self._flusher.start()
+        atexit.register(self._flush)
+
+    def close(self) -> None:
+        """Stop flushing; write what is left and the end line, and close the file."""
+        spill = self._spill
+        if spill is None:
+            return
+        atexit.unregister(self._flush)
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        with self._lock:
+            self._compact()
+            spill.close(self.clock_name)
+        if spill.error is not None:
+            warnings.warn(f"effectpy: the trace could not be written to {spill.path} "
+                          f"({spill.error}); the trace in memory is intact", RuntimeWarning,
+                          stacklevel=3)
 
 
 @contextmanager
-def record(capacity: int | None = None, *, clock: Clock | None = None,
-           source: bool = False) -> Iterator[Trace]:
+def record(capacity: int | None = None, *, clock: Clock | None = None, source: bool = False,
+           path: str | os.PathLike[str] | None = None) -> Iterator[Trace]:
     """Record every effect run started inside the ``with`` block.
 
     Args:
         capacity: keep only the last ``capacity`` events (a flight recorder); the trace
-            says how many were dropped. None keeps everything.
+            says how many were dropped. Everything the recorder keeps is then bounded (its
+            memory stays flat however long the run). None keeps everything.
+            `DEFAULT_CAPACITY` is what the command line, ``%%effect`` and the pytest
+            plugin use.
         clock: the clock for timestamps. By default the first `Clock` provided to a
             recorded fiber (a `TestClock` makes traces reproducible), else the live clock.
         source: remember where (file:line) user code built the effects made inside the
             block that fork fibers (fork, named, zip_par, race, for_each_par, timeout);
             fork events then carry it as ``data["source"]``. Off by default (it costs a
             stack walk per such effect built).
+        path: also write every event to this file as it happens (JSONL, the streamed form
+            `Trace.load` reads): buffered, flushed at least every `FLUSH_EVERY` seconds
+            and when the block ends, so a process that is killed keeps all but its last
+            second. With ``capacity``, memory stays bounded while the file holds every
+            event.
+
+    Names, error texts and values are stored cut to `MAX_TEXT` characters (the effect
+    and the fiber keep a name whole).
 
     >>> import effectpy
     >>> from effectpy.trace import record
@@ -279,11 +446,15 @@ def record(capacity: int | None = None, *, clock: Clock | None = None,
         raise ValueError(f"record's capacity must be None or an int >= 1, got {capacity!r}")
     if clock is not None and not isinstance(clock, Clock):
         raise TypeError(f"record's clock must be a Clock, got {type(clock).__name__} {clock!r}")
-    recorder = Recorder(capacity, clock)
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"record's path must be None or a file path, got {type(path).__name__} {path!r}")
+    recorder = Recorder(capacity, clock, path)  # opens the file: an OSError is raised here
     token = CAPTURE_SOURCE.set(True) if source else None
+    recorder.start()
     try:
         with instrument(recorder):
             yield recorder.trace
     finally:
         if token is not None:
             CAPTURE_SOURCE.reset(token)
+        recorder.close()

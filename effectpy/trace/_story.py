@@ -277,9 +277,9 @@ class Story:
             return f"{who} releases {m.text} at {when} (its use ended: {data.get('exit')})"
         if m.event == "retry":
             return (f"{who} retries (attempt {data.get('attempt')}) after {data.get('error')}, "
-                    f"next try in {fmt_duration(float(data.get('delay', 0)))}")
+                    f"next try in {_delay(data.get('delay'))}")
         if m.event == "timeout":
-            return f"{who} timed out after {fmt_duration(float(data.get('after', 0)))}, at {when}"
+            return f"{who} timed out after {_delay(data.get('after'))}, at {when}"
         cause = str(data.get("cause", ""))
         if m.kind == "caught":
             return f"{who}: {m.error} at {when}, caught: {m.after}\n{cause}".rstrip()
@@ -306,3 +306,8 @@ class Story:
         if start is None or f.end is None or f.outcome == "success":
             return None  # (a success: the interruption never landed)
         return start, f.end
+
+
+def _delay(value: object) -> str:
+    """A delay from an event's data (a number, or null for never)."""
+    return fmt_duration(float(value)) if isinstance(value, (int, float)) else "never"

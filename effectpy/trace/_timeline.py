@@ -24,6 +24,7 @@ from ._grammar import (
 from ._layout import Lane, Placer, build_lanes
 from ._story import Mark, Story, title_of
 from ._text import FONT, MONO, fit, fmt_duration, num, text_box, text_width
+from ._events import visible
 
 if TYPE_CHECKING:
     from ._layout import Group
@@ -59,17 +60,11 @@ HALO: Final = ' stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-
 
 
 def esc(text: object) -> str:
-    """Escape text for XML content and attribute values (user text is only ever text)."""
-    s = str(text)
-    s = "".join(ch if _xml_char(ch) else "\ufffd" for ch in s)
+    """Escape text for XML content and attribute values (user text is only ever text);
+    control and bidirectional formatting characters are shown as escapes (`visible`)."""
+    s = visible(str(text))
     return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
-
-
-def _xml_char(ch: str) -> bool:
-    """Whether XML 1.0 allows ``ch`` (no control characters, surrogates or U+FFFE/FFFF)."""
-    o = ord(ch)
-    return (o >= 0x20 or ch in "\t\n\r") and not 0xD800 <= o <= 0xDFFF and o not in (0xFFFE, 0xFFFF)
 
 
 def one_line(text: str) -> str:
@@ -77,7 +72,8 @@ def one_line(text: str) -> str:
 
 
 def nice_step(span: float, target_ticks: int = 8) -> float:
-    raw = span / max(target_ticks, 1)
+    # at least a nanosecond: a span far below it (even a subnormal one) gets one tick
+    raw = max(span / max(target_ticks, 1), 1e-9)
     power: float = 10.0 ** math.floor(math.log10(raw))
     for m in (1, 2, 2.5, 5, 10):
         if raw <= m * power:
@@ -189,7 +185,9 @@ def _header(c: _Canvas, title: str | None) -> None:
     if c.left_out:
         sub += f"; {c.left_out:,} fibers not drawn (at most {len(c.lanes)} lanes)"
     if trace.dropped:
-        sub += f"; the {trace.dropped:,} oldest events were dropped by the recorder"
+        sub += f"; {trace.dropped:,} events dropped (a bounded recorder keeps the last ones)"
+    if trace.truncated:
+        sub += "; truncated: the trace file ends early"
     c.text(16, 47, fit(sub, 11, c.width - 32), 11, fill=MUTED, tip=sub, take=True)
 
 

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from .._core._cause import Cause
 from .._core._fiber import INTERNAL
 from .._core._runtime import RUN_ENDED
-from ._events import FORMAT, VERSION, TraceEvent, TraceFormatError
+from ._events import TraceEvent, visible
+from ._jsonl import LineWriter, Loaded, read, text_lines, whole_header, write_whole
+from ._store import Events
 from ._text import fmt_duration
 
 if TYPE_CHECKING:
@@ -106,18 +108,20 @@ class Trace:
 
     Made by `effectpy.trace.record()` (live: it grows while the run goes on), by
     `Trace.load(path)` / `Trace.from_jsonl(text)`, or from events: ``Trace(events)``.
+    A loaded trace keeps its events compactly and makes `TraceEvent`s as they are read.
     """
 
-    __slots__ = ("_events", "_recorder", "_dropped", "_clock")
+    __slots__ = ("_events", "_recorder", "_dropped", "_clock", "_truncated")
 
     def __init__(self, events: Iterable[TraceEvent] = (), *, dropped: int = 0, clock: str = "live") -> None:
-        self._events: tuple[TraceEvent, ...] = tuple(events)
+        self._events: Sequence[TraceEvent] = tuple(events)
         for e in self._events:
             if not isinstance(e, TraceEvent):
                 raise TypeError(f"Trace expects TraceEvent items, got {type(e).__name__} {e!r}")
         self._recorder: Recorder | None = None
         self._dropped = dropped
         self._clock = clock
+        self._truncated = False
 
     @classmethod
     def _live(cls, recorder: Recorder) -> Trace:
@@ -125,27 +129,32 @@ class Trace:
         trace._recorder = recorder
         return trace
 
+    @classmethod
+    def _stored(cls, loaded: Loaded) -> Trace:
+        trace = cls(dropped=loaded.dropped, clock=loaded.clock)
+        trace._events = Events(loaded.store)
+        trace._truncated = loaded.truncated
+        return trace
+
     # --- the data -------------------------------------------------------------------
 
     @property
     def events(self) -> tuple[TraceEvent, ...]:
-        if self._recorder is not None:
-            return tuple(self._recorder.events)
-        return self._events
+        events = self._current()
+        return events if isinstance(events, tuple) else tuple(events)
 
     def _current(self) -> Sequence[TraceEvent]:
-        """The events, without copying them where the recorder keeps a list that only
-        grows (an unbounded live trace): what a live widget reads at each flush."""
+        """The events, without copying or making them all: what a live widget reads at each
+        flush (a live unbounded trace's events only grow; a bounded one's are a snapshot)."""
         if self._recorder is None:
             return self._events
-        events = self._recorder.events
-        return events if isinstance(events, list) else tuple(events)
+        return self._recorder.events
 
     @property
     def dropped(self) -> int:
         """How many events a bounded recorder dropped (the oldest go first)."""
         if self._recorder is not None:
-            return self._recorder.total - len(self._recorder.events)
+            return self._recorder.dropped
         return self._dropped
 
     @property
@@ -153,12 +162,19 @@ class Trace:
         return self.dropped > 0
 
     @property
+    def truncated(self) -> bool:
+        """Whether this trace was loaded from a file whose end is missing (written by
+        ``record(path=...)`` in a process that died before the recording ended): the
+        events are every complete one the file holds."""
+        return self._truncated
+
+    @property
     def clock(self) -> str:
         """Which clock the timestamps are on: "TestClock", "live", ..."""
         return self._recorder.clock_name if self._recorder is not None else self._clock
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self._recorder) if self._recorder is not None else len(self._events)
 
     def __repr__(self) -> str:
         return f"<Trace {len(self)} events, {len(self.fibers())} fibers, clock={self.clock}>"
@@ -208,15 +224,22 @@ class Trace:
         return [f for f in fibers if f.parent is None or f.parent not in ids]
 
     def tree_order(self) -> list[FiberInfo]:
-        """The fibers depth-first under their parents (children in order of creation)."""
+        """The fibers depth-first under their parents (children in order of creation), each
+        once. (A loaded file may claim parents in a cycle: its fibers follow the tree.)"""
         fibers = self.fibers()
         by_id = {f.id: f for f in fibers}
         ordered: list[FiberInfo] = []
-        stack = [f for f in reversed(fibers) if f.parent is None or f.parent not in by_id]
-        while stack:
-            f = stack.pop()
-            ordered.append(f)
-            stack.extend(by_id[c] for c in reversed(f.children) if c in by_id)
+        seen: set[int] = set()
+        roots = [f for f in fibers if f.parent is None or f.parent not in by_id]
+        for top in (*roots, *fibers):
+            stack = [top]
+            while stack:
+                f = stack.pop()
+                if f.id in seen:
+                    continue
+                seen.add(f.id)
+                ordered.append(f)
+                stack.extend(by_id[c] for c in reversed(f.children) if c in by_id)
         return ordered
 
     def resources(self) -> list[ResourceInfo]:
@@ -278,7 +301,8 @@ class Trace:
             head = f"{len(events)} events, {len(fibers)} fibers over {fmt_duration(span)} ({self.clock} clock)"
         else:
             head = f"{len(fibers)} fibers"
-        lines = [head + (f", {self.dropped} oldest events dropped" if self.dropped else "")]
+        lines = [head + (f", {self.dropped} oldest events dropped" if self.dropped else "")
+                 + (", truncated (the file ends early)" if self.truncated else "")]
         internal = len(story.owner)
         lines.append("fibers: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none")
                      + (f" (and {internal} internal)" if internal else ""))
@@ -293,7 +317,7 @@ class Trace:
             lines.append(f"resources: {len(resources)} acquired, {released} released")
         leaks = self.leaks()
         lines.append("leaks: " + ("none" if not leaks else "\n" + leaks.describe(timings=timings)))
-        return "\n".join(lines)
+        return visible("\n".join(lines))
 
     def pretty_cause(self, cause: Cause) -> str:
         """`Cause.pretty`, naming each interrupting fiber as this trace does ("fiber #2
@@ -332,67 +356,44 @@ class Trace:
     # --- JSONL ------------------------------------------------------------------------
 
     def to_jsonl(self) -> str:
-        """The lossless, versioned text form: a header line, then one event per line."""
-        events = self.events
-        header = {"format": FORMAT, "version": VERSION, "clock": self.clock,
-                  "dropped": self.dropped, "events": len(events)}
-        lines = [json.dumps(header, sort_keys=True)]
-        # ASCII only: no user text (e.g. U+2028) can ever split a line
-        lines.extend(json.dumps(e.to_json(), sort_keys=True) for e in events)
-        return "\n".join(lines) + "\n"
+        """The lossless, versioned text form: a header line, then one event per line (see
+        `effectpy.trace._jsonl` for the format)."""
+        events = self._current()
+        events = events if isinstance(events, tuple) else tuple(events)
+        lines = LineWriter().lines(events)
+        return whole_header(self.clock, self.dropped, len(events)) + "\n" + "".join(lines)
 
     def save_jsonl(self, path: str | Path) -> Path:
-        target = Path(path)
-        target.write_text(self.to_jsonl(), encoding="utf-8")
-        return target
+        """Write `to_jsonl` to ``path`` (through a temporary file renamed into place: a
+        process killed while saving never leaves half a file)."""
+        events = self._current()
+        events = events if isinstance(events, tuple) else tuple(events)
+        header = whole_header(self.clock, self.dropped, len(events))
+        return write_whole(Path(path), header, LineWriter().lines(events))
 
     @classmethod
     def from_jsonl(cls, text: str, *, source: str = "trace") -> Trace:
-        """Parse `to_jsonl` output; `TraceFormatError` for anything malformed."""
+        """Parse `to_jsonl` output (or a streamed file's text); `TraceFormatError` for
+        anything malformed."""
         if not isinstance(text, str):
             raise TypeError(f"from_jsonl expects str, got {type(text).__name__}")
-        lines = text.split("\n")
-        if not lines or not lines[0].strip():
-            raise TraceFormatError(f"{source}: empty; expected an effectpy trace (JSONL with a header line)")
-        header = _json_line(lines[0], f"{source}, line 1")
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise TraceFormatError(f"{source}: not an effectpy trace (line 1 should be a header with "
-                                   f"format {FORMAT!r}, got {str(lines[0])[:80]!r})")
-        if header.get("version") != VERSION:
-            raise TraceFormatError(f"{source}: trace format version {header.get('version')!r}; "
-                                   f"this effectpy reads version {VERSION}")
-        count = header.get("events")
-        dropped = header.get("dropped", 0)
-        clock = header.get("clock", "live")
-        if not isinstance(count, int) or not isinstance(dropped, int) or not isinstance(clock, str):
-            raise TraceFormatError(f"{source}: bad header {header!r}")
-        events = []
-        last = -1
-        for n, line in enumerate(lines[1:], start=2):
-            if not line.strip():
-                continue
-            where = f"{source}, line {n}"
-            event = TraceEvent.from_json(_json_line(line, where), where)
-            if event.seq <= last:
-                raise TraceFormatError(f"{where}: seq {event.seq} does not follow {last}")
-            last = event.seq
-            events.append(event)
-        if len(events) != count:
-            raise TraceFormatError(f"{source}: the header announces {count} events but "
-                                   f"{len(events)} were found (truncated file?)")
-        return cls(events, dropped=dropped, clock=clock)
+        return cls._stored(read(text_lines(text), source))
 
     @classmethod
     def load(cls, path: str | Path) -> Trace:
-        """Read a trace saved with `save_jsonl` (no pickle, no eval: JSON only)."""
+        """Read a trace saved with `save_jsonl`, or streamed by ``record(path=...)`` (JSON
+        only: no pickle, no eval). The file is read line by line, in time linear in its
+        size and in memory well under its size.
+
+        Every parse or validation failure is a `TraceFormatError` that names the line. A
+        streamed file whose end is missing (its process died) loads with every complete
+        event and ``truncated`` set; a last line cut in the middle is left out."""
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            with open(p, "rb") as lines:
+                return cls._stored(read(lines, str(p)))
         except FileNotFoundError:
             raise FileNotFoundError(f"no trace file at {p}") from None
-        except UnicodeDecodeError as exc:
-            raise TraceFormatError(f"{p}: not UTF-8 text ({exc.reason})") from None
-        return cls.from_jsonl(text, source=str(p))
 
     # --- Perfetto ---------------------------------------------------------------------
 
@@ -441,13 +442,6 @@ class Trace:
         target = Path(path)
         target.write_text(json.dumps(self.to_perfetto()), encoding="utf-8")
         return target
-
-
-def _json_line(line: str, where: str) -> Any:
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise TraceFormatError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
 
 
 def widget_class() -> type[TimelineWidget]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import re
 import shutil
 import unicodedata
 import warnings
@@ -23,6 +22,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+from ._events import visible
 
 if TYPE_CHECKING:
     from graphviz import Digraph  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -68,14 +69,11 @@ OUTCOME: Final[dict[str | None, tuple[str, str, str]]] = {
 
 # --- text ------------------------------------------------------------------------------------
 
-_UNPRINTABLE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
 def clean(text: str, limit: int = TEXT_LIMIT) -> str:
-    """User text made safe for a one-line label: no control characters, no lone
-    surrogates (invalid in XML), whitespace runs folded, at most ``limit`` characters."""
-    text = " ".join(text.split())
-    text = _UNPRINTABLE.sub("\ufffd", text)
+    """User text made safe for a one-line label: control and bidirectional formatting
+    characters and lone surrogates (invalid in XML) shown as escapes (`visible`),
+    whitespace runs folded, at most ``limit`` characters."""
+    text = visible(" ".join(text.split()))
     if len(text) > limit:
         text = text[: limit - 1] + "\u2026"
     return text

@@ -37,6 +37,7 @@ from .._core._fiber import INTERNAL
 from ._grammar import GRAMMAR
 from ._layout import MAX_SIBLINGS
 from ._story import default_title
+from ._events import visible
 from ._trace import Trace
 
 if TYPE_CHECKING:
@@ -55,7 +56,11 @@ def _asset(name: str) -> str:
 
 
 def _row(e: Any) -> list[Any]:
-    return [e.seq, e.ts, e.kind, e.fiber, e.parent, e.by, e.name, dict(e.data)]
+    """An event as the browser gets it: user text with its control and bidirectional
+    formatting characters shown as escapes (`visible`), so no name can spoof a label."""
+    data = {k: visible(v) if isinstance(v, str) else v for k, v in e.data.items()}
+    by = visible(e.by) if isinstance(e.by, str) else e.by
+    return [e.seq, e.ts, e.kind, e.fiber, e.parent, by, None if e.name is None else visible(e.name), data]
 
 
 class TimelineWidget(anywidget.AnyWidget):
