@@ -11,13 +11,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import MappingProxyType
 from typing import Any, Final
 
 from .._core._cause import Cause, Exit
 from .._core._clock import LIVE_CLOCK, Clock
 from .._core._hooks import CAPTURE_SOURCE, Instrument, instrument
+from .._core._steps import STEP_FLOOR
 from ._events import MAX_TEXT, TraceEvent, safe_repr, safe_text
 from ._trace import Trace
 
@@ -60,6 +61,11 @@ class Recorder(Instrument):
         self._fids: dict[int, int] = {}
         self._rids: dict[int, int] = {}
         self._sids: dict[int, int] = {}
+        # Interruptions asked for that have not taken effect yet, and releases under way:
+        # trace-local fiber / resource id -> the clock's reading then (`unwind` events and
+        # the release's `seconds` say how long they took, when that was STEP_FLOOR or more).
+        self._asked: dict[int, float] = {}
+        self._releasing: dict[int, float] = {}
         # The trace's clock: fixed by record(clock=...), or adopted from the first fiber
         # whose context provides a Clock (e.g. a TestClock); until then the live clock.
         self._clock: Clock | None = clock
@@ -192,6 +198,8 @@ class Recorder(Instrument):
             self._add(fiber, "exit", None, None, _SUCCESS)
             return
         outcome = outcome_of(exit)
+        if self._asked:
+            self._asked.pop(self._fids.get(fiber.id, 0), None)
         self._add(fiber, "exit", data={"outcome": outcome, "cause": self._cause_text(exit.cause)})
 
     def fiber_interrupted(self, fiber: Any, by: object, reason: str) -> None:
@@ -201,6 +209,7 @@ class Recorder(Instrument):
         else:
             who = safe_text(str(by), 100)
         self._add(fiber, "cancel", by=who, data={"reason": reason})
+        self._asked.setdefault(self._fids[fiber.id], self._now(fiber))
 
     def fiber_failed(self, fiber: Any, cause: Any) -> None:
         failures = cause.failures()
@@ -248,13 +257,33 @@ class Recorder(Instrument):
                                           "value": safe_repr(resource, 200)})
 
     def resource_released(self, fiber: Any, resource_id: int, exit: Any) -> None:
-        self._add(fiber, "release", data={"resource": self._local(self._rids, resource_id),
-                                          "exit": outcome_of(exit)})
+        rid = self._local(self._rids, resource_id)
+        data = {"resource": rid, "exit": outcome_of(exit)}
+        began = self._releasing.pop(rid, None)
+        if began is not None and self._now(fiber) - began >= STEP_FLOOR:
+            data["seconds"] = round(self._now(fiber) - began, 9)
+        self._add(fiber, "release", data=data)
+
+    def resource_releasing(self, fiber: Any, resource_id: int) -> None:
+        self._releasing[self._local(self._rids, resource_id)] = self._now(fiber)
+
+    def fiber_unwinding(self, fiber: Any) -> None:
+        asked = self._asked.pop(self._fids.get(fiber.id, 0), None)
+        if asked is not None and self._now(fiber) - asked >= STEP_FLOOR:
+            self._add(fiber, "unwind", data={"waited": round(self._now(fiber) - asked, 9)})
+
+    def fiber_step(self, fiber: Any, seconds: float, where: str | None) -> None:
+        if self._clock is not None and self._clock is not LIVE_CLOCK:
+            return  # real time on a virtual clock: the trace must stay the same run after run
+        data: dict[str, Any] = {"seconds": round(seconds, 6)}
+        if where is not None:
+            data["source"] = where
+        self._add(fiber, "step", data=data)
 
 
 @contextmanager
 def record(capacity: int | None = None, *, clock: Clock | None = None,
-           source: bool = False) -> Iterator[Trace]:
+           source: bool = False, asyncio: bool = False) -> Iterator[Trace]:
     """Record every effect run started inside the ``with`` block.
 
     Args:
@@ -266,6 +295,10 @@ def record(capacity: int | None = None, *, clock: Clock | None = None,
             block that fork fibers (fork, named, zip_par, race, for_each_par, timeout);
             fork events then carry it as ``data["source"]``. Off by default (it costs a
             stack walk per such effect built).
+        asyncio: record plain asyncio tasks too, as fibers: each task created inside the
+            block (by code in its context) with its parent task, cancellations and who
+            made them, waits, outcome; an effect awaited in a task is that task's child
+            (see `effectpy.trace._asyncio`; `traced` marks ``async with`` resources).
 
     >>> import effectpy
     >>> from effectpy.trace import record
@@ -279,10 +312,18 @@ def record(capacity: int | None = None, *, clock: Clock | None = None,
         raise ValueError(f"record's capacity must be None or an int >= 1, got {capacity!r}")
     if clock is not None and not isinstance(clock, Clock):
         raise TypeError(f"record's clock must be a Clock, got {type(clock).__name__} {clock!r}")
-    recorder = Recorder(capacity, clock)
+    if not isinstance(asyncio, bool):
+        raise TypeError(f"record's asyncio must be True or False, got {type(asyncio).__name__} {asyncio!r}")
+    tasks: AbstractContextManager[None] = nullcontext()
+    if asyncio:
+        from ._asyncio import AsyncioRecorder, trace_asyncio
+        recorder: Recorder = AsyncioRecorder(capacity, clock)
+        tasks = trace_asyncio(recorder)
+    else:
+        recorder = Recorder(capacity, clock)
     token = CAPTURE_SOURCE.set(True) if source else None
     try:
-        with instrument(recorder):
+        with instrument(recorder), tasks:
             yield recorder.trace
     finally:
         if token is not None:
