@@ -12,6 +12,8 @@ Data flows one way: runtime -> instrument hooks -> `Recorder` -> `Trace` -> expo
 
 from ._events import KINDS, TraceEvent, TraceFormatError
 from ._recorder import record
+from ._asyncio import traced
+from ._diagnose import Diagnostic, diagnose
 from ._trace import FiberInfo, Leaks, ResourceInfo, Trace
 from ._effect_tree import effect_tree
 from ._tree_picture import render_svg
@@ -24,5 +26,5 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'effectpy.trace' has no attribute {name!r}")
 
 
-__all__ = ["KINDS", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent", "TraceFormatError",
-           "effect_tree", "record", "render_svg"]
+__all__ = ["KINDS", "Diagnostic", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent",
+           "TraceFormatError", "diagnose", "effect_tree", "record", "render_svg", "traced"]
