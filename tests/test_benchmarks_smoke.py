@@ -16,7 +16,7 @@ NAMES = [
     "flat_map_chain", "million_chain", "zip_par_1000", "for_each_par_10k", "fork_join_10k",
     "suspended_memory_10k", "trace_overhead", "render_timeline", "stream_pipeline",
     "queue_throughput", "async_sequence_10k", "async_zip_par_10k", "async_for_each_par_10k",
-    "async_fork_join_10k", "async_suspended_memory_10k",
+    "async_fork_join_10k", "async_suspended_memory_10k", "asyncio_trace_overhead",
 ]
 
 
