@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._fiber import Fiber
     from ._hooks import Instruments
 
-__all__ = ["STEP_FLOOR", "Ledger", "TimedAwait", "ledger", "span", "suspended_at"]
+__all__ = ["STEP_FLOOR", "Ledger", "TimedAwait", "ended_at", "ledger", "span", "suspended_at"]
 
 # Steps shorter than this (seconds) are not reported: a trace holds at most one step event
 # per millisecond of busy time. `effectpy.trace.diagnose` thresholds cannot go below it.
@@ -124,16 +124,18 @@ class TimedAwait(Coroutine[Any, Any, Any]):
         led = self._led
         before = led.charged
         start = _perf()
-        done = True
         try:
             out = fn(arg)
-            done = False
-            return out
-        finally:
-            own = led.charge(_perf() - start, before)
-            if own >= STEP_FLOOR:
-                where = span(began, None if done else suspended_at(self.aw)) if self._where else None
-                self._inst.emit("fiber_step", self._fiber, own, where)
+        except BaseException as exc:  # noqa: BLE001 - the await's end: passed on as it is
+            self._charged(led.charge(_perf() - start, before), began, exc)
+            raise
+        self._charged(led.charge(_perf() - start, before), began, None)
+        return out
+
+    def _charged(self, own: float, began: tuple[str, int] | None, ended: BaseException | None) -> None:
+        if own >= STEP_FLOOR:
+            where = span(began, ended_at(self.aw, ended)) if self._where else None
+            self._inst.emit("fiber_step", self._fiber, own, where)
 
 
 # Frames of these packages are not the user's code: a step's place is the innermost other one.
@@ -155,6 +157,21 @@ def suspended_at(aw: object) -> tuple[str, int] | None:
         current = getattr(current, "cr_await", None) or getattr(current, "gi_yieldfrom", None)
         if current is None:
             break
+    return found
+
+
+def ended_at(aw: object, ended: BaseException | None) -> tuple[str, int] | None:
+    """Where a step of ``aw`` ended: where it is suspended now, or, if it ended by raising
+    (a return raises StopIteration), the innermost user line the exception went through."""
+    if ended is None:
+        return suspended_at(aw)
+    found: tuple[str, int] | None = None
+    tb = ended.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if str(frame.f_globals.get("__name__", "")).partition(".")[0] not in _INTERNAL:
+            found = (os.path.basename(frame.f_code.co_filename), tb.tb_lineno)
+        tb = tb.tb_next
     return found
 
 

@@ -58,7 +58,7 @@ from .._core._cause import EMPTY, HOST, Die, Exit, Fail, Interrupt
 from .._core._context import Context
 from .._core._fiber import _FIBER_IDS
 from .._core._hooks import CAPTURE_SOURCE, Instruments
-from .._core._steps import STEP_FLOOR, Ledger, ledger, span, suspended_at
+from .._core._steps import STEP_FLOOR, Ledger, ended_at, ledger, span, suspended_at
 from ._recorder import Recorder
 
 __all__ = ["AsyncioRecorder", "TaskFiber", "trace_asyncio", "traced"]
@@ -163,7 +163,7 @@ class TaskFiber:
         try:
             out = self.coro.send(value)
         except StopIteration:
-            self._charge(_perf() - start, before, None)
+            self._charge(_perf() - start, before, None, None)
             task = self._task
             if task is None or not task._must_cancel:  # type: ignore[attr-defined]
                 self._tracker.returned(self)
@@ -171,7 +171,7 @@ class TaskFiber:
                 self._ended(_CancelledError())
             raise
         except BaseException as exc:
-            self._charge(_perf() - start, before, None)
+            self._charge(_perf() - start, before, None, None)
             self._ended(exc)
             raise
         took = _perf() - start
@@ -209,24 +209,27 @@ class TaskFiber:
 
     def _step(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         """One step of the task: ``fn(arg)`` (its coroutine's send or throw), timed."""
-        where = suspended_at(self.coro) if self._where else None
+        began = suspended_at(self.coro) if self._where else None
         before = self._led.charged
         start = _perf()
         try:
             out = fn(arg)
         except BaseException as exc:
-            self._charge(_perf() - start, before, where and span(where, None))
+            self._charge(_perf() - start, before, began, exc)
             self._ended(exc)
             raise
-        self._charge(_perf() - start, before, where and span(where, suspended_at(self.coro)))
+        self._charge(_perf() - start, before, began, None)
         if out.__class__ is _Task:
             self._joins(out)
         return out
 
-    def _charge(self, took: float, before: float, where: str | None) -> None:
-        """Charge a step that took ``took`` seconds, less the steps nested in it."""
+    def _charge(self, took: float, before: float, began: tuple[str, int] | None,
+                ended: BaseException | None) -> None:
+        """Charge a step that took ``took`` seconds, less the steps nested in it (``began``:
+        where it began, with source capture; ``ended``: what it raised, if it did)."""
         own = self._led.charge(took, before)
         if own >= STEP_FLOOR:
+            where = span(began, ended_at(self.coro, ended)) if self._where else None
             self._tracker.inst.emit("fiber_step", self, own, where)
 
     def _joins(self, task: asyncio.Task[Any]) -> None:

@@ -75,8 +75,11 @@ def _asset(name: str) -> str:
 
 
 def _script_json(value: object) -> str:
-    """JSON that is safe inside a <script> element (ASCII only, no "</")."""
-    return json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
+    """JSON that is safe inside a <script> element: ASCII only, and no ``<``, ``>`` or ``&``
+    (escaped as in JSON strings, where alone they can occur), so no user text can end the
+    element or change how the HTML parser reads it."""
+    text = json.dumps(value, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def to_html(trace: Trace, *, title: str | None = None, effect: Effect[Any, Any, Any] | None = None) -> str:
