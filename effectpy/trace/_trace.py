@@ -267,8 +267,6 @@ class Trace:
             head = f"{len(fibers)} fibers"
         lines = [head + (f", {self.dropped} oldest events dropped" if self.dropped else "")]
         lines.append("fibers: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"))
-        leaks = self.leaks()
-        lines += self._diagnostics_lines(leaks, timings)
         for e in events:
             if e.kind in ("fail", "die"):
                 who = f"#{e.fiber} {e.name}" if e.name else f"#{e.fiber}"
@@ -278,6 +276,8 @@ class Trace:
         if resources:
             released = sum(r.released is not None for r in resources)
             lines.append(f"resources: {len(resources)} acquired, {released} released")
+        leaks = self.leaks()
+        lines += self._diagnostics_lines(leaks, timings)
         lines.append("leaks: " + ("none" if not leaks else "\n" + leaks.describe(timings=timings)))
         return "\n".join(lines)
 
