@@ -228,6 +228,22 @@ def test_the_event_loop_policy_is_put_back_after_a_block_outside_a_loop():
     assert len(trace) == 0
 
 
+def test_nested_blocks_record_each_task_once_in_each_trace():
+    async def main():
+        await asyncio.create_task(work(0), name="outer-task")
+        with record(asyncio=True) as inner:
+            await asyncio.create_task(work(0), name="inner-task")
+        return inner
+
+    with record(asyncio=True) as outer:
+        with record(asyncio=True) as middle:  # (both policies are in place when the loop is made)
+            inner = asyncio.run(main())
+    assert [f.name for f in inner.fibers()] == ["inner-task"]
+    for trace in (outer, middle):
+        assert [f.name for f in trace.fibers()] == ["main", "outer-task", "inner-task"]
+        assert all(f.outcome == "success" for f in trace.fibers())
+
+
 def test_task_names_and_the_coroutine_behind_the_stand_in():
     async def main():
         task = asyncio.create_task(work(0), name="named")

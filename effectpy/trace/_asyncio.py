@@ -73,38 +73,37 @@ _SUCCESS: Final[Exit[Any]] = Exit(True, None, EMPTY)
 
 
 class _Tracker:
-    """One recording's side of the tasks: where their events go.
+    """Where the events of the tasks created in a recording block go: its recorder, and
+    those of the recording blocks it is nested in (as effect runs report to all of them).
 
     Task creation and the end of a task that returned (the hot path of a recorded task)
-    call the recorder directly; the rarer hooks go through `Instruments`. A hook that
-    raises detaches the recorder, with a warning, as `Instruments` does for effect runs:
-    the program goes on, unrecorded."""
+    call the recorders directly; the rarer hooks go through `Instruments`. A recorder whose
+    hook raises is detached, with a warning, as `Instruments` does for effect runs: the
+    program goes on."""
 
-    __slots__ = ("recorder", "inst")
+    __slots__ = ("recorders", "inst")
 
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder: Recorder | None = recorder  # None once detached
-        self.inst = Instruments((recorder,))
+    def __init__(self, recorders: tuple[Recorder, ...]) -> None:
+        self.recorders = recorders  # those not detached
+        self.inst = Instruments(recorders)
 
     def started(self, fiber: TaskFiber, parent: object) -> None:
-        recorder = self.recorder
-        if recorder is not None:
+        for recorder in self.recorders:
             try:
                 Recorder.fiber_started(recorder, fiber, parent)  # (not AsyncioRecorder's)
             except Exception as exc:  # noqa: BLE001 - a broken recorder must not break the run
-                self._fault("fiber_started", exc)
+                self._fault(recorder, "fiber_started", exc)
 
     def returned(self, fiber: TaskFiber) -> None:
-        recorder = self.recorder
-        if recorder is not None:
+        for recorder in self.recorders:
             try:
                 recorder.fiber_ended(fiber, _SUCCESS)
             except Exception as exc:  # noqa: BLE001
-                self._fault("fiber_ended", exc)
+                self._fault(recorder, "fiber_ended", exc)
 
-    def _fault(self, hook: str, exc: Exception) -> None:
-        recorder, self.recorder = self.recorder, None
-        self.inst._detach(recorder)  # type: ignore[arg-type]
+    def _fault(self, recorder: Recorder, hook: str, exc: Exception) -> None:
+        self.recorders = tuple(r for r in self.recorders if r is not recorder)
+        self.inst._detach(recorder)
         warnings.warn(f"effectpy instrument {recorder!r} raised {type(exc).__name__}: {exc} in "
                       f"{hook}; it has been detached", RuntimeWarning, stacklevel=3)
 
@@ -394,8 +393,8 @@ class _Factory:
     def __call__(self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         tracker = _TRACKING.get()
         previous = self.previous
-        parent = _running_fiber(loop) if tracker is not None and tracker.recorder is not None else None
-        if tracker is None or tracker.recorder is None or getattr(coro, "cr_code", None) in _HOUSEKEEPING:
+        parent = _running_fiber(loop) if tracker is not None and tracker.recorders else None
+        if tracker is None or not tracker.recorders or getattr(coro, "cr_code", None) in _HOUSEKEEPING:
             # not recorded (nor the loop's own housekeeping: asyncio.run's shutdown tasks)
             if previous is not None:
                 task: asyncio.Task[Any] = previous(loop, coro, **kwargs)
@@ -413,18 +412,14 @@ class _Factory:
         return task
 
 
-@contextmanager
-def _installed(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
-    """Our factory on ``loop`` for the block (shared by the blocks that overlap)."""
+def _install(loop: asyncio.AbstractEventLoop) -> _Factory:
+    """Our factory on ``loop`` (shared by the recording blocks that overlap on it)."""
     factory = loop.get_task_factory()
     if not isinstance(factory, _Factory):
         factory = _Factory(factory)
         loop.set_task_factory(factory)
     factory.users += 1
-    try:
-        yield
-    finally:
-        _uninstall(loop, factory)
+    return factory
 
 
 def _uninstall(loop: asyncio.AbstractEventLoop, factory: _Factory) -> None:
@@ -445,12 +440,9 @@ def _policy_for(inner: asyncio.AbstractEventLoopPolicy,
 
     class _Policy(base):  # type: ignore[misc]
         def new_event_loop(self) -> asyncio.AbstractEventLoop:
-            loop = inner.new_event_loop()
+            loop = inner.new_event_loop()  # (an outer block's policy may install it already)
             if _TRACKING.get() is not None:
-                factory = _Factory(loop.get_task_factory())
-                factory.users = 1
-                loop.set_task_factory(factory)
-                loops.append((loop, factory))
+                loops.append((loop, _install(loop)))
             return loop
 
         def get_event_loop(self) -> asyncio.AbstractEventLoop:
@@ -488,12 +480,16 @@ def trace_asyncio(recorder: Recorder) -> Iterator[None]:
     goes on that loop; outside one, on each loop created in the block (`asyncio.run`'s),
     through the event loop policy, which is process-wide: the policy is put back when the
     block ends (unless something replaced it meanwhile)."""
-    token = _TRACKING.set(_Tracker(recorder))
+    outer = _TRACKING.get()
+    token = _TRACKING.set(_Tracker((*outer.recorders, recorder) if outer is not None else (recorder,)))
     try:
         loop = asyncio._get_running_loop()
         if loop is not None:
-            with _installed(loop):
+            factory = _install(loop)
+            try:
                 yield
+            finally:
+                _uninstall(loop, factory)
             return
         inner = _policy()
         loops: list[tuple[asyncio.AbstractEventLoop, _Factory]] = []
