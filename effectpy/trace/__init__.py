@@ -1,8 +1,10 @@
 """Recording what the runtime does: fork, cancel, acquire, release, fail, ...
 
 ``with effectpy.trace.record() as trace:`` records every effect run started inside the
-block. A `Trace` is a plain value: query it (`fibers`, `resources`, `leaks`, `summary`),
-save it (`to_jsonl` / `Trace.load`), or open it in Perfetto (`to_perfetto`). Trees as
+block (``record(asyncio=True)``: every plain asyncio task too; `traced` marks an ``async
+with`` block as a resource). A `Trace` is a plain value: query it (`fibers`, `resources`,
+`leaks`, `summary`, `diagnose`: what points at a bug), save it (`to_jsonl` / `Trace.load`),
+open it in Perfetto (`to_perfetto`) or in any browser (`to_html`). Trees as
 `graphviz.Digraph` objects: `effect_tree(effect)` and `Trace.fiber_tree()`; `render_svg`
 draws them, with or without Graphviz's ``dot``. In a notebook, `Trace.widget()` is the
 interactive timeline (`TimelineWidget`, with ``effectpy[notebook]``; imported on first use).
