@@ -201,6 +201,41 @@ def test_slow_interrupt_fires_when_the_fiber_runs_to_its_end_instead():
     assert d.message.endswith("never took effect: the fiber ran to its end 4 s later")
 
 
+def test_slow_interrupt_fires_on_a_task_that_ignores_its_cancellation_and_not_on_blocks():
+    async def stubborn():
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # the bug: it swallows the cancellation and goes on
+
+    async def main():
+        task = asyncio.create_task(stubborn())
+        await asyncio.sleep(0)
+        task.cancel()
+        await task
+
+    with record(asyncio=True) as trace:
+        asyncio.run(main())
+    (d,) = trace.diagnose(slow_interrupt=0.02)
+    assert d.kind == "slow_interrupt" and d.fibers == (fiber_named(trace, "stubborn").id, 1)
+    assert "never took effect: the fiber ran to its end" in d.message
+
+    async def blocks():
+        # asyncio cancels the task to leave these blocks; the task goes on: not an interruption
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.001):
+                await asyncio.sleep(10)
+        with contextlib.suppress(ExceptionGroup):
+            async with asyncio.TaskGroup() as group:
+                group.create_task(fetch_user())
+                await asyncio.sleep(10)
+        await asyncio.sleep(0.05)
+
+    with record(asyncio=True) as trace:
+        asyncio.run(blocks())
+    assert trace.diagnose(slow_interrupt=0.02, slow_finalizer=0.02) == []
+
+
 # --- slow_finalizer ---------------------------------------------------------------------
 
 

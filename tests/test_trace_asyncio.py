@@ -114,6 +114,22 @@ def test_cancelling_a_task_that_awaits_gather_cancels_the_gathered_tasks_from_it
         assert by == named["waiter"].id  # the cancellation passed on from the task awaiting them
 
 
+def test_cancelling_a_gather_from_a_task_names_that_task_and_the_gather():
+    async def main():
+        gathering = asyncio.gather(work(10), work(10))
+        await asyncio.sleep(0)
+        gathering.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gathering
+
+    with record(asyncio=True) as trace:
+        asyncio.run(main())
+    main_id = by_name(trace)["main"].id
+    for f in trace.fibers():
+        if f.name == "work":
+            assert cancels(trace, f.id) == [(main_id, "its gather was cancelled")]
+
+
 def test_asyncio_timeout_and_asyncio_run_are_named_as_cancellers():
     async def bounded():
         async with asyncio.timeout(0.005):
@@ -287,6 +303,26 @@ def test_traced_records_async_with_and_with_blocks_with_how_they_ended():
     # outside a recorded task nothing is recorded, and the block still works
     with traced(contextlib.nullcontext(7)) as value:
         assert value == 7
+
+
+def test_a_shared_traced_semaphore_records_each_holder():
+    pool = traced(asyncio.Semaphore(2), "slot")
+
+    async def holder(seconds):
+        async with pool:
+            await asyncio.sleep(seconds)
+
+    async def main():
+        await asyncio.gather(holder(0.002), holder(0.001), holder(0.001))
+
+    with record(asyncio=True) as trace:
+        asyncio.run(main())
+    holders = [f.id for f in trace.fibers() if f.name == "holder"]
+    resources = trace.resources()
+    assert sorted(r.fiber for r in resources) == holders  # one resource per block entered
+    assert all(r.released is not None and r.exit == "success" for r in resources)
+    ends = {f.id: f.end for f in trace.fibers()}
+    assert all(r.released <= ends[r.fiber] for r in resources)  # each released by its holder
 
 
 def test_traced_rejects_what_is_not_a_context_manager():

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._fiber import Fiber
     from ._hooks import Instruments
 
-__all__ = ["STEP_FLOOR", "Ledger", "TimedAwait", "ended_at", "ledger", "span", "suspended_at"]
+__all__ = ["STEP_FLOOR", "Ledger", "TimedAwait", "ended_at", "is_internal", "ledger", "span", "suspended_at"]
 
 # Steps shorter than this (seconds) are not reported: a trace holds at most one step event
 # per millisecond of busy time. `effectpy.trace.diagnose` thresholds cannot go below it.
@@ -139,7 +139,12 @@ class TimedAwait(Coroutine[Any, Any, Any]):
 
 
 # Frames of these packages are not the user's code: a step's place is the innermost other one.
-_INTERNAL: Final = ("effectpy", "asyncio", "trio", "anyio", "outcome", "sniffio")
+_INTERNAL: Final = frozenset(("effectpy", "asyncio", "trio", "anyio", "outcome", "sniffio"))
+
+
+def is_internal(frame: Any) -> bool:
+    """Whether ``frame`` runs effectpy's or an event loop's code, not the user's."""
+    return str(frame.f_globals.get("__name__", "")).partition(".")[0] in _INTERNAL
 
 
 def suspended_at(aw: object) -> tuple[str, int] | None:
@@ -151,8 +156,7 @@ def suspended_at(aw: object) -> tuple[str, int] | None:
         frame = getattr(current, "cr_frame", None) or getattr(current, "gi_frame", None)
         if frame is None:
             break
-        module = frame.f_globals.get("__name__", "")
-        if module.partition(".")[0] not in _INTERNAL:
+        if not is_internal(frame):
             found = (os.path.basename(frame.f_code.co_filename), frame.f_lineno)
         current = getattr(current, "cr_await", None) or getattr(current, "gi_yieldfrom", None)
         if current is None:
@@ -168,9 +172,8 @@ def ended_at(aw: object, ended: BaseException | None) -> tuple[str, int] | None:
     found: tuple[str, int] | None = None
     tb = ended.__traceback__
     while tb is not None:
-        frame = tb.tb_frame
-        if str(frame.f_globals.get("__name__", "")).partition(".")[0] not in _INTERNAL:
-            found = (os.path.basename(frame.f_code.co_filename), tb.tb_lineno)
+        if not is_internal(tb.tb_frame):
+            found = (os.path.basename(tb.tb_frame.f_code.co_filename), tb.tb_lineno)
         tb = tb.tb_next
     return found
 

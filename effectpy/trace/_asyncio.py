@@ -31,8 +31,8 @@ the runtime reports the fiber: the runtime knows nothing of this module). A task
 inside an effect's coroutine has that effect's fiber as its parent.
 
 ``async with`` blocks are invisible to a task factory, so resources are recorded only where
-the code says so: ``async with traced(pool.acquire(), "conn") as conn:`` records the acquire,
-the start of the release and the release, with how the block ended.
+the code says so: ``async with traced(pool.acquire(), "conn") as conn:`` records the acquire
+and the release (how long the release took, and how the block ended).
 
 What it changes for the program: `Task.get_coro()` returns the `TaskFiber` (it passes
 attribute reads on to the coroutine, so ``__name__``, ``cr_frame`` and the task's repr are
@@ -58,7 +58,8 @@ from .._core._cause import EMPTY, HOST, Die, Exit, Fail, Interrupt
 from .._core._context import Context
 from .._core._fiber import _FIBER_IDS
 from .._core._hooks import CAPTURE_SOURCE, Instruments
-from .._core._steps import STEP_FLOOR, Ledger, ended_at, ledger, span, suspended_at
+from .._core._steps import STEP_FLOOR, Ledger, ended_at, is_internal, ledger, span, suspended_at
+from .._resource import _RESOURCE_IDS
 from ._recorder import Recorder
 
 __all__ = ["AsyncioRecorder", "TaskFiber", "trace_asyncio", "traced"]
@@ -77,20 +78,18 @@ class _Tracker:
     those of the recording blocks it is nested in (as effect runs report to all of them).
 
     Task creation and the end of a task that returned (the hot path of a recorded task)
-    call the recorders directly; the rarer hooks go through `Instruments`. A recorder whose
-    hook raises is detached, with a warning, as `Instruments` does for effect runs: the
-    program goes on."""
+    call the recorders' hooks by name. A recorder whose hook raises is detached, with a
+    warning, as `Instruments` does for effect runs: the program goes on."""
 
-    __slots__ = ("recorders", "inst")
+    __slots__ = ("recorders",)
 
     def __init__(self, recorders: tuple[Recorder, ...]) -> None:
         self.recorders = recorders  # those not detached
-        self.inst = Instruments(recorders)
 
     def started(self, fiber: TaskFiber, parent: object) -> None:
         for recorder in self.recorders:
             try:
-                Recorder.fiber_started(recorder, fiber, parent)  # (not AsyncioRecorder's)
+                Recorder.fiber_started(recorder, fiber, parent)  # (the parent is known)
             except Exception as exc:  # noqa: BLE001 - a broken recorder must not break the run
                 self._fault(recorder, "fiber_started", exc)
 
@@ -101,9 +100,16 @@ class _Tracker:
             except Exception as exc:  # noqa: BLE001
                 self._fault(recorder, "fiber_ended", exc)
 
+    def emit(self, hook: str, *args: Any) -> None:
+        """Call ``hook`` of each recorder (as `Instruments.emit` does)."""
+        for recorder in self.recorders:
+            try:
+                getattr(recorder, hook)(*args)
+            except Exception as exc:  # noqa: BLE001
+                self._fault(recorder, hook, exc)
+
     def _fault(self, recorder: Recorder, hook: str, exc: Exception) -> None:
         self.recorders = tuple(r for r in self.recorders if r is not recorder)
-        self.inst._detach(recorder)
         warnings.warn(f"effectpy instrument {recorder!r} raised {type(exc).__name__}: {exc} in "
                       f"{hook}; it has been detached", RuntimeWarning, stacklevel=3)
 
@@ -161,15 +167,7 @@ class TaskFiber:
         start = _perf()
         try:
             out = self.coro.send(value)
-        except StopIteration:
-            self._charge(_perf() - start, before, None, None)
-            task = self._task
-            if task is None or not task._must_cancel:  # type: ignore[attr-defined]
-                self._tracker.returned(self)
-            else:  # cancelled in its last step: the task ends cancelled
-                self._ended(_CancelledError())
-            raise
-        except BaseException as exc:
+        except BaseException as exc:  # its end (StopIteration: it returned)
             self._charge(_perf() - start, before, None, None)
             self._ended(exc)
             raise
@@ -178,7 +176,7 @@ class TaskFiber:
         own = took - (charged - before)
         led.charged = charged + own
         if own >= _floor:
-            self._tracker.inst.emit("fiber_step", self, own, None)
+            self._tracker.emit("fiber_step", self, own, None)
         if out.__class__ is _Task:
             self._joins(out)
         return out
@@ -188,7 +186,7 @@ class TaskFiber:
             exc = typ if val is None and tb is None else val
             if isinstance(exc, _CancelledError) or exc is _CancelledError:
                 self._asked = False
-                self._tracker.inst.emit("fiber_unwinding", self)
+                self._tracker.emit("fiber_unwinding", self)
         if val is None and tb is None:
             return self._step(self.coro.throw, typ)
         return self._step(lambda v: self.coro.throw(typ, v, tb), val)
@@ -229,39 +227,39 @@ class TaskFiber:
         own = self._led.charge(took, before)
         if own >= STEP_FLOOR:
             where = span(began, ended_at(self.coro, ended)) if self._where else None
-            self._tracker.inst.emit("fiber_step", self, own, where)
+            self._tracker.emit("fiber_step", self, own, where)
 
     def _joins(self, task: asyncio.Task[Any]) -> None:
         """The task waits for ``task`` (its other waits are not recorded: one event per
         wait of every task would double the cost of recording)."""
         target = task.get_coro()
         if target.__class__ is TaskFiber:
-            self._tracker.inst.emit("fiber_joined", self, target)
+            self._tracker.emit("fiber_joined", self, target)
 
     def _ended(self, exc: BaseException) -> None:
         """The coroutine ended with ``exc`` (StopIteration: it returned)."""
+        tracker = self._tracker
         if exc.__class__ is StopIteration:
-            self._tracker.returned(self)
-            return
-        inst = self._tracker.inst
+            task = self._task
+            if task is None or not task._must_cancel:  # type: ignore[attr-defined]
+                tracker.returned(self)
+                return
+            exc = _CancelledError()  # cancelled in its last step: the task ends cancelled
         if isinstance(exc, _CancelledError):
-            inst.emit("fiber_ended", self, Exit(False, None, Interrupt(self._by or "cancelled")))
+            tracker.emit("fiber_ended", self, Exit(False, None, Interrupt(self._by or "cancelled")))
             return
         cause = Fail(exc) if isinstance(exc, Exception) else Die(exc)
-        inst.emit("fiber_failed", self, cause)
-        inst.emit("fiber_ended", self, Exit(False, None, cause))
+        tracker.emit("fiber_failed", self, cause)
+        tracker.emit("fiber_ended", self, Exit(False, None, cause))
 
 
 def _created_at() -> str | None:
-    """``file:line`` of the code that is creating a task: the innermost caller outside
-    effectpy and asyncio."""
+    """``file:line`` of the code that is creating a task: the innermost caller that is not
+    effectpy's or the event loop's (asyncio, anyio, ...)."""
     frame: Any = sys._getframe(2)
-    while frame is not None:
-        module = str(frame.f_globals.get("__name__", "")).partition(".")[0]
-        if module not in ("effectpy", "asyncio"):
-            return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+    while frame is not None and is_internal(frame):
         frame = frame.f_back
-    return None
+    return None if frame is None else f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
 class _Task(asyncio.Task):  # type: ignore[type-arg]
@@ -271,12 +269,12 @@ class _Task(asyncio.Task):  # type: ignore[type-arg]
 
     def cancel(self, msg: Any = None) -> bool:
         fiber = self.get_coro()
-        if self.done() or not fiber.__class__ is TaskFiber:
+        if self.done() or fiber.__class__ is not TaskFiber:
             return super().cancel(msg)
         by, reason = _canceller(fiber)
         fiber._by = by
         fiber._asked = True
-        fiber._tracker.inst.emit("fiber_interrupted", fiber, by, reason)
+        fiber._tracker.emit("fiber_interrupted", fiber, by, reason)
         outer = _CANCELLING.task
         _CANCELLING.task = fiber
         try:
@@ -300,18 +298,18 @@ _REASONS: Final = {
     "_abort": "its TaskGroup aborted",
     "_on_task_done": "its TaskGroup aborted",
     "_cancel_all_tasks": "asyncio.run ended (it cancels the tasks left)",
-    "cancel": "cancelled with what it waited for",
+    "cancel": "its gather was cancelled",  # _GatheringFuture.cancel
 }
 
 
 def _canceller(target: TaskFiber) -> tuple[object, str]:
     """Who is cancelling ``target`` (a fiber or task id, or text) and why."""
     passing_on = _CANCELLING.task
+    if passing_on is not None and passing_on is not target:
+        return passing_on.id, "cancelled with the task that waited for it"
     frames = _callers()
     reason = next((_REASONS[f.f_code.co_name] for f in frames
                    if f.f_code.co_name in _REASONS and _is_asyncio(f)), None)
-    if passing_on is not None and passing_on is not target:
-        return passing_on.id, "cancelled with the task that waited for it"
     if reason is None:
         user = next((f for f in frames if not _is_asyncio(f)), None)
         reason = f"cancel() in {user.f_code.co_name}" if user is not None else "cancel()"
@@ -555,14 +553,16 @@ def traced(resource: Any, name: str | None = None) -> _Traced:
 
 
 class _Traced:
-    __slots__ = ("_cm", "_name", "_owner", "_inst", "_rid")
+    """What `traced` returns. One may be shared (a module-level semaphore, say): each block
+    entered is recorded as its own resource, released by the task or fiber that entered it."""
+
+    __slots__ = ("_cm", "_name", "_held")
 
     def __init__(self, cm: Any, name: str | None) -> None:
         self._cm = cm
         self._name = name
-        self._owner: Any = None
-        self._inst: Instruments | None = None
-        self._rid = 0
+        # The blocks entered and not yet left: (owner, where its events go, resource id).
+        self._held: list[tuple[Any, Instruments | _Tracker, int]] = []
 
     async def __aenter__(self) -> Any:
         value = await self._cm.__aenter__()
@@ -571,11 +571,11 @@ class _Traced:
 
     async def __aexit__(self, typ: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> Any:
-        self._releasing()
+        held = self._leaving()
         try:
             return await self._cm.__aexit__(typ, exc, tb)
         finally:
-            self._released(exc)
+            _released(held, exc)
 
     def __enter__(self) -> Any:
         value = self._cm.__enter__()
@@ -584,44 +584,50 @@ class _Traced:
 
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> Any:
-        self._releasing()
+        held = self._leaving()
         try:
             return self._cm.__exit__(typ, exc, tb)
         finally:
-            self._released(exc)
+            _released(held, exc)
 
     def _acquired(self, value: Any) -> None:
-        from .._resource import _RESOURCE_IDS
         owner, inst = _owner()
-        if inst is None:
-            return
-        self._owner, self._inst, self._rid = owner, inst, next(_RESOURCE_IDS)
-        inst.emit("resource_acquired", owner, self._rid, self._name if self._name is not None else value)
+        if inst is not None:
+            rid = next(_RESOURCE_IDS)
+            self._held.append((owner, inst, rid))
+            inst.emit("resource_acquired", owner, rid, self._name if self._name is not None else value)
 
-    def _releasing(self) -> None:
-        if self._inst is not None:
-            self._inst.emit("resource_releasing", self._owner, self._rid)
-
-    def _released(self, exc: BaseException | None) -> None:
-        inst = self._inst
-        if inst is None:
-            return
-        self._inst = None
-        if exc is None:
-            exit_: Exit[Any] = Exit(True, None, EMPTY)
-        elif isinstance(exc, _CancelledError):
-            exit_ = Exit(False, None, Interrupt("cancelled"))
-        else:
-            exit_ = Exit(False, None, Fail(exc))
-        inst.emit("resource_released", self._owner, self._rid, exit_)
+    def _leaving(self) -> tuple[Any, Instruments | _Tracker, int] | None:
+        """The block the running task or fiber leaves (its release begins)."""
+        owner, _ = _owner()
+        held = self._held
+        for i in range(len(held) - 1, -1, -1):
+            if held[i][0] is owner:
+                entry = held.pop(i)
+                entry[1].emit("resource_releasing", entry[0], entry[2])
+                return entry
+        return None
 
 
-def _owner() -> tuple[Any, Instruments | None]:
+def _released(held: tuple[Any, Instruments | _Tracker, int] | None, exc: BaseException | None) -> None:
+    if held is None:
+        return
+    owner, inst, rid = held
+    if exc is None:
+        exit_: Exit[Any] = Exit(True, None, EMPTY)
+    elif isinstance(exc, _CancelledError):
+        exit_ = Exit(False, None, Interrupt("cancelled"))
+    else:
+        exit_ = Exit(False, None, Fail(exc))
+    inst.emit("resource_released", owner, rid, exit_)
+
+
+def _owner() -> tuple[Any, Instruments | _Tracker | None]:
     """The recorded fiber or task running now, and where its events go."""
     loop = asyncio._get_running_loop()
     running = _running_fiber(loop) if loop is not None else None
     if running.__class__ is TaskFiber:
-        return running, running._tracker.inst
+        return running, running._tracker
     if running is not None:  # an effect's fiber
         return running, running._runtime.instrument  # type: ignore[attr-defined]
     return None, None

@@ -60,14 +60,14 @@ class Diagnostic:
     seconds: float | None = None
     source: str | None = None
     resource: int | None = None
-    plain: str = field(default="", repr=False)  # the message without clock readings
+    untimed: str = field(default="", repr=False)  # the message without clock readings
 
     def __str__(self) -> str:
         return self.message
 
     def describe(self, *, timings: bool = True) -> str:
         """The message; ``timings=False`` leaves out the clock readings and durations."""
-        return self.message if timings or not self.plain else self.plain
+        return self.message if timings or not self.untimed else self.untimed
 
 
 def _threshold(value: object, name: str) -> float | None:
@@ -167,19 +167,20 @@ class _Reading:
                         "leak", (f.id, *((parent.id,) if parent else ())), cut.ts,
                         f"{f.label} ran until the run ended at {cut.ts:g}s, which interrupted it "
                         f"(started at {f.start:g}s)",
-                        plain=f"{f.label} ran until the run ended, which interrupted it"))
+                        untimed=f"{f.label} ran until the run ended, which interrupted it"))
                 continue
             if parent is None or parent.id not in self.exit_seq:
                 continue
-            if self.exit_seq.get(f.id, len(self.events)) < self.exit_seq[parent.id]:
-                continue
+            ended = self.exit_seq.get(f.id)
+            if ended is not None and ended < self.exit_seq[parent.id]:
+                continue  # it ended first: no leak
             assert parent.end is not None
             after = (f"it ended at {f.end:g}s ({f.outcome})" if f.end is not None
                      else "it was still running when the trace ended")
             found.append(Diagnostic(
                 "leak", (f.id, parent.id), parent.end,
                 f"{f.label} outlived its parent {parent.label}, which ended at {parent.end:g}s; {after}",
-                plain=f"{f.label} outlived its parent {parent.label}"
+                untimed=f"{f.label} outlived its parent {parent.label}"
                       + (f" (it ended {f.outcome})" if f.outcome else " (still running)")))
         return found
 
@@ -189,14 +190,14 @@ class _Reading:
             f"resource {rid} ({e.data.get('value', '')}) acquired by {self.label(e.fiber)} at {e.ts:g}s "
             "was never released",
             resource=rid,
-            plain=f"resource {rid} ({e.data.get('value', '')}) acquired by {self.label(e.fiber)} "
+            untimed=f"resource {rid} ({e.data.get('value', '')}) acquired by {self.label(e.fiber)} "
                   "was never released")
             for rid, e in self.acquired.items() if rid not in self.released]
 
     def never_ended(self) -> list[Diagnostic]:
         return [Diagnostic("never_ended", (f.id,), f.start,
                            f"{f.label} never ended (started at {f.start:g}s)",
-                           plain=f"{f.label} never ended")
+                           untimed=f"{f.label} never ended")
                 for f in self.fibers.values() if f.end is None]
 
     def blocked(self, threshold: float) -> list[Diagnostic]:
@@ -216,7 +217,7 @@ class _Reading:
                 "blocked_loop", (e.fiber,), at,
                 f"{self.label(e.fiber)} held the event loop for {_seconds(seconds)} at {at:g}s{where}",
                 seconds=seconds, source=source,
-                plain=f"{self.label(e.fiber)} held the event loop for more than "
+                untimed=f"{self.label(e.fiber)} held the event loop for more than "
                       f"{_seconds(threshold)}{where}"))
         return found
 
@@ -227,7 +228,7 @@ class _Reading:
         found = []
         asked: dict[int, TraceEvent] = {}  # fiber -> the first cancel not yet taken effect
         for e in self.events:
-            if e.kind == "cancel":
+            if e.kind == "cancel" and not self.of_a_block(e):
                 asked.setdefault(e.fiber, e)
             elif e.kind == "unwind" and e.fiber in asked:
                 waited = float(e.data.get("waited", e.ts - asked[e.fiber].ts))
@@ -243,6 +244,16 @@ class _Reading:
                                               "{} later, when the trace ended", threshold)
         return found
 
+    def of_a_block(self, cancel: TraceEvent) -> bool:
+        """Whether ``cancel`` interrupts a block of an asyncio task rather than the task (it
+        goes on once the block is left): a `TaskGroup` whose child failed cancels the task
+        running the group's body, an ``asyncio.timeout`` the task running its body."""
+        by = cancel.by
+        if by == "asyncio.timeout":
+            return True
+        child = self.fibers.get(by) if isinstance(by, int) else None
+        return child is not None and child.parent == cancel.fiber
+
     def _slow_interrupt(self, cancel: TraceEvent, waited: float, how: str,
                         threshold: float) -> list[Diagnostic]:
         if waited < threshold:
@@ -254,7 +265,7 @@ class _Reading:
             "slow_interrupt", (cancel.fiber, *others), cancel.ts,
             f"interrupting {target} (asked by {self.label(by)} at {cancel.ts:g}s) {how.format(_seconds(waited))}",
             seconds=waited,
-            plain=f"interrupting {target} (asked by {self.label(by)}) took more than {_seconds(threshold)}")]
+            untimed=f"interrupting {target} (asked by {self.label(by)}) took more than {_seconds(threshold)}")]
 
     def slow_finalizers(self, threshold: float) -> list[Diagnostic]:
         """Releases that ran long (the ``seconds`` of ``release`` events), and fibers that
@@ -275,7 +286,7 @@ class _Reading:
                 f"releasing resource {rid}{value} of {self.label(e.fiber)} took {_seconds(took)} "
                 f"(from {began:g}s)",
                 seconds=took, resource=rid,
-                plain=f"releasing resource {rid}{value} of {self.label(e.fiber)} took more than "
+                untimed=f"releasing resource {rid}{value} of {self.label(e.fiber)} took more than "
                       f"{_seconds(threshold)}"))
         return found + self._slow_cleanups(threshold, waited)
 
@@ -283,9 +294,8 @@ class _Reading:
         began: dict[int, TraceEvent] = {}  # fiber -> the interruption or failure ending it
         failed: dict[int, TraceEvent] = {}
         for e in self.events:
-            if e.kind in ("cancel", "unwind"):
-                if e.kind == "unwind" or e.fiber not in began:
-                    began[e.fiber] = e  # delivered at the unwind, else at once (< 1 ms)
+            if e.kind == "unwind" or (e.kind == "cancel" and e.fiber not in began and not self.of_a_block(e)):
+                began[e.fiber] = e  # delivered at the unwind, else at once (< 1 ms)
             elif e.kind in ("fail", "die"):
                 failed[e.fiber] = e  # the last one: the failure that ended the fiber
         found = []
@@ -306,7 +316,7 @@ class _Reading:
                 "slow_finalizer", (f.id,), since,
                 f"{f.label} took {_seconds(took)} to end after {why} (from {since:g}s)",
                 seconds=took,
-                plain=f"{f.label} took more than {_seconds(threshold)} to end after {why}"))
+                untimed=f"{f.label} took more than {_seconds(threshold)} to end after {why}"))
         return found
 
 
