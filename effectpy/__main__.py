@@ -10,8 +10,8 @@
 its ``sys.argv[1:]``; put them after ``--`` if they look like this command's options), and
 every effect run it makes is recorded (with ``--asyncio``, every asyncio task it creates
 too). A script that defines ``main`` (an effect, or a function returning one; with
-``--asyncio``, an async function too) and no ``if __name__ == "__main__":`` block has
-that run; ``--test-clock`` always runs ``main``, on a virtual clock.
+``--asyncio``, an async function too) and no ``if __name__ == "__main__":`` block has its
+``main`` run; ``--test-clock`` always runs ``main``, on a virtual clock.
 
 Exit codes: 0 the run succeeded (or the trace was rendered); 1 the traced program failed
 (its pictures are still written: that is what a bug report wants); 2 bad usage; 3 bad input

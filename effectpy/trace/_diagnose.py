@@ -24,9 +24,9 @@ Durations shorter than a millisecond are not recorded, so no threshold may be lo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from .._core._duration import to_seconds
 from .._core._runtime import RUN_ENDED
@@ -321,7 +321,7 @@ class _Reading:
 
 
 def summary_lines(diagnostics: list[Diagnostic], *, timings: bool, virtual: bool,
-                  covered: Any) -> list[str]:
+                  covered: Callable[[Diagnostic], bool]) -> list[str]:
     """`Trace.summary`'s "diagnostics:" section: the diagnostics its "leaks:" line does not
     already give (``covered(d)``). ``timings=False`` keeps only what the same program always
     shows: no blocked_loop (real time), and the slow ones only on a virtual clock."""

@@ -260,8 +260,9 @@ class Recorder(Instrument):
         rid = self._local(self._rids, resource_id)
         data = {"resource": rid, "exit": outcome_of(exit)}
         began = self._releasing.pop(rid, None)
-        if began is not None and self._now(fiber) - began >= STEP_FLOOR:
-            data["seconds"] = round(self._now(fiber) - began, 9)
+        took = 0.0 if began is None else self._now(fiber) - began
+        if took >= STEP_FLOOR:
+            data["seconds"] = round(took, 9)
         self._add(fiber, "release", data=data)
 
     def resource_releasing(self, fiber: Any, resource_id: int) -> None:
@@ -269,8 +270,9 @@ class Recorder(Instrument):
 
     def fiber_unwinding(self, fiber: Any) -> None:
         asked = self._asked.pop(self._fids.get(fiber.id, 0), None)
-        if asked is not None and self._now(fiber) - asked >= STEP_FLOOR:
-            self._add(fiber, "unwind", data={"waited": round(self._now(fiber) - asked, 9)})
+        waited = 0.0 if asked is None else self._now(fiber) - asked
+        if waited >= STEP_FLOOR:
+            self._add(fiber, "unwind", data={"waited": round(waited, 9)})
 
     def fiber_step(self, fiber: Any, seconds: float, where: str | None) -> None:
         if self._clock is not None and self._clock is not LIVE_CLOCK:
@@ -296,9 +298,9 @@ def record(capacity: int | None = None, *, clock: Clock | None = None,
             fork events then carry it as ``data["source"]``. Off by default (it costs a
             stack walk per such effect built).
         asyncio: record plain asyncio tasks too, as fibers: each task created inside the
-            block (by code in its context) with its parent task, cancellations and who
-            made them, waits, outcome; an effect awaited in a task is that task's child
-            (see `effectpy.trace._asyncio`; `traced` marks ``async with`` resources).
+            block (by code in its context) with its parent task, who cancelled it and why,
+            its outcome, joins and long steps; an effect awaited in a task is that task's
+            child (see `effectpy.trace._asyncio`; `traced` marks ``async with`` resources).
 
     >>> import effectpy
     >>> from effectpy.trace import record
