@@ -18,13 +18,14 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import async_cases  # noqa: E402
+import asyncio_trace_cases  # noqa: E402
 import cases  # noqa: E402
 import harness  # noqa: E402
 import stream_cases  # noqa: E402
 import trace_cases  # noqa: E402
 
 BENCHMARKS = {**cases.BENCHMARKS, **async_cases.BENCHMARKS, **stream_cases.BENCHMARKS,
-              **trace_cases.BENCHMARKS}
+              **trace_cases.BENCHMARKS, **asyncio_trace_cases.BENCHMARKS}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -1,15 +1,17 @@
 """The command line: record a script's run, or render a saved trace.
 
     python -m effectpy trace SCRIPT.py [ARGS...] [--svg OUT.svg] [--perfetto OUT.json]
-                                       [--jsonl OUT.jsonl] [--capacity N] [--test-clock]
-                                       [--title TITLE]
-    python -m effectpy render TRACE.jsonl [--svg OUT.svg] [--perfetto OUT.json] [--summary]
+                                       [--jsonl OUT.jsonl] [--html OUT.html] [--capacity N]
+                                       [--asyncio] [--test-clock] [--title TITLE]
+    python -m effectpy render TRACE.jsonl [--svg OUT.svg] [--perfetto OUT.json]
+                                          [--html OUT.html] [--summary]
 
 ``trace`` works like ``python -m cProfile``: the script runs as ``__main__`` (with ARGS as
 its ``sys.argv[1:]``; put them after ``--`` if they look like this command's options), and
-every effect run it makes is recorded. A script that defines ``main`` (an effect, or a
-function returning one) and no ``if __name__ == "__main__":`` block has that effect run;
-``--test-clock`` always runs ``main``, on a virtual clock.
+every effect run it makes is recorded (with ``--asyncio``, every asyncio task it creates
+too). A script that defines ``main`` (an effect, or a function returning one; with
+``--asyncio``, an async function too) and no ``if __name__ == "__main__":`` block has its
+``main`` run; ``--test-clock`` always runs ``main``, on a virtual clock.
 
 The recording keeps the last ``--capacity`` events in memory (100,000 by default), which the
 pictures are drawn from (they say how many were dropped); ``--jsonl`` writes every event to
@@ -54,9 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     trace.add_argument("--svg", help="write the timeline SVG here")
     trace.add_argument("--perfetto", help="write Chrome trace-event JSON (ui.perfetto.dev) here")
     trace.add_argument("--jsonl", help="write the lossless trace here, every event as it happens")
+    trace.add_argument("--html", help="write the interactive timeline here (one standalone page)")
     trace.add_argument("--capacity", type=_capacity, default=None, metavar="N",
                        help="keep the last N events in memory for the pictures (default "
                             "100,000; --jsonl holds them all)")
+    trace.add_argument("--asyncio", action="store_true",
+                       help="record plain asyncio tasks too (parents, cancellations, outcomes, "
+                            "long steps); an async `main` is run with asyncio.run")
     trace.add_argument("--test-clock", action="store_true",
                        help="run `main` on a TestClock advanced automatically: sleeps finish "
                             "instantly, and the same program gives the same trace and picture")
@@ -66,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("trace_file", help="a .jsonl trace")
     render.add_argument("--svg", help="write the timeline SVG here (default: next to the trace)")
     render.add_argument("--perfetto", help="write Chrome trace-event JSON here")
+    render.add_argument("--html", help="write the interactive timeline here (one standalone page)")
     render.add_argument("--title", help="title of the timeline picture (default: made from the "
                                          "trace, as `trace` makes it)")
     render.add_argument("--summary", action="store_true", help="print the trace's summary")
@@ -112,8 +119,8 @@ def _is_main_guard(test: ast.expr) -> bool:
     return sides == {ast.dump(ast.Name("__name__", ast.Load())), ast.dump(ast.Constant("__main__"))}
 
 
-def _program_of(main: Any, path: Path, test_clock: bool) -> Any:
-    """The Effect to run for a script's `main`."""
+def _program_of(main: Any, path: Path, test_clock: bool, plain_asyncio: bool) -> Any:
+    """The Effect to run for a script's `main` (with ``--asyncio``, or its coroutine)."""
     from . import Effect
     if isinstance(main, Effect):
         return main
@@ -122,9 +129,14 @@ def _program_of(main: Any, path: Path, test_clock: bool) -> Any:
         if isinstance(result, Effect):
             return result
         if asyncio.iscoroutine(result):
+            if plain_asyncio and not test_clock:
+                return result
             result.close()
-            raise BadInput(f"{path}: main is an async function; make it return an Effect (e.g. "
-                           "from_async(...)), or call your code from the script itself")
+            if plain_asyncio:
+                raise BadInput(f"{path}: main is an async function, which --test-clock cannot run "
+                               "(its asyncio sleeps take real time); drop --test-clock")
+            raise BadInput(f"{path}: main is an async function; pass --asyncio to run it with "
+                           "asyncio.run, or make it return an Effect (e.g. from_async(...))")
         hint = (" (--test-clock runs a `main` effect on a virtual clock; without it the script "
                 "runs as __main__)") if test_clock else ""
         raise BadInput(f"{path}: main() returned {type(result).__name__}, expected an Effect{hint}")
@@ -150,7 +162,8 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
     sys.path.insert(0, str(path.resolve().parent))
     recording = contextlib.ExitStack()
     try:
-        trace = recording.enter_context(record(args.capacity or DEFAULT_CAPACITY, path=args.jsonl))
+        trace = recording.enter_context(record(args.capacity or DEFAULT_CAPACITY, path=args.jsonl,
+                                               asyncio=args.asyncio))
     except OSError as exc:
         sys.argv, sys.path[:] = saved_argv, saved_path
         raise BadInput(f"cannot write {args.jsonl}: {exc.strerror or exc}") from None
@@ -158,15 +171,18 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
         try:
             if run_main:
                 namespace = runpy.run_path(str(path), run_name="__effectpy_trace__")
-                program = _program_of(namespace["main"], path, args.test_clock)
-                if args.test_clock:
-                    exit_ = asyncio.run(TestClock().drive(program))
+                program = _program_of(namespace["main"], path, args.test_clock, args.asyncio)
+                if asyncio.iscoroutine(program):  # --asyncio, and main is an async function
+                    asyncio.run(program)  # (it raises if the program failed)
                 else:
-                    import effectpy
-                    exit_ = effectpy.run_exit(program)
-                if not exit_.is_success():
-                    failed = True
-                    print(f"the program failed:\n{trace.pretty_cause(exit_.cause)}", file=sys.stderr)
+                    if args.test_clock:
+                        exit_ = asyncio.run(TestClock().drive(program))
+                    else:
+                        import effectpy
+                        exit_ = effectpy.run_exit(program)
+                    if not exit_.is_success():
+                        failed = True
+                        print(f"the program failed:\n{trace.pretty_cause(exit_.cause)}", file=sys.stderr)
             else:
                 runpy.run_path(str(path), run_name="__main__")
         except BadInput:
@@ -184,8 +200,10 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
     if not len(trace):
         if interrupted:
             return EXIT_INTERRUPTED
-        raise BadInput(f"{path}: ran, but no effect was run (nothing to draw)")
-    outputs = {"svg": args.svg, "perfetto": args.perfetto}
+        what = "no effect was run and no asyncio task created" if args.asyncio else (
+            "no effect was run (pass --asyncio to record plain asyncio tasks)")
+        raise BadInput(f"{path}: ran, but {what} (nothing to draw)")
+    outputs = {"svg": args.svg, "perfetto": args.perfetto, "html": args.html}
     if not any(outputs.values()) and not args.jsonl:
         outputs["svg"] = f"{path.stem}.trace.svg"
     print(trace.summary())
@@ -199,7 +217,8 @@ def _trace_script(args: argparse.Namespace, script_args: list[str]) -> int:
 
 def _write(trace: Any, outputs: dict[str, str | None], title: str | None) -> None:
     writers = {"svg": ("timeline", lambda p: trace.save_svg(p, title=title)),
-               "perfetto": ("perfetto", trace.save_perfetto)}
+               "perfetto": ("perfetto", trace.save_perfetto),
+               "html": ("page", lambda p: trace.save_html(p, title=title))}
     for key, (what, save) in writers.items():
         target = outputs.get(key)
         if not target:
@@ -224,8 +243,8 @@ def _render(args: argparse.Namespace) -> int:
     if trace.truncated:
         print(f"effectpy: {path} ends early (the process that wrote it died first): "
               f"read its {len(trace)} complete events", file=sys.stderr)
-    svg = args.svg or (None if args.perfetto else str(path.with_suffix(".svg")))
-    _write(trace, {"svg": svg, "perfetto": args.perfetto}, args.title)
+    svg = args.svg or (None if args.perfetto or args.html else str(path.with_suffix(".svg")))
+    _write(trace, {"svg": svg, "perfetto": args.perfetto, "html": args.html}, args.title)
     if args.summary:
         try:
             print(trace.summary())

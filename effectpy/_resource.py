@@ -42,8 +42,10 @@ def _release_fn(release: object) -> Callable[[Any, Exit[Any]], Effect[Any, Any, 
 
 def _tracked_release(fiber: Fiber[Any, Any], rid: int, call: Callable[[Any, Exit[Any]], Effect[Any, Any, Any]], resource: Any) -> Callable[[Exit[Any]], Effect[Any, Any, Any]]:
     def finalizer(exit_: Exit[Any]) -> Effect[Any, Any, Any]:
-        eff = call(resource, exit_)
         inst = fiber._runtime.instrument
+        if inst is not None:
+            inst.emit("resource_releasing", fiber, rid)
+        eff = call(resource, exit_)
         if inst is None:
             return eff
         return eff.ensuring(_make(SYNC, lambda: inst.emit("resource_released", fiber, rid, exit_)))

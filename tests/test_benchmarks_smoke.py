@@ -17,6 +17,7 @@ NAMES = [
     "suspended_memory_10k", "trace_overhead", "render_timeline", "stream_pipeline",
     "queue_throughput", "async_sequence_10k", "async_zip_par_10k", "async_for_each_par_10k",
     "async_fork_join_10k", "async_suspended_memory_10k", "stream_flat_map_merge", "trace_storage",
+    "asyncio_trace_overhead",
 ]
 
 

@@ -231,3 +231,65 @@ def test_a_killed_trace_run_leaves_a_jsonl_that_render_draws_as_truncated(tmp_pa
     assert out.returncode == 0, out.stderr
     assert "k.jsonl ends early (the process that wrote it died first)" in out.stderr
     assert "truncated" in out.stdout and "truncated" in (tmp_path / "k.svg").read_text()
+# --- plain asyncio (--asyncio) and the standalone page (--html) -------------------------------
+
+GATHER_LEAK = textwrap.dedent("""
+    import asyncio
+
+    async def fetch_user():
+        await asyncio.sleep(0.001)
+        raise ConnectionError("user service down")
+
+    async def fetch_orders():
+        await asyncio.sleep(10)
+
+    async def main():
+        try:
+            await asyncio.gather(fetch_user(), fetch_orders())
+        except ConnectionError:
+            pass
+""")
+
+
+def test_trace_asyncio_runs_an_async_main_and_records_its_tasks(tmp_path):
+    script = tmp_path / "leak.py"
+    script.write_text(GATHER_LEAK)
+    out = cli("trace", script, "--asyncio", "--jsonl", "a.jsonl", "--html", "a.html", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "page:" in out.stdout and "leak: #3 fetch_orders outlived its parent #1 main" in out.stdout
+    trace = Trace.load(tmp_path / "a.jsonl")
+    assert [(f.name, f.parent, f.outcome) for f in trace.fibers()] == [
+        ("main", None, "success"), ("fetch_user", 1, "failure"), ("fetch_orders", 1, "interrupted")]
+    page = (tmp_path / "a.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<title>" in page
+
+
+def test_trace_asyncio_records_a_script_that_runs_itself(tmp_path):
+    script = tmp_path / "itself.py"
+    script.write_text(GATHER_LEAK + "\nif __name__ == '__main__':\n    asyncio.run(main())\n")
+    out = cli("trace", script, "--asyncio", "--jsonl", "b.jsonl", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert [f.name for f in Trace.load(tmp_path / "b.jsonl").fibers()] == ["main", "fetch_user", "fetch_orders"]
+
+
+def test_an_async_main_without_asyncio_says_what_to_pass(tmp_path):
+    script = tmp_path / "leak.py"
+    script.write_text(GATHER_LEAK)
+    out = cli("trace", script, cwd=tmp_path)
+    assert out.returncode == 3 and "pass --asyncio to run it with asyncio.run" in out.stderr
+    out = cli("trace", script, "--asyncio", "--test-clock", cwd=tmp_path)
+    assert out.returncode == 3 and "--test-clock cannot run" in out.stderr
+    plain = tmp_path / "plain.py"
+    plain.write_text("import asyncio\nasyncio.run(asyncio.sleep(0))\n")
+    out = cli("trace", plain, cwd=tmp_path)
+    assert out.returncode == 3 and "pass --asyncio to record plain asyncio tasks" in out.stderr
+
+
+def test_render_writes_the_standalone_page(tmp_path):
+    script = tmp_path / "race_demo.py"
+    script.write_text(GUIDE_RACE)
+    assert cli("trace", script, "--jsonl", "r.jsonl", "--test-clock", cwd=tmp_path).returncode == 0
+    out = cli("render", "r.jsonl", "--html", "r.html", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "r.html").read_text(encoding="utf-8") == Trace.load(tmp_path / "r.jsonl").to_html()
+    assert not (tmp_path / "r.svg").exists()  # --html alone writes no SVG

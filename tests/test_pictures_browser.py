@@ -133,7 +133,8 @@ def test_the_widget_says_what_the_svg_says(traces, page):
     svg = traces["timeout"].to_svg()
     open_widget(page, traces["timeout"])
     notes = texts(page, "text.eptw-note")
-    assert {"'timeout' caught \u2192 recovered", "connection to SlowService", "\u2713 success", "'timeout'"} <= set(notes)
+    assert {"'timeout' caught \u2192 recovered \u2192 'cached data'", "connection to SlowService",
+            "\u2192 'cached data'", "'timeout'"} <= set(notes)
     assert set(notes) <= svg_texts(svg)  # every label is one the SVG draws
     assert texts(page, "text.eptw-label") == ["#1 main", "#2 SlowService", "#3 timer"]
     assert page.locator("g.eptw-mark.eptw-caught").count() == 1 and page.locator("rect.eptw-releasing").count() == 1

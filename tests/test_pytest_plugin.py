@@ -402,3 +402,16 @@ def test_a_killed_test_process_leaves_the_trace_of_the_test_it_was_running(inner
     trace = Trace.load(saved)
     assert trace.truncated
     assert {f.name: f.outcome for f in trace.fibers() if f.name} == {"ready": "success", "stuck": None}
+def test_a_long_summary_keeps_what_points_at_the_bug() -> None:
+    from effectpy.testing._plugin import SUMMARY_LINES, _shortened
+
+    failures = [f"  {i}s #{i}: fail 'boom'" for i in range(40)]
+    tail = ["resources: 1 acquired, 0 released", "diagnostics:", "  leak: #3 outlived its parent #1",
+            "leaks: ", "resource 1 never released"]
+    shown = _shortened(["9 events, 3 fibers", "fibers: 40 failure", *failures, *tail])
+    assert len(shown) == SUMMARY_LINES
+    assert shown[:3] == ["9 events, 3 fibers", "fibers: 40 failure", failures[0]]
+    assert shown[-len(tail):] == tail
+    assert shown[-len(tail) - 1] == f"  ... {40 - (SUMMARY_LINES - 1 - len(tail) - 2)} more failures (see the JSONL)"
+    short = ["1 fibers", "fibers: 1 success", "leaks: none"]
+    assert _shortened(short) == short

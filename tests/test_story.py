@@ -18,7 +18,7 @@ def failures(trace):
 
 def test_a_failure_is_caught_when_its_fiber_goes_on_and_says_what_came_of_it():
     trace = traced(fail("a").catch_all(lambda e: succeed("fallback")))
-    assert failures(trace) == [("#1 main", "caught", "'a' caught \u2192 recovered")]
+    assert failures(trace) == [("#1 main", "caught", "'a' caught \u2192 recovered \u2192 'fallback'")]
     mapped = traced(fail("a").map_error(lambda e: "b"))
     assert failures(mapped) == [("#1 main", "caught", "'a' caught \u2192 then 'b'"), ("#1 main", "fail", "'b'")]
     assert Story(mapped).result(1) == ("\u2717 'b'", "failure")

@@ -320,7 +320,7 @@ def test_summary_and_leaks_leave_internal_fibers_out_and_say_what_was_caught():
     assert timer.name == "effectpy:timeout timer" and timer.outcome == "failure"
     text = trace.summary()
     assert "fibers: 1 interrupted, 1 success (and 1 internal)" in text  # the timer is no failure
-    assert "  1 s #1 main: fail TimeoutError('timed out after 1s') (caught \u2192 recovered)" in text
+    assert "  1 s #1 main: fail TimeoutError('timed out after 1s') (caught \u2192 recovered \u2192 'fallback')" in text
     assert "timeout timer" not in text and "over 1 s (TestClock clock)" in text
     # an internal fiber ends with its owner: one that never ended is not the program's leak
     stuck = Trace([TraceEvent(0, 0.0, "fork", 1, None, None, "job", {}),

@@ -13,7 +13,7 @@ import effectpy
 from effectpy.trace import KINDS, Trace, TraceFormatError, effect_tree, render_svg
 from effectpy.trace._events import FIELDS, MAX_TS
 from effectpy.trace._tree_picture import fallback_svg, picture_of
-from effectpy.trace._widget import _row
+from effectpy.trace._browser import row as _row
 
 HEADER = '{"format": "effectpy-trace", "version": 1, "events": 1, "dropped": 0, "clock": "live"}'
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ._cause import HOST
 from ._effect import _CANCELLED, cause_of
 from ._fiber import DONE
+from ._steps import TimedAwait
 
 if TYPE_CHECKING:
     from ._effect import Effect
@@ -63,6 +64,8 @@ def carrying(task: object) -> Fiber[Any, Any] | None:
 def discard(aw: Awaitable[Any]) -> None:
     """An awaitable that will never be awaited (its fiber was interrupted first): close a
     coroutine (it never ran), cancel a future or task."""
+    if isinstance(aw, TimedAwait):  # timed for the instruments: discard what it wraps
+        aw = aw.aw
     if inspect.iscoroutine(aw):
         aw.close()
     elif isinstance(aw, asyncio.Future):

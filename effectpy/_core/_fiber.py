@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
+from time import perf_counter as _perf
 from types import CoroutineType as _CoroutineType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from ._cause import EMPTY, Cause, Die, Exit, Fail, Failure, Interrupt
 from ._refs import FiberRefs, fork_refs, inherit_refs
+from ._steps import STEP_FLOOR, TimedAwait
 from ._wait import _new_waiter, _Waiter
 from ._effect import (
     ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP, PROVIDE,
@@ -301,6 +303,9 @@ class Fiber(Generic[E, A]):
 
     def _deliver(self, extra: Any) -> Cause:
         self._interrupting = True
+        inst = self._runtime.instrument
+        if inst is not None:
+            inst.emit("fiber_unwinding", self)
         cause: Cause = Interrupt(self._interruptor)
         if isinstance(extra, Cause) and not extra.is_empty() and not extra.is_interrupted_only():
             cause = cause.then(extra)
@@ -423,6 +428,13 @@ class Fiber(Generic[E, A]):
     # --- the run loop ------------------------------------------------------------------
 
     def _loop(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
+        inst = self._runtime.instrument
+        led = inst.ledger if inst is not None else None  # time the slice (`_steps.py`)
+        if led is not None:
+            before = led.charged
+            start = _perf()
+        else:
+            before = start = 0.0
         self._state = RUNNING
         stack = self._stack
         push = stack.append
@@ -444,7 +456,7 @@ class Fiber(Generic[E, A]):
                 budget -= 1
                 if budget == 0:
                     self._yield(eff)
-                    return
+                    break
                 tag = eff._tag
                 if tag == FLAT_MAP:
                     inner = eff._a
@@ -550,7 +562,7 @@ class Fiber(Generic[E, A]):
                         inst.emit("fiber_suspended", self, eff._b or "callback")
                     if self._interruptor is not None:
                         self._interrupt_suspended()  # requested while registering
-                    return
+                    break
                 elif tag == WAIT:
                     try:
                         f = eff._b
@@ -577,7 +589,7 @@ class Fiber(Generic[E, A]):
                         inst.emit("fiber_suspended", self, _wait_label(eff._c))
                     if self._interruptor is not None:
                         self._interrupt_suspended()
-                    return
+                    break
                 elif tag == ASYNC or tag == AWAIT:
                     try:
                         if tag == AWAIT:
@@ -602,18 +614,20 @@ class Fiber(Generic[E, A]):
                         continue
                     self._token += 1
                     self._state = SUSPENDED
+                    inst = self._runtime.instrument
+                    if led is not None and inst is not None:
+                        aw = TimedAwait(aw, self, inst, led)  # the coroutine's steps are timed
                     carrier = self._carrier
                     if carrier is None:
                         carrier = self._carrier = self._runtime.carry(self, aw, None)
                     else:
                         carrier.aw = aw  # the carrier awaits it as soon as this loop returns
                     self._canceller = carrier
-                    inst = self._runtime.instrument
                     if inst is not None:
                         inst.emit("fiber_suspended", self, "await")
                     if self._interruptor is not None:
                         self._interrupt_suspended()
-                    return
+                    break
                 elif tag == ATTEMPT:
                     try:
                         val = eff._a()
@@ -664,7 +678,7 @@ class Fiber(Generic[E, A]):
                     eff = None
                 elif tag == YIELD:
                     self._yield(None)
-                    return
+                    break
                 elif tag == NAMED:
                     if not self._named:
                         # `.named` inside a branch names the fiber that runs it (from here
@@ -680,7 +694,7 @@ class Fiber(Generic[E, A]):
                 if not stack:
                     eff = self._finish(ok, val)
                     if eff is None:
-                        return
+                        break
                     ok = True
                     val = None
                     continue
@@ -742,12 +756,21 @@ class Fiber(Generic[E, A]):
                         self._interruptible = frame._a
                         if frame._a and self._interruptor is not None and not self._interrupting:
                             self._interrupting = True
+                            inst = self._runtime.instrument
+                            if inst is not None:
+                                inst.emit("fiber_unwinding", self)
                             if not val.interruptors():
                                 val = val.both(Interrupt(self._interruptor))
                     elif tag == RESTORE_CONTEXT:
                         self._ctx = frame._a
                     elif tag == RESTORE_SCOPE:
                         self._scope = frame._a
+        if led is not None:  # the slice has ended: charge it (`Ledger.charge`, inlined)
+            charged = led.charged
+            own = _perf() - start - (charged - before)
+            led.charged = charged + own
+            if own >= STEP_FLOOR and inst is not None:
+                inst.emit("fiber_step", self, own, None)
 
     def _yield(self, eff: Effect[Any, Any, Any] | None) -> None:
         """Let the event loop run others, then go on with ``eff`` (None: the value)."""

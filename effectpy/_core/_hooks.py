@@ -13,7 +13,10 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from ._steps import Ledger
 
 __all__ = ["HOOKS", "Instrument", "instrument"]
 
@@ -49,6 +52,10 @@ HOOKS: Final = (
     "scope_closed",       # (fiber, scope_id, kind)
     "resource_acquired",  # (fiber, resource_id, resource)
     "resource_released",  # (fiber, resource_id, exit): after the release ran
+    "resource_releasing",  # (fiber, resource_id): the release begins
+    "fiber_unwinding",    # (fiber,): an interruption takes effect: the fiber stops, runs its finalizers
+    "fiber_step",         # (fiber, seconds, where): a synchronous step held the event loop for
+                          # seconds (real time, >= _steps.STEP_FLOOR); where: file:line or None
 )
 
 
@@ -70,6 +77,9 @@ class Instrument:
     def scope_closed(self, fiber: Any, scope_id: int, kind: str) -> None: ...
     def resource_acquired(self, fiber: Any, resource_id: int, resource: object) -> None: ...
     def resource_released(self, fiber: Any, resource_id: int, exit: Any) -> None: ...
+    def resource_releasing(self, fiber: Any, resource_id: int) -> None: ...
+    def fiber_unwinding(self, fiber: Any) -> None: ...
+    def fiber_step(self, fiber: Any, seconds: float, where: str | None) -> None: ...
 
 
 def _overrides(inst: Instrument, hook: str) -> bool:
@@ -80,7 +90,7 @@ def _overrides(inst: Instrument, hook: str) -> bool:
 class Instruments:
     """The instruments attached to one run; `emit` calls each one that overrides a hook."""
 
-    __slots__ = ("_by_hook", "_single")
+    __slots__ = ("_by_hook", "_single", "ledger")
 
     def __init__(self, items: tuple[Instrument, ...]) -> None:
         # hook name -> bound methods of the instruments that override it
@@ -89,6 +99,12 @@ class Instruments:
             for hook in HOOKS:
                 if _overrides(inst, hook):
                     self._by_hook.setdefault(hook, []).append((inst, getattr(inst, hook)))
+        # Where the run's steps are charged, when they are timed (an instrument takes
+        # `fiber_step`: `_steps.py`); None otherwise. Runs are made in their loop's thread.
+        self.ledger: Ledger | None = None
+        if "fiber_step" in self._by_hook:
+            from ._steps import ledger
+            self.ledger = ledger()
         self._index()
 
     def _index(self) -> None:
@@ -126,6 +142,8 @@ class Instruments:
         for hook, targets in list(self._by_hook.items()):
             self._by_hook[hook] = [(i, f) for i, f in targets if i is not inst]
         self._index()
+        if not self._by_hook.get("fiber_step"):
+            self.ledger = None
 
 
 # The instruments that runs started in this context report to.

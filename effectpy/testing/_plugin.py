@@ -43,7 +43,8 @@ _TRACE_DIR: Final = pytest.StashKey[Path]()
 # The user_properties names under which a report carries the saved files' paths.
 SVG_PROPERTY: Final = "effectpy_trace_svg"
 JSONL_PROPERTY: Final = "effectpy_trace_jsonl"
-# Lines of `Trace.summary()` shown in a failure report; the files have the rest.
+# Lines of `Trace.summary()` (with its diagnostics) shown in a failure report; the files
+# have the rest.
 SUMMARY_LINES: Final = 20
 
 
@@ -59,7 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "effect_trace(**options): options for the effect_trace fixture, passed to "
-                   "effectpy.trace.record() (capacity=, clock=, source=, path=)")
+                   "effectpy.trace.record() (capacity=, clock=, source=, path=, asyncio=)")
     option: str | None = config.getoption("effectpy_trace_dir")
     if option is None:
         directory = config.rootpath / DEFAULT_TRACE_DIR
@@ -99,7 +100,7 @@ def effect_trace(request: pytest.FixtureRequest) -> Iterator[Trace]:
     marker = request.node.get_closest_marker("effect_trace")
     if marker is not None and marker.args:
         raise TypeError("@pytest.mark.effect_trace takes keyword options of effectpy.trace.record() "
-                        f"(capacity=, clock=, source=, path=), got positional {marker.args!r}")
+                        f"(capacity=, clock=, source=, path=, asyncio=), got positional {marker.args!r}")
     options: dict[str, Any] = {"capacity": DEFAULT_CAPACITY, **(marker.kwargs if marker is not None else {})}
     node = request.node
     with contextlib.ExitStack() as stack:
@@ -155,9 +156,7 @@ def pytest_runtest_makereport(
 def _save(item: pytest.Item, report: pytest.TestReport, trace: Trace) -> str:
     """Save a failed test's trace; what to say in its report (never raises: the test's own
     failure is what matters)."""
-    summary = trace.summary().splitlines()
-    if len(summary) > SUMMARY_LINES:
-        summary[SUMMARY_LINES:] = [f"... {len(summary) - SUMMARY_LINES} more lines (see the JSONL)"]
+    summary = _shortened(trace.summary().splitlines())
     if not len(trace):
         return "\n".join(["effect_trace recorded no events, so no trace files were written.", *summary])
     directory = item.config.stash[_TRACE_DIR]
@@ -190,6 +189,21 @@ def _save(item: pytest.Item, report: pytest.TestReport, trace: Trace) -> str:
         report.user_properties.append((prop, shown))
         item.user_properties.append((prop, shown))  # reaches junitxml (teardown report)
     return "\n".join([*lines, *summary])
+
+
+def _shortened(summary: list[str]) -> list[str]:
+    """At most SUMMARY_LINES lines of a summary: the failures listed in the middle give way
+    first, so that what points at the bug (the diagnostics, the leaks) is always shown."""
+    if len(summary) <= SUMMARY_LINES:
+        return summary
+    tail = next((i for i, line in enumerate(summary)
+                 if line.startswith(("resources:", "diagnostics:", "leaks:"))), len(summary))
+    keep = max(SUMMARY_LINES - 1 - (len(summary) - tail), 2)
+    if keep < tail:
+        summary = [*summary[:keep], f"  ... {tail - keep} more failures (see the JSONL)", *summary[tail:]]
+    if len(summary) > SUMMARY_LINES:
+        summary[SUMMARY_LINES:] = [f"... {len(summary) - SUMMARY_LINES} more lines (see the JSONL)"]
+    return summary
 
 
 def _shown(path: Path, config: pytest.Config) -> str:

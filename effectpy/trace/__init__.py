@@ -2,10 +2,12 @@
 
 ``with effectpy.trace.record() as trace:`` records every effect run started inside the
 block (``capacity=N``: the last N events, in bounded memory; ``path=...``: every event also
-written to a file as it happens, which a killed process leaves loadable). A `Trace` is a
-plain value: query it (`fibers`, `resources`, `leaks`, `summary`), save it (`to_jsonl` /
-`Trace.load`, which also reads a streamed file cut short: `Trace.truncated`), or open it
-in Perfetto (`to_perfetto`). Trees as
+written to a file as it happens, which a killed process leaves loadable;
+``record(asyncio=True)``: every plain asyncio task too; `traced` marks an ``async with``
+block as a resource). A `Trace` is a plain value: query it (`fibers`, `resources`,
+`leaks`, `summary`, `diagnose`: what points at a bug), save it (`to_jsonl` / `Trace.load`,
+which also reads a streamed file cut short: `Trace.truncated`), open it in Perfetto
+(`to_perfetto`) or in any browser (`to_html`). Trees as
 `graphviz.Digraph` objects: `effect_tree(effect)` and `Trace.fiber_tree()`; `render_svg`
 draws them, with or without Graphviz's ``dot``. In a notebook, `Trace.widget()` is the
 interactive timeline (`TimelineWidget`, with ``effectpy[notebook]``; imported on first use).
@@ -15,6 +17,8 @@ Data flows one way: runtime -> instrument hooks -> `Recorder` -> `Trace` -> expo
 
 from ._events import KINDS, TraceEvent, TraceFormatError
 from ._recorder import record
+from ._asyncio import traced
+from ._diagnose import Diagnostic, diagnose
 from ._trace import FiberInfo, Leaks, ResourceInfo, Trace
 from ._effect_tree import effect_tree
 from ._tree_picture import render_svg
@@ -27,5 +31,5 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'effectpy.trace' has no attribute {name!r}")
 
 
-__all__ = ["KINDS", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent", "TraceFormatError",
-           "effect_tree", "record", "render_svg"]
+__all__ = ["KINDS", "Diagnostic", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent",
+           "TraceFormatError", "diagnose", "effect_tree", "record", "render_svg", "traced"]

@@ -40,7 +40,12 @@ KINDS: Final[Mapping[str, str]] = {
     "scope_open": "scope (trace-local id), kind: zip_par | race | race_success | for_each_par | timeout | scoped",
     "scope_close": "scope, kind",
     "acquire": "resource (trace-local id), value (repr)",
-    "release": "resource, exit: success | failure | interrupted",
+    "release": "resource, exit: success | failure | interrupted; seconds (how long the release "
+               "ran, when 1 ms or more)",
+    "unwind": "waited (seconds since it was asked for): an interruption took effect late (1 ms "
+              "or more): the fiber stops and runs its finalizers",
+    "step": "seconds: a synchronous step held the event loop that long (real time: steps of 1 ms "
+            "or more, on the live clock only); source (file:line of the code, when captured)",
 }
 
 # Longest text kept for user values (names, errors, resources, reasons) in events.

@@ -23,7 +23,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -31,6 +31,7 @@ from typing import Any, Final
 from .._core._cause import Cause, Exit
 from .._core._clock import LIVE_CLOCK, Clock
 from .._core._hooks import CAPTURE_SOURCE, Instrument, instrument
+from .._core._steps import STEP_FLOOR
 from ._events import MAX_TEXT, TraceEvent, safe_repr, safe_str, safe_text
 from ._jsonl import Spill
 from ._store import CHUNK, EventStore, Events
@@ -93,6 +94,14 @@ class Recorder(Instrument):
         # shared copies: name -> its bounded text; suspend label -> its data
         self._names: dict[str | None, str | None] = {None: None}
         self._suspends: dict[str, Mapping[str, Any]] = {}
+        # Interruptions asked for that have not taken effect yet (trace-local fiber id), and
+        # releases under way (runtime resource id) -> the clock's reading then (`unwind`
+        # events and the release's `seconds` say how long they took, when that was
+        # STEP_FLOOR or more). Entries go when the fiber ends or the release is done.
+        self._asked: dict[int, float] = {}
+        self._releasing: dict[int, float] = {}
+        # The roots still running (trace-local ids): their exit events carry their value.
+        self._roots: set[int] = set()
         # The trace's clock: fixed by record(clock=...), or adopted from the first fiber
         # whose context provides a Clock (e.g. a TestClock); until then the live clock.
         self._clock: Clock | None = clock
@@ -267,6 +276,8 @@ class Recorder(Instrument):
         if fid is None:
             fid = self._last_fid = self._last_fid + 1
             fids[fiber.id] = fid
+        if pid is None:
+            self._roots.add(fid)
         raw = self._raw
         raw += ("fork", fid, pid, None, fiber.name, data, t)
         if len(raw) >= _COMPACT_AT:
@@ -278,13 +289,20 @@ class Recorder(Instrument):
             fid = self._fids.get(fiber.id)
             if fid is None:
                 fid = self._fid(fiber.id)
+            # a root's value is shown at the end of its lane (the others' would cost every
+            # event of a fork-heavy trace its share of a repr)
+            data = _SUCCESS if fid not in self._roots else {
+                "outcome": "success", "value": safe_repr(exit._value, 200)}
             raw = self._raw
-            raw += ("exit", fid, None, None, fiber.name, _SUCCESS, t)
+            raw += ("exit", fid, None, None, fiber.name, data, t)
             if len(raw) >= _COMPACT_AT:
                 self._compact_locked()
         else:
             self._add(fiber, "exit", data={"outcome": outcome_of(exit),
                                            "cause": self._cause_text(exit.cause)})
+        if self._asked:
+            self._asked.pop(self._fids.get(fiber.id, 0), None)
+        self._roots.discard(self._fids.get(fiber.id, 0))
         ended = self._ended
         if ended is not None:  # bounded: forget the fibers that ended longest ago
             ended.append(fiber.id)
@@ -298,6 +316,7 @@ class Recorder(Instrument):
         else:
             who = safe_str(by, 100)
         self._add(fiber, "cancel", by=who, data={"reason": safe_str(reason)})
+        self._asked.setdefault(self._fids[fiber.id], self._now(fiber))
 
     def fiber_failed(self, fiber: Any, cause: Any) -> None:
         failures = cause.failures()
@@ -366,7 +385,29 @@ class Recorder(Instrument):
         rid = self._rids.pop(resource_id, None)
         if rid is None:  # acquired before the recording began
             rid = self._last_rid = self._last_rid + 1
-        self._add(fiber, "release", data={"resource": rid, "exit": outcome_of(exit)})
+        data: dict[str, Any] = {"resource": rid, "exit": outcome_of(exit)}
+        began = self._releasing.pop(resource_id, None)
+        took = 0.0 if began is None else self._now(fiber) - began
+        if took >= STEP_FLOOR:
+            data["seconds"] = round(took, 9)
+        self._add(fiber, "release", data=data)
+
+    def resource_releasing(self, fiber: Any, resource_id: int) -> None:
+        self._releasing[resource_id] = self._now(fiber)
+
+    def fiber_unwinding(self, fiber: Any) -> None:
+        asked = self._asked.pop(self._fids.get(fiber.id, 0), None)
+        waited = 0.0 if asked is None else self._now(fiber) - asked
+        if waited >= STEP_FLOOR:
+            self._add(fiber, "unwind", data={"waited": round(waited, 9)})
+
+    def fiber_step(self, fiber: Any, seconds: float, where: str | None) -> None:
+        if self._clock is not None and self._clock is not LIVE_CLOCK:
+            return  # real time on a virtual clock: the trace must stay the same run after run
+        data: dict[str, Any] = {"seconds": round(seconds, 6)}
+        if where is not None:
+            data["source"] = safe_text(where)
+        self._add(fiber, "step", data=data)
 
     # --- the spill file -----------------------------------------------------------------
 
@@ -410,7 +451,7 @@ class Recorder(Instrument):
 
 @contextmanager
 def record(capacity: int | None = None, *, clock: Clock | None = None, source: bool = False,
-           path: str | os.PathLike[str] | None = None) -> Iterator[Trace]:
+           path: str | os.PathLike[str] | None = None, asyncio: bool = False) -> Iterator[Trace]:
     """Record every effect run started inside the ``with`` block.
 
     Args:
@@ -433,6 +474,10 @@ def record(capacity: int | None = None, *, clock: Clock | None = None, source: b
 
     Names, error texts and values are stored cut to `MAX_TEXT` characters (the effect
     and the fiber keep a name whole).
+        asyncio: record plain asyncio tasks too, as fibers: each task created inside the
+            block (by code in its context) with its parent task, who cancelled it and why,
+            its outcome, joins and long steps; an effect awaited in a task is that task's
+            child (see `effectpy.trace._asyncio`; `traced` marks ``async with`` resources).
 
     >>> import effectpy
     >>> from effectpy.trace import record
@@ -448,11 +493,19 @@ def record(capacity: int | None = None, *, clock: Clock | None = None, source: b
         raise TypeError(f"record's clock must be a Clock, got {type(clock).__name__} {clock!r}")
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"record's path must be None or a file path, got {type(path).__name__} {path!r}")
-    recorder = Recorder(capacity, clock, path)  # opens the file: an OSError is raised here
+    if not isinstance(asyncio, bool):
+        raise TypeError(f"record's asyncio must be True or False, got {type(asyncio).__name__} {asyncio!r}")
+    tasks: AbstractContextManager[None] = nullcontext()
+    if asyncio:
+        from ._asyncio import AsyncioRecorder, trace_asyncio
+        recorder: Recorder = AsyncioRecorder(capacity, clock, path)  # opens the file (OSError here)
+        tasks = trace_asyncio(recorder)
+    else:
+        recorder = Recorder(capacity, clock, path)  # opens the file: an OSError is raised here
     token = CAPTURE_SOURCE.set(True) if source else None
     recorder.start()
     try:
-        with instrument(recorder):
+        with instrument(recorder), tasks:
             yield recorder.trace
     finally:
         if token is not None:

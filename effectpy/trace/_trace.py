@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from graphviz import Digraph  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     from .._core._effect import Effect
+    from ._diagnose import Diagnostic
     from ._recorder import Recorder
     from ._widget import TimelineWidget
 
@@ -316,8 +317,26 @@ class Trace:
             released = sum(r.released is not None for r in resources)
             lines.append(f"resources: {len(resources)} acquired, {released} released")
         leaks = self.leaks()
+        lines += self._diagnostics_lines(leaks, timings)
         lines.append("leaks: " + ("none" if not leaks else "\n" + leaks.describe(timings=timings)))
         return visible("\n".join(lines))
+
+    def _diagnostics_lines(self, leaks: Leaks, timings: bool) -> list[str]:
+        """The summary's "diagnostics:" section: what its "leaks:" line does not say."""
+        from ._diagnose import summary_lines
+        outlived = {f.id for f in leaks.outlived}
+        return summary_lines(
+            self.diagnose(), timings=timings, virtual=self.clock != "live",
+            covered=lambda d: d.kind in ("never_ended", "unreleased")
+            or (d.kind == "leak" and d.fibers[0] in outlived))
+
+    def diagnose(self, **thresholds: Any) -> list[Diagnostic]:
+        """What in the trace points at a bug: leaks, unreleased resources, a blocked event
+        loop, slow interruptions and finalizers, fibers that never ended, in the order they
+        began. Thresholds (seconds or `Duration`, None to skip): ``blocked_loop=0.05``,
+        ``slow_interrupt=0.25``, ``slow_finalizer=0.25``. See `effectpy.trace.diagnose`."""
+        from ._diagnose import diagnose
+        return diagnose(self, **thresholds)
 
     def pretty_cause(self, cause: Cause) -> str:
         """`Cause.pretty`, naming each interrupting fiber as this trace does ("fiber #2
@@ -416,6 +435,19 @@ class Trace:
     def save_svg(self, path: str | Path, *, title: str | None = None) -> Path:
         target = Path(path)
         target.write_text(self.to_svg(title=title), encoding="utf-8")
+        return target
+
+    def to_html(self, *, title: str | None = None, effect: Effect[Any, Any, Any] | None = None) -> str:
+        """The interactive timeline (the notebook widget: zoom, hover, the replay slider, the
+        fiber tree, and ``effect``'s tree if given) as one self-contained HTML page: no
+        network, no Jupyter, for a bug report. Deterministic: the same trace, the same bytes."""
+        from ._html import to_html
+        return to_html(self, title=title, effect=effect)
+
+    def save_html(self, path: str | Path, *, title: str | None = None,
+                  effect: Effect[Any, Any, Any] | None = None) -> Path:
+        target = Path(path)
+        target.write_text(self.to_html(title=title, effect=effect), encoding="utf-8")
         return target
 
     def widget(self, effect: Effect[Any, Any, Any] | None = None, *, title: str | None = None) -> TimelineWidget:

@@ -27,17 +27,13 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
 import anywidget
 import traitlets
 
-from .._core._fiber import INTERNAL
-from ._grammar import GRAMMAR
-from ._layout import MAX_SIBLINGS
+from ._browser import BROWSER_GRAMMAR, css, esm, row
 from ._story import default_title
-from ._events import visible
 from ._trace import Trace
 
 if TYPE_CHECKING:
@@ -47,20 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["TimelineWidget"]
 
 BATCH: Final = 5000  # events per message at most
-# The SVG timeline's visual grammar and layout rules, for the browser side to draw with.
-BROWSER_GRAMMAR: Final = {**GRAMMAR, "internal": INTERNAL, "max_siblings": MAX_SIBLINGS}
-
-
-def _asset(name: str) -> str:
-    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
-
-
-def _row(e: Any) -> list[Any]:
-    """An event as the browser gets it: user text with its control and bidirectional
-    formatting characters shown as escapes (`visible`), so no name can spoof a label."""
-    data = {k: visible(v) if isinstance(v, str) else v for k, v in e.data.items()}
-    by = visible(e.by) if isinstance(e.by, str) else e.by
-    return [e.seq, e.ts, e.kind, e.fiber, e.parent, by, None if e.name is None else visible(e.name), data]
 
 
 class TimelineWidget(anywidget.AnyWidget):
@@ -72,8 +54,8 @@ class TimelineWidget(anywidget.AnyWidget):
     """
 
     # the browser side: one ES module, kept in three files (the store, a view, its drawing)
-    _esm = "\n".join(_asset(f"_widget_{part}.js") for part in ("model", "view", "draw"))
-    _css = _asset("_widget.css")
+    _esm = esm()
+    _css = css()
 
     title = traitlets.Unicode("").tag(sync=True)
     _heading = traitlets.Unicode("").tag(sync=True)  # the title shown: `title`, or the default
@@ -117,7 +99,7 @@ class TimelineWidget(anywidget.AnyWidget):
         """Send ``events[start:]`` in batches; the number sent."""
         end = len(events)
         for i in range(start, end, BATCH):
-            rows = [_row(e) for e in events[i:min(i + BATCH, end)]]
+            rows = [row(e) for e in events[i:min(i + BATCH, end)]]
             self.send({"type": "events", "start": i, "events": rows})
         return max(0, end - start)
 
