@@ -15,7 +15,7 @@ from effectpy import Context, Effect, for_each, for_each_par, zip_par
 
 from cases import (
     EFFECTPY_ASYNCIO, EFFECTPY_TRIO, Config, _trace_current, _trace_start, _trace_stop, equals,
-    fork_all, join_all, plan_text, with_effectpy_trio,
+    fork_all, join_all, plan_text, tasks_waiting_memory, trio_tasks_waiting_memory, with_effectpy_trio,
 )
 from harness import VALUE, Ratio, Section, Variant, measure
 
@@ -243,41 +243,10 @@ def bench_async_suspended_memory(cfg: Config) -> Section:
         event = trio.Event()
         return effect_waiting(event, lambda: event.statistics().tasks_waiting)
 
-    async def aio_tasks() -> float:
-        ev = asyncio.Event()
-        try:
-            before = _trace_start()
-            tasks = [asyncio.create_task(ev.wait()) for _ in range(n)]
-            await asyncio.sleep(0)
-            per = (_trace_current() - before) / n
-        finally:
-            _trace_stop()
-        ev.set()
-        for t in tasks:
-            await t
-        return per
-
-    async def trio_nursery() -> float:
-        import trio
-        ev = trio.Event()
-        try:
-            async with trio.open_nursery() as nursery:
-                before = _trace_start()
-                for _ in range(n):
-                    nursery.start_soon(ev.wait)
-                while ev.statistics().tasks_waiting < n:
-                    await trio.sleep(0)
-                per = (_trace_current() - before) / n
-                _trace_stop()
-                ev.set()
-        finally:
-            _trace_stop()
-        return per
-
     variants = [
         Variant(EFFECTPY_ASYNCIO, "asyncio", make_effect=effect_asyncio),
-        Variant("asyncio Task awaiting Event.wait()", "asyncio", op=aio_tasks),
-        Variant("trio task awaiting Event.wait()", "trio", op=trio_nursery),
+        Variant("asyncio Task awaiting Event.wait()", "asyncio", op=lambda: tasks_waiting_memory(n)),
+        Variant("trio task awaiting Event.wait()", "trio", op=lambda: trio_tasks_waiting_memory(n)),
     ]
     variants = with_effectpy_trio(variants, cfg, effect_trio, None)
     sec = Section("async_suspended_memory_10k", f"memory per fiber suspended in an await: {n:,} "

@@ -572,26 +572,48 @@ def suspended_memory_effect(n: int) -> Effect[Any, Any, float]:
     return suspend(program)
 
 
+async def tasks_waiting_memory(n: int) -> float:
+    """Bytes per asyncio Task awaiting an Event (traced memory while all n wait)."""
+    ev = asyncio.Event()
+    try:
+        before = _trace_start()
+        tasks = [asyncio.create_task(ev.wait()) for _ in range(n)]
+        await asyncio.sleep(0)  # FIFO ready queue: every task has now run to ev.wait()
+        per = (_trace_current() - before) / n
+    finally:
+        _trace_stop()
+    ev.set()
+    for t in tasks:
+        await t
+    return per
+
+
+async def trio_tasks_waiting_memory(n: int) -> float:
+    """Bytes per trio task awaiting an Event (traced memory while all n wait)."""
+    import trio
+
+    ev = trio.Event()
+    try:
+        async with trio.open_nursery() as nursery:
+            before = _trace_start()
+            for _ in range(n):
+                nursery.start_soon(ev.wait)
+            while ev.statistics().tasks_waiting < n:
+                await trio.sleep(0)
+            per = (_trace_current() - before) / n
+            _trace_stop()
+            ev.set()
+    finally:
+        _trace_stop()
+    return per
+
+
 def bench_suspended_memory_10k(cfg: Config) -> Section:
     import anyio
     import trio
 
     n = cfg.size(10_000, 2_000)
     repeats, inner = cfg.plan((2, 1), (1, 1))
-
-    async def aio_tasks() -> float:
-        ev = asyncio.Event()
-        try:
-            before = _trace_start()
-            tasks = [asyncio.create_task(ev.wait()) for _ in range(n)]
-            await asyncio.sleep(0)  # FIFO ready queue: every task has now run to ev.wait()
-            per = (_trace_current() - before) / n
-        finally:
-            _trace_stop()
-        ev.set()
-        for t in tasks:
-            await t
-        return per
 
     async def anyio_group() -> float:
         ev = anyio.Event()
@@ -609,28 +631,12 @@ def bench_suspended_memory_10k(cfg: Config) -> Section:
             _trace_stop()
         return per
 
-    async def trio_nursery() -> float:
-        ev = trio.Event()
-        try:
-            async with trio.open_nursery() as nursery:
-                before = _trace_start()
-                for _ in range(n):
-                    nursery.start_soon(ev.wait)
-                while ev.statistics().tasks_waiting < n:
-                    await trio.sleep(0)
-                per = (_trace_current() - before) / n
-                _trace_stop()
-                ev.set()
-        finally:
-            _trace_stop()
-        return per
-
     eff = suspended_memory_effect(n)
     variants = [
         Variant(EFFECTPY_ASYNCIO, "asyncio", make_effect=lambda: eff),
-        Variant("asyncio Task awaiting Event.wait()", "asyncio", op=aio_tasks),
+        Variant("asyncio Task awaiting Event.wait()", "asyncio", op=lambda: tasks_waiting_memory(n)),
         Variant("anyio task awaiting Event.wait()", "anyio", op=anyio_group),
-        Variant("trio task awaiting Event.wait()", "trio", op=trio_nursery),
+        Variant("trio task awaiting Event.wait()", "trio", op=lambda: trio_tasks_waiting_memory(n)),
     ]
     variants = with_effectpy_trio(variants, cfg, lambda: eff, None)
     sec = Section("suspended_memory_10k", f"memory per suspended fiber: {n:,} fibers suspended "

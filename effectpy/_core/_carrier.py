@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ._effect import Effect
     from ._fiber import Fiber
 
-__all__ = ["AWAIT_CANCELLED", "CARRIED", "HostCarrier", "TaskCarrier", "carrying", "discard"]
+__all__ = ["AWAIT_CANCELLED", "CARRIED", "HostCarrier", "TaskCarrier", "carrying", "discard", "never_began"]
 
 # The fiber that an ``await effect`` in this context carries (set for as long as it runs).
 # With the carrier's task, it tells whether a run starts inside that fiber's coroutine.
@@ -70,6 +70,14 @@ def discard(aw: Awaitable[Any]) -> None:
         aw.close()
     elif isinstance(aw, asyncio.Future):
         aw.cancel()
+
+
+def never_began(fiber: Fiber[Any, Any], aw: Awaitable[Any]) -> None:
+    """The fiber was interrupted before its carrier began to await ``aw``: ``aw`` never
+    runs, and the fiber goes on as from a cancelled await."""
+    discard(aw)
+    fiber._end_await()
+    fiber._after_await(False, AWAIT_CANCELLED)
 
 
 class _Carry:
@@ -172,9 +180,7 @@ class _Carry:
                 self.aw = None
                 if self.early:
                     self.early = False
-                    discard(aw)
-                    fiber._end_await()
-                    fiber._after_await(False, AWAIT_CANCELLED)
+                    never_began(fiber, aw)
                     continue
                 if shared and not fiber._interruptible:
                     ok, val = await self._await_shielded(aw)

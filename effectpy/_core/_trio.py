@@ -26,7 +26,7 @@ from ._context import Context
 from ._effect import Effect, cause_of
 from ._fiber import DONE, Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
-from ._carrier import AWAIT_CANCELLED, CARRIED, carrying, discard
+from ._carrier import AWAIT_CANCELLED, CARRIED, carrying, never_began
 from ._runtime import RUN_ENDED, _context, _interrupt_all, _new_fiber, reraise_host_cancel, run_child
 
 __all__ = ["TrioRuntime", "run_async_trio", "trio_run"]
@@ -250,9 +250,7 @@ class _TrioCarrier:
                             self.aw = None
                             if self.early:
                                 self.early = False
-                                discard(aw)
-                                fiber._end_await()
-                                fiber._after_await(False, AWAIT_CANCELLED)
+                                never_began(fiber, aw)
                                 continue
                             shield = self.shared and not fiber._interruptible and not scope.shield
                             if shield:
