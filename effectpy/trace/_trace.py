@@ -427,14 +427,16 @@ class Trace:
         from ._otel import to_opentelemetry
         return to_opentelemetry(self, tracer, epoch_ns=epoch_ns)
 
-    def to_svg(self, *, title: str | None = None) -> str:
-        """The timeline picture: a standalone, deterministic SVG document."""
+    def to_svg(self, *, title: str | None = None, diagnostics: object = True) -> str:
+        """The timeline picture: a standalone, deterministic SVG document. Each diagnostic
+        is flagged where it happened: by default those of `diagnose`; ``diagnostics=False``
+        draws none, a list of `Diagnostic`s (``trace.diagnose(blocked_loop=0.01)``) those."""
         from ._timeline import to_svg
-        return to_svg(self, title=title)
+        return to_svg(self, title=title, diagnostics=diagnostics)
 
-    def save_svg(self, path: str | Path, *, title: str | None = None) -> Path:
+    def save_svg(self, path: str | Path, *, title: str | None = None, diagnostics: object = True) -> Path:
         target = Path(path)
-        target.write_text(self.to_svg(title=title), encoding="utf-8")
+        target.write_text(self.to_svg(title=title, diagnostics=diagnostics), encoding="utf-8")
         return target
 
     def to_html(self, *, title: str | None = None, effect: Effect[Any, Any, Any] | None = None) -> str:
