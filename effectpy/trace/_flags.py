@@ -23,7 +23,7 @@ __all__ = ["Flag", "draw_flags", "flag_words", "label_flags", "payload", "place_
 
 RISE: Final = 12.0  # how far above its lane's middle a flag stands
 GAP: Final = 2 * GLYPH_R + 2  # least distance between two flags of a lane
-CLEAR: Final = GLYPH_R + 4  # from the fork arrow at the start of a lane
+CLEAR: Final = GLYPH_R + 4  # from an arrow that comes down to the lane
 
 
 def wanted(trace: Any, diagnostics: object) -> list[Diagnostic]:
@@ -72,10 +72,11 @@ class Flag:
         self.diagnostic, self.lane, self.x, self.until, self.words = diagnostic, lane, x, until, words
 
 
-def place_flags(c: _Canvas) -> list[Flag]:
-    """Where each of the canvas's diagnostics goes (on the lane of the fiber at fault, at
-    its time; flags of a lane closer than GAP spread out in order); the bands of those that
-    lasted are drawn now, under the bars."""
+def place_flags(c: _Canvas, arrows: dict[int, list[float]]) -> list[Flag]:
+    """Where each of the canvas's diagnostics goes: on the lane of the fiber at fault, at
+    its time, moved right of the ``arrows`` that come down to that lane there (a fork's, an
+    interruption's: the flag would hide their heads); flags of a lane closer than GAP spread
+    out in order. The bands of those that lasted are drawn now, under the bars."""
     last: dict[int, float] = {}
     out: list[Flag] = []
     for d in c.diagnostics:
@@ -83,10 +84,9 @@ def place_flags(c: _Canvas) -> list[Flag]:
         if lane is None:
             continue  # a fiber the picture leaves out
         x = c.x(d.at)
-        fiber = c.lanes[lane].fiber
-        forked = fiber is not None and fiber.parent is not None and c.lane_of.get(fiber.parent, lane) != lane
-        if fiber is not None and forked and abs(x - c.x(fiber.start)) < CLEAR:
-            x = c.x(fiber.start) + CLEAR  # clear of the fork arrow that comes down there
+        for arrow in sorted(arrows.get(lane, ())):
+            if abs(x - arrow) < CLEAR:
+                x = arrow + CLEAR
         previous = last.get(lane)
         if previous is not None and x < previous + GAP:
             x = previous + GAP

@@ -141,7 +141,7 @@ def draw(c: _Canvas, title: str | None) -> None:
     _axis(c)
     _lane_rows(c)
     marks = _marks(c)
-    flags = place_flags(c)
+    flags = place_flags(c, _arrow_ends(c, marks))
     _bars(c, marks)
     _groups(c)
     _arrows(c, marks)
@@ -435,6 +435,20 @@ def _area(xs: list[float], upper: list[float], lower: list[float], x0: float, x1
         out.append(f"H{num(xs[i])}V{num(base - (lower[i - 1] if i else 0) * scale)}")
     out.append(f"H{num(x0)}Z")
     return "".join(out)
+
+
+def _arrow_ends(c: _Canvas, marks: list[_Placed]) -> dict[int, list[float]]:
+    """Lane -> the x of each fork or interruption arrow `_arrows` brings down to it."""
+    ends: dict[int, list[float]] = {}
+    for ts, parent, child in c.story.forks:
+        lane, top = c.lane_of.get(child), c.lane_of.get(parent)
+        if lane is not None and top is not None and lane != top and c.lanes[lane].group is None:
+            ends.setdefault(lane, []).append(c.x(ts))
+    for p in marks:
+        m = p.mark
+        if m.kind == "cancel" and isinstance(m.by, int) and m.by in c.lane_of and c.lane_of[m.by] != p.lane:
+            ends.setdefault(p.lane, []).append(p.x)
+    return ends
 
 
 def _arrows(c: _Canvas, marks: list[_Placed]) -> None:

@@ -124,7 +124,10 @@ Object.assign(View.prototype, {
     for (const [, x] of placed) reach = Math.max(reach, x + GLYPH_R);
     const releasing = f.cancelAt != null && f.cancelAt < c && !(ended && f.outcome === "success");
     const barEnd = releasing && ended ? Math.min(frame.xEnd, Math.max(b, reach)) : b;
-    const flags = this.laneFlags(f, k, c, lane, frame, bands); // (their bands go under the bar)
+    const arrows = placed.filter(([i, , kind]) => kind === "cancel" && typeof st.events[i][5] === "number" &&
+                                 st.laneOf.has(st.events[i][5]) && st.laneOf.get(st.events[i][5]) !== k).map(([, x]) => x);
+    if (f.parent != null && st.laneOf.has(f.parent) && st.laneOf.get(f.parent) !== k) arrows.push(x0);
+    const flags = this.laneFlags(f, k, c, lane, frame, bands, arrows.sort((p, q) => p - q)); // (bands under the bar)
     if (barEnd > a || x0 >= LABEL_W) {
       h("svg:rect", { class: "eptw-bar", x: a, y: mid - BAR_H / 2, width: Math.max(2, barEnd - a), height: BAR_H, rx: 3,
                       fill: color, "fill-opacity": 0.28, stroke: color }, lane);

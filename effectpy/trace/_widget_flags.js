@@ -67,9 +67,10 @@ Object.assign(View.prototype, {
     });
   },
 
-  // A lane's flags, up to the cursor: the glyph above the bar (and for what lasted, a band
-  // behind it: drawn into `under`, which is under the bar), taking their room in `bands`.
-  laneFlags(f, k, c, under, frame, bands) {
+  // A lane's flags, up to the cursor: the glyph above the bar, moved right of the arrows
+  // that come down to the lane there (`arrows`: their x), and for what lasted, a band behind
+  // it (drawn into `under`, which is under the bar); they take their room in `bands`.
+  laneFlags(f, k, c, under, frame, bands, arrows) {
     const flags = [], g = frame.g, mid = k * LANE_H + LANE_H / 2;
     let lastX = -Infinity;
     this.diagnostics().forEach((d, n) => {
@@ -77,8 +78,7 @@ Object.assign(View.prototype, {
       const i = this.eventOf(d);
       if (i < 0 || i >= c) return;
       let x = d.seconds != null || this.currentMode() === "time" ? this.x(this.domAt(d.at)) : this.x(this.dom(i));
-      const forked = this.x(this.dom(f.start));
-      if (f.parent != null && this.st.laneOf.get(f.parent) !== k && Math.abs(x - forked) < GLYPH_R + 4) x = forked + GLYPH_R + 4;
+      for (const a of arrows) if (Math.abs(x - a) < GLYPH_R + 4) x = a + GLYPH_R + 4;
       x = Math.max(x, lastX + MARK_GAP);
       lastX = x;
       if (x < LABEL_W - GLYPH_R || x > frame.xEnd) return;
