@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._diagnose import Diagnostic
     from ._story import Story
     from ._timeline import _Canvas
+    from ._trace import Trace
 
 __all__ = ["Flag", "draw_flags", "flag_words", "label_flags", "payload", "place_flags", "wanted"]
 
@@ -26,7 +27,7 @@ GAP: Final = 2 * GLYPH_R + 2  # least distance between two flags of a lane
 CLEAR: Final = GLYPH_R + 4  # from an arrow that comes down to the lane
 
 
-def wanted(trace: Any, diagnostics: object) -> list[Diagnostic]:
+def wanted(trace: Trace, diagnostics: object) -> list[Diagnostic]:
     """The diagnostics a picture shows: True, those of ``trace.diagnose()``; False or
     None, none; or the `Diagnostic`s given (made with other thresholds, say)."""
     from ._diagnose import Diagnostic
@@ -64,12 +65,12 @@ def flag_words(d: Diagnostic, story: Story) -> str:
 
 
 class Flag:
-    """A diagnostic where it is drawn: its lane, its x, and the end of its band (if any)."""
+    """A diagnostic where it is drawn: its lane, its x, and the words beside it."""
 
-    __slots__ = ("diagnostic", "lane", "x", "until", "words")
+    __slots__ = ("diagnostic", "lane", "x", "words")
 
-    def __init__(self, diagnostic: Diagnostic, lane: int, x: float, until: float | None, words: str) -> None:
-        self.diagnostic, self.lane, self.x, self.until, self.words = diagnostic, lane, x, until, words
+    def __init__(self, diagnostic: Diagnostic, lane: int, x: float, words: str) -> None:
+        self.diagnostic, self.lane, self.x, self.words = diagnostic, lane, x, words
 
 
 def place_flags(c: _Canvas, arrows: dict[int, list[float]]) -> list[Flag]:
@@ -91,16 +92,14 @@ def place_flags(c: _Canvas, arrows: dict[int, list[float]]) -> list[Flag]:
         if previous is not None and x < previous + GAP:
             x = previous + GAP
         last[lane] = x
-        until = c.x(d.at + d.seconds) if d.seconds else None
-        flag = Flag(d, lane, x, until, flag_words(d, c.story))
-        out.append(flag)
+        out.append(Flag(d, lane, x, flag_words(d, c.story)))
         mid = c.lanes[lane].mid
         c.place.take((x - GLYPH_R, mid - RISE - GLYPH_R, x + GLYPH_R, mid - RISE + GLYPH_R))
-        if until is not None:
+        if d.seconds:
             x0 = c.x(d.at)
             c.shapes.append(f'<rect class="eptl-diagnostic-span" x="{num(x0)}" y="{num(mid - SPAN_H / 2)}" '
-                            f'width="{num(max(until - x0, 3))}" height="{num(SPAN_H)}" rx="2" {SPAN}>'
-                            f"<title>{esc(d.message)}</title></rect>")
+                            f'width="{num(max(c.x(d.at + d.seconds) - x0, 3))}" height="{num(SPAN_H)}" rx="2" '
+                            f"{SPAN}><title>{esc(d.message)}</title></rect>")
     return out
 
 

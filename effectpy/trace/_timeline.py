@@ -7,8 +7,9 @@ interruption to the end of its finalizers; fork and interruption arrows; glyphs 
 acquires, releases, failures (hollow when caught), timeouts and retries, with labels placed
 so that no two texts overlap (a label with no room left joins a "+n" count whose hover
 lists it); the scopes of zip_par, race, for_each_par and timeout as brackets, offset by
-nesting; each root's result at the end of its lane; a time axis; the legend. The glyphs,
-colours and legend are `_grammar`'s, which the widget shares. A renderer is a pure function
+nesting; each root's result at the end of its lane; each diagnostic of the trace flagged
+where it happened (`_flags`); a time axis; the legend. The glyphs, colours and legend are
+`_grammar`'s, which the widget shares. A renderer is a pure function
 of the trace: same trace, same bytes.
 """
 

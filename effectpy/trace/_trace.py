@@ -454,7 +454,8 @@ class Trace:
 
     def widget(self, effect: Effect[Any, Any, Any] | None = None, *, title: str | None = None) -> TimelineWidget:
         """The timeline as an interactive notebook widget (needs ``effectpy[notebook]``):
-        zoom, hover, a replay slider, and the fiber tree and ``effect``'s tree beside it.
+        zoom, hover, a replay slider, and the fiber tree, ``effect``'s tree and the
+        diagnostics beside it.
         A live trace's widget can follow the run: see `TimelineWidget.live`."""
         return widget_class()(self, effect, title=title)
 

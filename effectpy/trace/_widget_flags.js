@@ -4,6 +4,7 @@
 // their flags on the lanes, as the SVG timeline draws them (`_flags.py`).
 
 const RISE = 12; // px: how far above its lane's middle a flag stands
+const PANE_ROWS = 200; // the pane lists at most this many (a trace may have thousands)
 
 Object.assign(View.prototype, {
   diagnostics() { return this.model.get("diagnostics") || []; },
@@ -29,6 +30,21 @@ Object.assign(View.prototype, {
     return Math.min(lo, ev.length - 1);
   },
 
+  // Each diagnostic with the index of its event, by the lane that flags it: made again when
+  // the diagnostics, the rows or the events change (a frame only looks its lanes up).
+  flagIndex() {
+    const list = this.diagnostics(), st = this.st, ix = this.flags;
+    if (ix && ix.list === list && ix.order === st.order && ix.n === st.events.length) return ix;
+    const byLane = new Map(), events = [];
+    list.forEach((d, n) => {
+      const i = this.eventOf(d), lane = st.laneOf.get(d.fibers[0]);
+      events.push(i);
+      if (lane != null) (byLane.get(lane) || byLane.set(lane, []).get(lane)).push([n, d, i]);
+    });
+    this.flags = { list, order: st.order, n: st.events.length, byLane, events };
+    return this.flags;
+  },
+
   // Go to a diagnostic's place: the replay shows the run up to the event that shows it,
   // and its fiber is selected (and scrolled into view).
   goTo(d) {
@@ -45,17 +61,19 @@ Object.assign(View.prototype, {
     this.diagTab.classList.toggle("warn", list.length > 0);
     const pane = this.diagPane;
     if (pane.style.display === "none") return;
-    const key = `${this.st.rev}:${this.st.events.length}:${c}:${this.model.get("selected")}:${list.length}:${JSON.stringify(list.map((d) => d.seq))}`;
-    if (this.diagKey === key) return;
+    const { events } = this.flagIndex();
+    const key = `${this.st.rev}:${this.st.events.length}:${c}:${this.model.get("selected")}`;
+    if (this.diagKey === key && this.diagList === list) return;
     this.diagKey = key;
+    this.diagList = list;
     pane.replaceChildren();
     if (!list.length) {
       h("div", { class: "eptw-empty" }, pane, "no diagnostics: no leak, no unreleased resource, nothing blocked or slow");
       return;
     }
     const sel = this.model.get("selected");
-    list.forEach((d, k) => {
-      const i = this.eventOf(d);
+    list.slice(0, PANE_ROWS).forEach((d, k) => {
+      const i = events[k];
       const row = h("div", { class: "eptw-diag", "data-diagnostic": k, title: "show it in the picture" }, pane);
       if (i >= c) row.classList.add("future");
       if (sel === d.fibers[0] && c === i + 1) row.classList.add("sel");
@@ -65,6 +83,9 @@ Object.assign(View.prototype, {
       h("span", { class: "eptw-diag-at" }, row, ` at ${fmtTime(d.at)}`);
       h("div", {}, row, d.message);
     });
+    if (list.length > PANE_ROWS) {
+      h("div", { class: "eptw-empty" }, pane, `and ${list.length - PANE_ROWS} more: trace.diagnose() lists them all`);
+    }
   },
 
   // A lane's flags, up to the cursor: the glyph above the bar, moved right of the arrows
@@ -73,15 +94,13 @@ Object.assign(View.prototype, {
   laneFlags(f, k, c, under, frame, bands, arrows) {
     const flags = [], g = frame.g, mid = k * LANE_H + LANE_H / 2;
     let lastX = -Infinity;
-    this.diagnostics().forEach((d, n) => {
-      if (this.st.laneOf.get(d.fibers[0]) !== k) return;
-      const i = this.eventOf(d);
-      if (i < 0 || i >= c) return;
+    for (const [n, d, i] of this.flagIndex().byLane.get(k) || []) {
+      if (i < 0 || i >= c) continue;
       let x = d.seconds != null || this.currentMode() === "time" ? this.x(this.domAt(d.at)) : this.x(this.dom(i));
       for (const a of arrows) if (Math.abs(x - a) < GLYPH_R + 4) x = a + GLYPH_R + 4;
       x = Math.max(x, lastX + MARK_GAP);
       lastX = x;
-      if (x < LABEL_W - GLYPH_R || x > frame.xEnd) return;
+      if (x < LABEL_W - GLYPH_R || x > frame.xEnd) continue;
       if (d.seconds) {
         const x0 = frame.clip(this.x(this.domAt(d.at))), x1 = frame.clip(this.x(this.domAt(d.at + d.seconds)));
         const span = h("svg:rect", { class: "eptw-flag-span", x: x0, y: mid - g.span_h / 2, width: Math.max(3, x1 - x0), height: g.span_h,
@@ -94,7 +113,7 @@ Object.assign(View.prototype, {
       bands.take("above", x - GLYPH_R, x + GLYPH_R);
       this.flagged.push([x, mid - RISE, d]);
       flags.push([x, d]);
-    });
+    }
     return flags;
   },
 
