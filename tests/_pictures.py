@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
@@ -124,20 +125,34 @@ def visible(element: ET.Element) -> str:
     return (element.text or "") + "".join(child.tail or "" for child in element)
 
 
+_TRANSLATE = re.compile(r"translate\(\s*([-\d.]+)[\s,]+([-\d.]+)\s*\)")
+
+
 def text_boxes(svg: str) -> list[tuple[tuple[float, float, float, float], str]]:
-    """Every text the SVG shows, with the box it covers."""
+    """Every text the SVG shows, with the box it covers (in the picture's coordinates: the
+    ``translate`` of the groups it is in applied)."""
     root = ET.fromstring(svg)
     size0 = float(root.get("font-size", "16"))
     out = []
-    for t in root.iter(f"{SVG}text"):
-        text = visible(t)
-        if not text.strip():
-            continue
-        assert t.get("transform") is None, "rotated text is not measured"
-        box = text_box(float(t.get("x", "0")), float(t.get("y", "0")), text, float(t.get("font-size", size0)),
-                       anchor=t.get("text-anchor", "start"), bold=t.get("font-weight") == "bold",
-                       mono="Mono" in (t.get("font-family") or ""))
-        out.append((box, text))
+
+    def walk(element: ET.Element, dx: float, dy: float) -> None:
+        for child in element:
+            if child.tag == f"{SVG}text":
+                text = visible(child)
+                if not text.strip():
+                    continue
+                assert child.get("transform") is None, "rotated text is not measured"
+                box = text_box(float(child.get("x", "0")) + dx, float(child.get("y", "0")) + dy, text,
+                               float(child.get("font-size", size0)), anchor=child.get("text-anchor", "start"),
+                               bold=child.get("font-weight") == "bold", mono="Mono" in (child.get("font-family") or ""))
+                out.append((box, text))
+                continue
+            transform = child.get("transform") or ""
+            moved = _TRANSLATE.fullmatch(transform.strip())
+            assert not transform or moved, f"only translate() is measured, got {transform!r}"
+            walk(child, dx + float(moved.group(1)) if moved else dx, dy + float(moved.group(2)) if moved else dy)
+
+    walk(root, 0.0, 0.0)
     return out
 
 

@@ -38,7 +38,7 @@ window.start = async (code, state) => {
 </script></body></html>"""
 
 TRAITS = ("title", "_heading", "clock", "running", "selected", "cursor", "effect_tree_svg", "sent", "dropped",
-          "_grammar", "_uid")
+          "diagnostics", "_grammar", "_uid")
 
 
 def open_widget(page: Any, trace: Trace, *, title: str | None = None, effect: Any = None) -> float:

@@ -319,6 +319,30 @@ def test_diagnose_is_a_pure_function_of_the_trace():
     assert d.describe(timings=False) == "#4 fetch_orders outlived its parent #2 leaky_handler (it ended interrupted)"
 
 
+@pytest.mark.parametrize("kind, shown_by", [
+    ("leak", ("exit", 1)), ("unreleased", ("acquire", None)), ("blocked_loop", ("step", None)),
+    ("slow_interrupt", ("unwind", None)), ("slow_finalizer", ("exit", None)), ("never_ended", ("fork", None)),
+])
+def test_each_diagnostic_names_the_event_that_shows_it(kind, shown_by):
+    from _bugs import BUGS
+    trace = BUGS[kind][0]()
+    (d,) = trace.diagnose()
+    (event,) = [e for e in trace.events if e.seq == d.seq]
+    event_kind, fiber = shown_by
+    assert (event.kind, event.fiber) == (event_kind, fiber if fiber is not None else d.fibers[0])
+    # a moment is shown by the event at its time; what lasted, by the one that ended it
+    assert event.ts == (d.at if d.seconds is None else pytest.approx(d.at + d.seconds))
+
+
+def test_an_interruption_still_waiting_at_the_end_of_the_trace_has_no_event():
+    events = [TraceEvent(0, 0.0, "fork", 1, None, None, "boss", {}),
+              TraceEvent(1, 0.0, "fork", 2, 1, None, "victim", {}),
+              TraceEvent(2, 1.0, "cancel", 2, None, 1, "victim", {}),
+              TraceEvent(3, 5.0, "exit", 1, None, None, "boss", {"outcome": "success"})]
+    (d,) = [d for d in Trace(events, clock="TestClock").diagnose() if d.kind == "slow_interrupt"]
+    assert d.seq is None and d.message.endswith("had not taken effect 4 s later, when the trace ended")
+
+
 def test_diagnostics_come_in_the_order_they_began():
     events = [
         TraceEvent(0, 0.0, "fork", 1, None, None, None, {}),

@@ -137,3 +137,31 @@ def test_a_plain_asyncio_trace_opens_too(tmp_path):
             assert labels == ["#1 main", "#2 child", "#3 child"], labels
         finally:
             browser.close()
+
+
+def test_the_page_lists_the_diagnostics_and_each_leads_to_its_place(tmp_path):
+    from _bugs import two_calls
+    trace = two_calls(structured=False)
+    (d,) = trace.diagnose()
+    assert trace.to_html() == two_calls(structured=False).to_html()  # deterministic, diagnostics and all
+    sync_api, path = _open(tmp_path, trace, title="create_task by hand")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 700})
+            problems: list[str] = []
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(path.as_uri())
+            page.locator("g.eptw-flag[data-fiber='3']").wait_for()  # the leak, flagged on its lane
+            tab = page.locator(".eptw-tabs button.warn")
+            assert tab.inner_text() == "diagnostics (1)"
+            tab.click()
+            page.locator(".eptw-diag", has_text=d.message).click()
+            index = [e.seq for e in trace.events].index(d.seq)
+            page.wait_for_function("(c) => window.effectpyModel.get('cursor') === c", arg=index + 1)
+            assert page.evaluate("window.effectpyModel.get('selected')") == 3
+            assert problems == []
+        finally:
+            browser.close()
+    page = two_calls(structured=True).to_html()
+    assert '"diagnostics":[]' in page

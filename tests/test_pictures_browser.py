@@ -7,7 +7,9 @@ them out (no text covers another), then keeps a PNG of each picture in
 
 Also checked in the widget: a large group's row unfolds on click, internal fibers are
 folded and shown on demand, a tooltip follows the replay, the effect tree's text is at
-least 11 px, and the labels are the SVG's. Skipped without Chromium or Playwright.
+least 11 px, the labels are the SVG's, each diagnostic is flagged on its lane and listed in
+the *diagnostics* pane, whose rows lead to their place in the picture; and two traces side
+by side. Skipped without Chromium or Playwright.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 from effectpy import for_each_par, sleep  # noqa: E402
 from _pictures import STORIES, traced  # noqa: E402
 from _widget_page import FLAGS, open_widget  # noqa: E402
+from _bugs import BUGS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,6 +82,8 @@ def traces(tmp_path_factory):
     out["tree"] = (program, traced(program))
     from effectpy import Stream
     out["map_par"] = traced(Stream.range(4).map_par(2, lambda i: sleep(0.1).as_(i)).run_collect())
+    for kind, (buggy, fixed) in BUGS.items():
+        out[f"bug {kind}"], out[f"fixed {kind}"] = buggy(), fixed()
     return out
 
 
@@ -195,3 +200,70 @@ def test_the_browser_measure_sees_overlaps(page):
                      '<text x="10" y="20">fiber one</text><text x="40" y="24">fiber two</text>'
                      '<text x="200" y="50">apart</text></svg>')
     assert page.evaluate(OVERLAPS_JS, "svg") == [["fiber one", "fiber two"]]
+
+
+@pytest.mark.parametrize("kind", sorted(BUGS))
+def test_each_bug_is_flagged_in_the_widget_as_in_the_svg(kind, traces, page):
+    trace = traces[f"bug {kind}"]
+    (d,) = trace.diagnose()
+    open_widget(page, trace)
+    flag = page.locator("g.eptw-flag")
+    assert flag.count() == 1 and flag.get_attribute("data-fiber") == str(d.fibers[0])
+    assert page.evaluate(OVERLAPS_JS, "svg.eptw-lanes") == []
+    from effectpy.trace._flags import flag_words
+    from effectpy.trace._story import Story
+    words = flag_words(d, Story(trace))
+    assert (words in texts(page, "text.eptw-note")) == bool(words)
+    assert page.locator(".eptw-tabs button.warn").inner_text() == "diagnostics (1)"
+    assert "diagnostic: hover it for what may be wrong" in texts(page, ".eptw-key")
+    assert (page.locator("rect.eptw-flag-span").count() == 1) == (d.seconds is not None)
+
+
+@pytest.mark.parametrize("kind", sorted(BUGS))
+def test_the_fixed_twin_has_no_flag_in_the_widget(kind, traces, page):
+    open_widget(page, traces[f"fixed {kind}"])
+    assert page.locator("g.eptw-flag").count() == 0
+    assert page.locator(".eptw-tabs button", has_text="diagnostics").inner_text() == "diagnostics (0)"
+    page.locator(".eptw-tabs button", has_text="diagnostics").click()
+    page.locator(".eptw-diagnostics .eptw-empty", has_text="no diagnostics").wait_for()  # drawn at the next frame
+
+
+def test_the_diagnostics_pane_leads_to_the_place_in_the_picture(traces, page, pictures):
+    trace = traces["bug leak"]
+    (d,) = trace.diagnose()
+    open_widget(page, trace, title="create_task by hand")
+    page.locator(".eptw-tabs button", has_text="diagnostics").click()
+    row = page.locator(".eptw-diag")
+    row.first.wait_for()  # (the pane is drawn at the next frame)
+    assert row.count() == 1 and d.message in row.inner_text()
+    row.click()
+    index = [e.seq for e in trace.events].index(d.seq)  # the parent's exit: when the leak began
+    page.wait_for_function("(c) => window.model.get('cursor') === c", arg=index + 1)
+    assert page.evaluate("() => window.model.get('selected')") == d.fibers[0]
+    page.locator("g.eptw-lane.sel[data-fiber='3']").wait_for()
+    page.locator(".eptw-diag.sel").wait_for()
+    assert f"[{index + 1}/{len(trace)}]" in page.locator(".eptw-now").inner_text()
+    # at that point of the replay the leaked task still runs: its lane has no end yet
+    assert "#1 handler ends: failure" in page.locator(".eptw-now").inner_text()
+    page.locator("g.eptw-flag").hover()
+    assert " ".join(page.locator(".eptw-tip").inner_text().split()).startswith(f"leak: {d.message}")
+    page.locator(".eptw").screenshot(path=str(pictures / "widget-diagnostics.png"))
+    # before the leak began, the row is grey and the flag is not drawn yet
+    page.locator("input.eptw-slider").fill(str(index))
+    page.locator(".eptw-diag.future").wait_for()
+    assert page.locator("g.eptw-flag").count() == 0
+    # a click on a flag goes to it too, and opens the pane
+    page.locator("input.eptw-slider").fill(str(len(trace)))
+    page.locator(".eptw-tabs button", has_text="fibers").click()
+    page.locator("g.eptw-flag").click()
+    page.wait_for_function("(c) => window.model.get('cursor') === c", arg=index + 1)
+    page.locator(".eptw-diag.sel").wait_for()
+
+
+def test_two_traces_side_by_side_in_the_browser(traces, page, pictures):
+    from effectpy.trace import side_by_side
+    pair = side_by_side(traces["bug leak"], traces["fixed leak"],
+                        titles=("asyncio: two tasks made by hand", "asyncio.TaskGroup: the same, structured"))
+    page.set_content(f'<!doctype html><html><body style="margin:0">{pair.svg}</body></html>')
+    assert page.evaluate(OVERLAPS_JS, "body > svg") == []
+    page.locator("body > svg").screenshot(path=str(pictures / "side_by_side.png"))

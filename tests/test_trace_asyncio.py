@@ -209,6 +209,25 @@ def test_only_tasks_made_inside_the_block_are_recorded_and_the_loop_is_left_as_i
     assert [f.name for f in trace.fibers()] == ["inside"]
 
 
+def test_plain_asyncio_on_a_test_clock_is_recorded_in_virtual_time_without_its_driver():
+    from effectpy import TestClock
+    clock = TestClock()
+
+    async def call(seconds):
+        await clock.sleep(seconds)
+
+    async def main():
+        with record(asyncio=True, clock=clock) as trace:
+            task = asyncio.create_task(call(0.5), name="call")
+            await clock.advance(1)  # its driver is a task of effectpy's: not the program's
+        await task
+        return trace
+
+    trace = asyncio.run(main())
+    assert [(f.name, f.start, f.end) for f in trace.fibers()] == [("call", 0.0, 0.5)]
+    assert trace.clock == "TestClock"
+
+
 def test_a_task_factory_already_on_the_loop_is_kept_and_put_back():
     made = []
 

@@ -280,3 +280,24 @@ def test_the_browser_gets_the_svg_timelines_grammar(sent):
     w = TimelineWidget(Trace())
     assert w._grammar["glyphs"] == GLYPHS and w._grammar["legend"] == [list(e) for e in LEGEND]
     assert w._grammar["internal"] == "effectpy:"
+
+
+def test_the_browser_gets_the_diagnostics_each_with_its_event_and_words(sent):
+    from _bugs import two_calls
+    trace = two_calls(structured=False)
+    w = TimelineWidget(trace)
+    (d,) = trace.diagnose()
+    assert w.diagnostics == [{"kind": "leak", "fibers": [3, 1], "at": d.at, "seconds": None, "seq": d.seq,
+                              "message": d.message, "words": "leak: outlived #1 handler"}]
+    (parent_exit,) = [e for e in trace.events if e.kind == "exit" and e.fiber == 1]
+    assert d.seq == parent_exit.seq  # its place in the picture: the moment the parent ended
+    assert TimelineWidget(two_calls(structured=True)).diagnostics == []
+
+
+def test_a_live_widget_diagnoses_the_run_once_it_has_ended(sent):
+    with record() as trace:
+        w = TimelineWidget(trace)
+        with w.live(interval=0.001):
+            effectpy.run(effectpy.never.named("heartbeat").fork_daemon().as_("done"))
+            assert w.diagnostics == []  # (nothing was recorded when it was made)
+    assert [(d["kind"], d["words"]) for d in w.diagnostics] == [("leak", "leak: ran until the run ended")]

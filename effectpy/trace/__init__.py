@@ -7,7 +7,8 @@ written to a file as it happens, which a killed process leaves loadable;
 block as a resource). A `Trace` is a plain value: query it (`fibers`, `resources`,
 `leaks`, `summary`, `diagnose`: what points at a bug), save it (`to_jsonl` / `Trace.load`,
 which also reads a streamed file cut short: `Trace.truncated`), open it in Perfetto
-(`to_perfetto`) or in any browser (`to_html`). Trees as
+(`to_perfetto`) or in any browser (`to_html`), or draw two on one time axis
+(`side_by_side`: a risky version above its fix). Trees as
 `graphviz.Digraph` objects: `effect_tree(effect)` and `Trace.fiber_tree()`; `render_svg`
 draws them, with or without Graphviz's ``dot``. In a notebook, `Trace.widget()` is the
 interactive timeline (`TimelineWidget`, with ``effectpy[notebook]``; imported on first use).
@@ -19,6 +20,7 @@ from ._events import KINDS, TraceEvent, TraceFormatError
 from ._recorder import record
 from ._asyncio import traced
 from ._diagnose import Diagnostic, diagnose
+from ._comparison import Comparison, side_by_side
 from ._trace import FiberInfo, Leaks, ResourceInfo, Trace
 from ._effect_tree import effect_tree
 from ._tree_picture import render_svg
@@ -31,5 +33,5 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'effectpy.trace' has no attribute {name!r}")
 
 
-__all__ = ["KINDS", "Diagnostic", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent",
-           "TraceFormatError", "diagnose", "effect_tree", "record", "render_svg", "traced"]
+__all__ = ["KINDS", "Comparison", "Diagnostic", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent",
+           "TraceFormatError", "diagnose", "effect_tree", "record", "render_svg", "side_by_side", "traced"]

@@ -60,6 +60,7 @@ from .._core._fiber import _FIBER_IDS
 from .._core._hooks import CAPTURE_SOURCE, Instruments
 from .._core._steps import STEP_FLOOR, Ledger, ended_at, is_internal, ledger, span, suspended_at
 from .._resource import _RESOURCE_IDS
+from .._test_clock import TestClock
 from ._recorder import Recorder
 
 __all__ = ["AsyncioRecorder", "TaskFiber", "trace_asyncio", "traced"]
@@ -350,11 +351,12 @@ def _callers() -> list[Any]:
     return frames
 
 
-# The coroutines `asyncio.run` runs as tasks of its own when it shuts the loop down: the
-# loop's housekeeping, not the program's.
+# The coroutines `asyncio.run` runs as tasks of its own when it shuts the loop down (the
+# loop's housekeeping), and the task that moves a `TestClock`'s time (`advance`): not the
+# program's.
 _HOUSEKEEPING: Final = frozenset(
-    getattr(asyncio.BaseEventLoop, name).__code__
-    for name in ("shutdown_asyncgens", "shutdown_default_executor"))
+    [*(getattr(asyncio.BaseEventLoop, name).__code__ for name in ("shutdown_asyncgens", "shutdown_default_executor")),
+     TestClock._drive.__code__])
 
 
 def _is_asyncio(frame: Any) -> bool:
@@ -393,7 +395,8 @@ class _Factory:
         previous = self.previous
         parent = _running_fiber(loop) if tracker is not None and tracker.recorders else None
         if tracker is None or not tracker.recorders or getattr(coro, "cr_code", None) in _HOUSEKEEPING:
-            # not recorded (nor the loop's own housekeeping: asyncio.run's shutdown tasks)
+            # not recorded (nor the loop's own housekeeping: asyncio.run's shutdown tasks,
+            # a TestClock's driver)
             if previous is not None:
                 task: asyncio.Task[Any] = previous(loop, coro, **kwargs)
                 return task

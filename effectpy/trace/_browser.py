@@ -1,19 +1,23 @@
 """What the browser side of the timeline is made of, shared by the notebook widget
 (`_widget`) and the standalone page (`_html`), without importing anything of Jupyter: the
-ES module (kept in three files: the store, a view, its drawing), its style, the visual
-grammar it draws with, and events as the browser gets them."""
+ES module (kept in four files: the store, a view, its diagnostics, its drawing), its style,
+the visual grammar it draws with, events as the browser gets them, and the trace's
+diagnostics."""
 
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._core._fiber import INTERNAL
 from ._events import visible
 from ._grammar import GRAMMAR
 from ._layout import MAX_SIBLINGS
 
-__all__ = ["BROWSER_GRAMMAR", "css", "esm", "row"]
+if TYPE_CHECKING:
+    from ._trace import Trace
+
+__all__ = ["BROWSER_GRAMMAR", "css", "diagnostics", "esm", "row"]
 
 # The SVG timeline's visual grammar and layout rules, for the browser side to draw with.
 BROWSER_GRAMMAR: Final = {**GRAMMAR, "internal": INTERNAL, "max_siblings": MAX_SIBLINGS}
@@ -25,7 +29,7 @@ def _asset(name: str) -> str:
 
 def esm() -> str:
     """The browser side: one ES module."""
-    return "\n".join(_asset(f"_widget_{part}.js") for part in ("model", "view", "draw"))
+    return "\n".join(_asset(f"_widget_{part}.js") for part in ("model", "view", "flags", "draw"))
 
 
 def css() -> str:
@@ -38,3 +42,12 @@ def row(e: Any) -> list[Any]:
     data = {k: visible(v) if isinstance(v, str) else v for k, v in e.data.items()}
     by = visible(e.by) if isinstance(e.by, str) else e.by
     return [e.seq, e.ts, e.kind, e.fiber, e.parent, by, None if e.name is None else visible(e.name), data]
+
+
+def diagnostics(trace: Trace) -> list[dict[str, Any]]:
+    """The trace's diagnostics (`Trace.diagnose`) as the browser side gets them: its
+    *diagnostics* pane lists them, and its lanes flag them as the SVG timeline does."""
+    from ._flags import payload
+    from ._story import Story
+    found = trace.diagnose()
+    return payload(found, Story(trace)) if found else []

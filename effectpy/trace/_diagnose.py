@@ -20,6 +20,9 @@ applies, and a one-line message naming them. The kinds:
 - ``never_ended``: a fiber or task with no ``exit`` in the trace.
 
 Durations shorter than a millisecond are not recorded, so no threshold may be lower.
+
+Each diagnostic also names the event that shows it in the pictures (``seq``): the timeline
+marks it there, and the widget's *diagnostics* pane moves its replay cursor to it.
 """
 
 from __future__ import annotations
@@ -51,7 +54,11 @@ DEFAULT_SLOW_FINALIZER: Final = 0.25  # seconds a release, or a fiber's cleanup,
 class Diagnostic:
     """One problem a trace shows. ``fibers`` are trace ids, the one at fault first; ``at``
     is when it began (trace seconds); ``seconds`` how long it lasted (blocked_loop,
-    slow_interrupt, slow_finalizer); ``source`` the code's file:line when known."""
+    slow_interrupt, slow_finalizer); ``source`` the code's file:line when known; ``seq``
+    the event that shows it: the one at ``at`` (the parent's exit for a leak, the acquire,
+    the interruption, the fork of a fiber that never ended), or for what lasted, the one
+    that ended it (the step, the release, the fiber's exit); None if the trace has none
+    (an interruption still waiting when the trace ended)."""
 
     kind: str
     fibers: tuple[int, ...]
@@ -60,6 +67,7 @@ class Diagnostic:
     seconds: float | None = None
     source: str | None = None
     resource: int | None = None
+    seq: int | None = None
     untimed: str = field(default="", repr=False)  # the message without clock readings
 
     def __str__(self) -> str:
@@ -122,14 +130,17 @@ class _Reading:
         self.fibers: dict[int, FiberInfo] = {f.id: f for f in trace.fibers()}
         self.end = self.events[-1].ts if self.events else 0.0
         self.exit_seq: dict[int, int] = {}
+        self.fork_seq: dict[int, int] = {}
         self.source: dict[int, str] = {}
         self.acquired: dict[int, TraceEvent] = {}
         self.released: dict[int, TraceEvent] = {}
         for e in self.events:
             if e.kind == "exit":
                 self.exit_seq[e.fiber] = e.seq
-            elif e.kind == "fork" and "source" in e.data:
-                self.source[e.fiber] = str(e.data["source"])
+            elif e.kind == "fork":
+                self.fork_seq[e.fiber] = e.seq
+                if "source" in e.data:
+                    self.source[e.fiber] = str(e.data["source"])
             elif e.kind == "acquire":
                 self.acquired[e.data["resource"]] = e
             elif e.kind == "release":
@@ -167,6 +178,7 @@ class _Reading:
                         "leak", (f.id, *((parent.id,) if parent else ())), cut.ts,
                         f"{f.label} ran until the run ended at {cut.ts:g}s, which interrupted it "
                         f"(started at {f.start:g}s)",
+                        seq=cut.seq,
                         untimed=f"{f.label} ran until the run ended, which interrupted it"))
                 continue
             if parent is None or parent.id not in self.exit_seq:
@@ -180,6 +192,7 @@ class _Reading:
             found.append(Diagnostic(
                 "leak", (f.id, parent.id), parent.end,
                 f"{f.label} outlived its parent {parent.label}, which ended at {parent.end:g}s; {after}",
+                seq=self.exit_seq[parent.id],
                 untimed=f"{f.label} outlived its parent {parent.label}"
                       + (f" (it ended {f.outcome})" if f.outcome else " (still running)")))
         return found
@@ -189,7 +202,7 @@ class _Reading:
             "unreleased", (e.fiber,), e.ts,
             f"resource {rid} ({e.data.get('value', '')}) acquired by {self.label(e.fiber)} at {e.ts:g}s "
             "was never released",
-            resource=rid,
+            resource=rid, seq=e.seq,
             untimed=f"resource {rid} ({e.data.get('value', '')}) acquired by {self.label(e.fiber)} "
                   "was never released")
             for rid, e in self.acquired.items() if rid not in self.released]
@@ -197,6 +210,7 @@ class _Reading:
     def never_ended(self) -> list[Diagnostic]:
         return [Diagnostic("never_ended", (f.id,), f.start,
                            f"{f.label} never ended (started at {f.start:g}s)",
+                           seq=self.fork_seq.get(f.id),
                            untimed=f"{f.label} never ended")
                 for f in self.fibers.values() if f.end is None]
 
@@ -216,7 +230,7 @@ class _Reading:
             found.append(Diagnostic(
                 "blocked_loop", (e.fiber,), at,
                 f"{self.label(e.fiber)} held the event loop for {_seconds(seconds)} at {at:g}s{where}",
-                seconds=seconds, source=source,
+                seconds=seconds, source=source, seq=e.seq,
                 untimed=f"{self.label(e.fiber)} held the event loop for more than "
                       f"{_seconds(threshold)}{where}"))
         return found
@@ -232,16 +246,16 @@ class _Reading:
                 asked.setdefault(e.fiber, e)
             elif e.kind == "unwind" and e.fiber in asked:
                 waited = float(e.data.get("waited", e.ts - asked[e.fiber].ts))
-                found += self._slow_interrupt(asked.pop(e.fiber), waited, "took {} to take effect", threshold)
+                found += self._slow_interrupt(asked.pop(e.fiber), waited, "took {} to take effect", threshold, e)
             elif e.kind == "exit" and e.fiber in asked:
                 cancel = asked.pop(e.fiber)
                 if e.data.get("outcome", "success") == "success":  # it was never delivered
                     found += self._slow_interrupt(cancel, e.ts - cancel.ts, "never took effect: the "
-                                                  "fiber ran to its end {} later", threshold)
+                                                  "fiber ran to its end {} later", threshold, e)
         for cancel in asked.values():
             if self.fibers[cancel.fiber].end is None:
                 found += self._slow_interrupt(cancel, self.end - cancel.ts, "had not taken effect "
-                                              "{} later, when the trace ended", threshold)
+                                              "{} later, when the trace ended", threshold, None)
         return found
 
     def of_a_block(self, cancel: TraceEvent) -> bool:
@@ -254,8 +268,8 @@ class _Reading:
         child = self.fibers.get(by) if isinstance(by, int) else None
         return child is not None and child.parent == cancel.fiber
 
-    def _slow_interrupt(self, cancel: TraceEvent, waited: float, how: str,
-                        threshold: float) -> list[Diagnostic]:
+    def _slow_interrupt(self, cancel: TraceEvent, waited: float, how: str, threshold: float,
+                        ended: TraceEvent | None) -> list[Diagnostic]:
         if waited < threshold:
             return []
         by = cancel.by
@@ -264,7 +278,7 @@ class _Reading:
         return [Diagnostic(
             "slow_interrupt", (cancel.fiber, *others), cancel.ts,
             f"interrupting {target} (asked by {self.label(by)} at {cancel.ts:g}s) {how.format(_seconds(waited))}",
-            seconds=waited,
+            seconds=waited, seq=ended.seq if ended is not None else None,
             untimed=f"interrupting {target} (asked by {self.label(by)}) took more than {_seconds(threshold)}")]
 
     def slow_finalizers(self, threshold: float) -> list[Diagnostic]:
@@ -285,7 +299,7 @@ class _Reading:
                 "slow_finalizer", (e.fiber,), began,
                 f"releasing resource {rid}{value} of {self.label(e.fiber)} took {_seconds(took)} "
                 f"(from {began:g}s)",
-                seconds=took, resource=rid,
+                seconds=took, resource=rid, seq=e.seq,
                 untimed=f"releasing resource {rid}{value} of {self.label(e.fiber)} took more than "
                       f"{_seconds(threshold)}"))
         return found + self._slow_cleanups(threshold, waited)
@@ -315,7 +329,7 @@ class _Reading:
             found.append(Diagnostic(
                 "slow_finalizer", (f.id,), since,
                 f"{f.label} took {_seconds(took)} to end after {why} (from {since:g}s)",
-                seconds=took,
+                seconds=took, seq=self.exit_seq.get(f.id),
                 untimed=f"{f.label} took more than {_seconds(threshold)} to end after {why}"))
         return found
 

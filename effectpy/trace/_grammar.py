@@ -27,6 +27,8 @@ TEXT: Final = "#1f2933"
 MUTED: Final = "#616e7c"
 SCOPE: Final = "#9aa5b1"
 GROUP: Final = "#52606d"  # a group lane's "running" area
+DIAGNOSTIC: Final = "#facc15"  # what points at a bug: a warning sign
+DIAGNOSTIC_INK: Final = "#854d0e"  # its outline, its span's edge and its label
 
 _F = COLORS["failure"]
 _I = COLORS["interrupted"]
@@ -53,7 +55,15 @@ GLYPHS: Final[dict[str, str]] = {
                   f'<path d="M-5,1 L-2,6 L1,1 Z" fill="{CANCEL}"/>'
                   f'<path d="M3,-3 L8,2 M8,-3 L3,2" stroke="{CANCEL}" stroke-width="2" stroke-linecap="round"/>'),
     "scope": f'<path d="M2,-6 H-2 V6 H2" fill="none" stroke="{SCOPE}" stroke-width="1.5"/>',
+    "diagnostic": (f'<path d="M0,-5.4 L5.9,4.8 H-5.9 Z" fill="{DIAGNOSTIC}" stroke="{DIAGNOSTIC_INK}" '
+                   f'stroke-width="1.2" stroke-linejoin="round"/><path d="M0,-2 V1.3" stroke="{TEXT}" '
+                   f'stroke-width="1.5" stroke-linecap="round"/><circle cy="3.2" r="0.85" fill="{TEXT}"/>'),
 }
+# A diagnostic that lasted (a blocked loop, a slow interruption or cleanup): a band behind
+# its lane's bar, from when it began to when it ended; its glyph stands above the bar.
+SPAN_H: Final = 14.0
+SPAN: Final = f'fill="{DIAGNOSTIC}" fill-opacity="0.55" stroke="{DIAGNOSTIC_INK}" stroke-width="1" stroke-dasharray="3 2"'
+
 # Patterns (defined once per picture): a releasing fiber's bar is hatched.
 DEFS: Final = (
     '<pattern id="eptl-releasing" width="6" height="6" patternUnits="userSpaceOnUse" '
@@ -79,6 +89,8 @@ SWATCHES: Final[dict[str, str]] = {
     "releasing": ('<rect x="-11" y="-5" width="22" height="10" rx="2" fill="url(#eptl-releasing)" '
                   f'stroke="{_I}"/>'),
     "group": (f'<path d="M-11,5 V-1 L-6,-5 H4 L11,5 Z" fill="{GROUP}" fill-opacity="0.35" stroke="{GROUP}"/>'),
+    "diagnostic_span": (f'<rect x="-11" y="-6.5" width="22" height="13" rx="2" {SPAN}/>'
+                        f'<rect x="-11" y="-3" width="22" height="6" rx="2" fill="{COLORS[None]}"/>'),
     **GLYPHS,
 }
 
@@ -101,6 +113,8 @@ LEGEND: Final[tuple[tuple[str, str], ...]] = (
     ("retry", "retry"),
     ("scope", "scope of zip_par, race, ..."),
     ("group", "group: running, and finished so far"),
+    ("diagnostic", "diagnostic: hover it for what may be wrong"),
+    ("diagnostic_span", "how long it lasted"),
 )
 LEGEND_INTERNAL: Final = "\u2699 n: n internal fibers (a timeout's timer, a stream's pump) folded into the lane"
 
@@ -113,7 +127,8 @@ def glyph(kind: str, x: float, y: float) -> str:
 GRAMMAR: Final[dict[str, Any]] = {
     "colors": {("never" if k is None else k): v for k, v in COLORS.items()},
     "cancel": CANCEL, "fork": FORK, "resource": RESOURCE, "retry": RETRY, "text": TEXT,
-    "muted": MUTED, "scope": SCOPE, "group": GROUP,
+    "muted": MUTED, "scope": SCOPE, "group": GROUP, "diagnostic": DIAGNOSTIC,
+    "diagnostic_ink": DIAGNOSTIC_INK, "span_h": SPAN_H,
     "glyphs": GLYPHS, "swatches": SWATCHES, "defs": DEFS,
     "legend": [list(entry) for entry in LEGEND], "legend_internal": LEGEND_INTERNAL,
 }

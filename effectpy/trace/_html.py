@@ -15,7 +15,7 @@ import html
 import json
 from typing import TYPE_CHECKING, Any, Final
 
-from ._browser import BROWSER_GRAMMAR, css, esm, row
+from ._browser import BROWSER_GRAMMAR, css, diagnostics, esm, row
 from ._story import title_of
 
 if TYPE_CHECKING:
@@ -90,7 +90,8 @@ def to_html(trace: Trace, *, title: str | None = None, effect: Effect[Any, Any, 
     heading = title_of(trace.fibers(), title)
     state = {"title": title or "", "_heading": heading, "clock": trace.clock, "running": False,
              "selected": None, "cursor": None, "effect_tree_svg": tree, "sent": len(events),
-             "dropped": trace.dropped, "_grammar": BROWSER_GRAMMAR, "_uid": "effectpy-html"}
+             "dropped": trace.dropped, "diagnostics": diagnostics(trace), "_grammar": BROWSER_GRAMMAR,
+             "_uid": "effectpy-html"}
     data = {"state": state, "events": [row(e) for e in events], "widget": esm()}
     return "\n".join([
         "<!DOCTYPE html>",

@@ -14,12 +14,19 @@ if TYPE_CHECKING:
     from ._story import Story
     from ._trace import FiberInfo
 
-__all__ = ["Group", "Lane", "Placer", "build_lanes"]
+__all__ = ["ABOVE", "BELOW", "CENTER", "NOTE_SIZE", "Group", "Lane", "Placer", "build_lanes"]
 
 # Siblings forked in one scope (or outside any) beyond this many are drawn as a group lane.
 MAX_SIBLINGS: Final = 24
 # Lanes beyond this many are not drawn (the picture says how many fibers were left out).
 MAX_LANES: Final = 400
+NOTE_SIZE: Final = 10.0  # px: the labels on the lanes
+# Baselines of the three label bands of a lane, from its middle: above the bar, on its line
+# (right of its end), below it. A 10 px text in one band never reaches another, nor the
+# next lane's.
+ABOVE: Final = -9.2
+CENTER: Final = 3.6
+BELOW: Final = 16.4
 
 
 @dataclass

@@ -12,7 +12,9 @@ from __future__ import annotations
 import unicodedata
 from typing import Final
 
-__all__ = ["ASCENT", "DESCENT", "fit", "fmt_duration", "num", "text_box", "text_width"]
+from ._events import visible
+
+__all__ = ["ASCENT", "DESCENT", "esc", "fit", "fmt_duration", "num", "one_line", "text_box", "text_width"]
 
 FONT: Final = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
 MONO: Final = "DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -121,3 +123,15 @@ def fit(text: str, size: float, room: float, *, bold: bool = False, mono: bool =
         if out + ell > room:
             return text[:i] + "\u2026" if i else ""
     return text
+
+
+def esc(text: object) -> str:
+    """Escape text for XML content and attribute values (user text is only ever text);
+    control and bidirectional formatting characters are shown as escapes (`visible`)."""
+    s = visible(str(text))
+    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#39;"))
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -7,26 +7,29 @@ interruption to the end of its finalizers; fork and interruption arrows; glyphs 
 acquires, releases, failures (hollow when caught), timeouts and retries, with labels placed
 so that no two texts overlap (a label with no room left joins a "+n" count whose hover
 lists it); the scopes of zip_par, race, for_each_par and timeout as brackets, offset by
-nesting; each root's result at the end of its lane; a time axis; the legend. The glyphs,
-colours and legend are `_grammar`'s, which the widget shares. A renderer is a pure function
+nesting; each root's result at the end of its lane; each diagnostic of the trace flagged
+where it happened (`_flags`); a time axis; the legend. The glyphs, colours and legend are
+`_grammar`'s, which the widget shares. A renderer is a pure function
 of the trace: same trace, same bytes.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from ._grammar import (
     CANCEL, COLORS, DEFS, FORK, GLYPH_R, GROUP, LEGEND, LEGEND_INTERNAL, MUTED, RESOURCE, SCOPE,
     SWATCHES, TEXT, glyph,
 )
-from ._layout import Lane, Placer, build_lanes
+from ._flags import draw_flags, label_flags, place_flags, wanted
+from ._layout import ABOVE, BELOW, CENTER, NOTE_SIZE, Lane, Placer, build_lanes
 from ._story import Mark, Story, title_of
-from ._text import FONT, MONO, fit, fmt_duration, num, text_box, text_width
-from ._events import visible
+from ._text import FONT, MONO, esc, fit, fmt_duration, num, one_line, text_box, text_width
 
 if TYPE_CHECKING:
+    from ._diagnose import Diagnostic
     from ._layout import Group
     from ._trace import Trace
 
@@ -42,14 +45,7 @@ GROUP_H: Final = 76
 BAR_H: Final = 10
 INDENT: Final = 14
 LABEL_SIZE: Final = 12.0
-NOTE_SIZE: Final = 10.0
 LEGEND_SIZE: Final = 11.0
-# Baselines of the three label bands of a lane, from its middle: above the bar, on its line
-# (right of its end), below it. A 10 px text in one band never reaches another, nor the
-# next lane's.
-ABOVE: Final = -9.2
-CENTER: Final = 3.6
-BELOW: Final = 16.4
 # The last pixels of each lane are kept for its "+n" count of labels that found no room.
 OVERFLOW_W: Final = 48.0
 MARKER_GAP: Final = 2 * GLYPH_R + 2  # least distance between two glyphs of a lane
@@ -57,18 +53,6 @@ FAN: Final = 4.0  # the offset between interruptions one fiber sends at one inst
 FAN_MAX: Final = 36.0
 FORK_REACH: Final = 12  # lanes: a fork arrow to a child further below its parent is a stub
 HALO: Final = ' stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"'
-
-
-def esc(text: object) -> str:
-    """Escape text for XML content and attribute values (user text is only ever text);
-    control and bidirectional formatting characters are shown as escapes (`visible`)."""
-    s = visible(str(text))
-    return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;").replace("'", "&#39;"))
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def nice_step(span: float, target_ticks: int = 8) -> float:
@@ -84,7 +68,12 @@ def nice_step(span: float, target_ticks: int = 8) -> float:
 class _Canvas:
     """Geometry shared by the drawing steps, the placer, and the SVG being written."""
 
-    def __init__(self, trace: Trace, width: int) -> None:
+    def __init__(self, trace: Trace, width: int, diagnostics: list[Diagnostic], *,
+                 domain: tuple[float, float] | None = None, legend: bool = True,
+                 also_shown: frozenset[str] = frozenset()) -> None:
+        """``domain``: the times the x axis spans (by default the trace's); ``legend``:
+        whether the picture ends with its legend, which also explains ``also_shown`` (the
+        legend's keys for what a picture drawn with this one shows)."""
         self.story = story = Story(trace)
         self.trace = trace
         self.lanes, self.lane_of, self.left_out = build_lanes(story)
@@ -94,7 +83,7 @@ class _Canvas:
             lane.height = GROUP_H if lane.group is not None else LANE_H
             y += lane.height
         self.bottom = y
-        self.t0, self.t1 = story.t0, story.t1
+        self.t0, self.t1 = domain if domain is not None else (story.t0, story.t1)
         self.span = self.t1 - self.t0 if self.t1 > self.t0 else 1.0
         self.width = width
         self.plot_x0 = LABEL_W
@@ -104,9 +93,10 @@ class _Canvas:
         self.texts: list[str] = []
         self.reach: dict[int, float] = {}  # lane -> where its bar and glyphs end (x)
         self.curves = {i: _Curves(self, lane.group) for i, lane in enumerate(self.lanes) if lane.group is not None}
-        self.legend_rows = _legend_rows(self)
+        self.diagnostics = diagnostics
+        self.legend_rows = _legend_rows(self, _shown(self) | also_shown) if legend else []
         self.legend_top = self.bottom + 30
-        self.height = self.legend_top + 24 * len(self.legend_rows) + 14
+        self.height = self.legend_top + 24 * len(self.legend_rows) + 14 if legend else self.bottom + 14
         self.place = Placer(width, self.height)
 
     def x(self, ts: float) -> float:
@@ -137,26 +127,39 @@ class _Canvas:
         self.texts.append(f"<text {attrs}>{title}{esc(content)}</text>")
 
 
-def to_svg(trace: Trace, *, title: str | None = None, width: int = WIDTH) -> str:
-    """The timeline of ``trace`` as a standalone SVG document (a string)."""
-    c = _Canvas(trace, width)
-    height = c.height
+def to_svg(trace: Trace, *, title: str | None = None, width: int = WIDTH,
+           diagnostics: object = True) -> str:
+    """The timeline of ``trace`` as a standalone SVG document (a string), flagging
+    ``diagnostics``: True, those of ``trace.diagnose()``; False, none; or a list of them."""
+    c = _Canvas(trace, width, wanted(trace, diagnostics))
+    draw(c, title)
+    return document(width, c.height, [*c.shapes, *c.texts])
+
+
+def draw(c: _Canvas, title: str | None) -> None:
+    """Everything the canvas shows, into its shapes and texts."""
     _header(c, title)
     _axis(c)
     _lane_rows(c)
     marks = _marks(c)
+    flags = place_flags(c, _arrow_ends(c, marks))
     _bars(c, marks)
     _groups(c)
     _arrows(c, marks)
-    _labels(c, marks)
+    draw_flags(c, flags)
+    _labels(c, marks, lambda missed: label_flags(c, flags, missed))
     _scopes(c)
-    _legend(c, c.legend_rows, c.legend_top)
+    if c.legend_rows:
+        _legend(c, c.legend_rows, c.legend_top)
+
+
+def document(width: int, height: float, body: list[str]) -> str:
+    """A standalone SVG document of ``body`` (the timeline's patterns and arrowheads defined)."""
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{num(height)}" '
            f'viewBox="0 0 {width} {num(height)}" font-family="{FONT}" font-size="12">',
            "<defs>" + DEFS + _ARROWHEADS + "</defs>",
            f'<rect width="{width}" height="{num(height)}" fill="#ffffff"/>']
-    out.extend(c.shapes)
-    out.extend(c.texts)
+    out.extend(body)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -435,6 +438,20 @@ def _area(xs: list[float], upper: list[float], lower: list[float], x0: float, x1
     return "".join(out)
 
 
+def _arrow_ends(c: _Canvas, marks: list[_Placed]) -> dict[int, list[float]]:
+    """Lane -> the x of each fork or interruption arrow `_arrows` brings down to it."""
+    ends: dict[int, list[float]] = {}
+    for ts, parent, child in c.story.forks:
+        lane, top = c.lane_of.get(child), c.lane_of.get(parent)
+        if lane is not None and top is not None and lane != top and c.lanes[lane].group is None:
+            ends.setdefault(lane, []).append(c.x(ts))
+    for p in marks:
+        m = p.mark
+        if m.kind == "cancel" and isinstance(m.by, int) and m.by in c.lane_of and c.lane_of[m.by] != p.lane:
+            ends.setdefault(p.lane, []).append(p.x)
+    return ends
+
+
 def _arrows(c: _Canvas, marks: list[_Placed]) -> None:
     """Fork arrows (parent to child, one per group) and interruption arrows (canceller to
     target), under the glyphs."""
@@ -474,7 +491,9 @@ def _arrows(c: _Canvas, marks: list[_Placed]) -> None:
 _ORDER: Final = {"fail": 0, "die": 0, "caught": 1, "release": 2, "acquire": 4}
 
 
-def _labels(c: _Canvas, marks: list[_Placed]) -> None:
+def _labels(c: _Canvas, marks: list[_Placed], flags: Callable[[dict[int, list[tuple[float, str]]]], None]) -> None:
+    """The labels: each lane's last words, then ``flags`` places the diagnostics' words,
+    then the marks' labels, most important first; "+n" counts for those with no room."""
     story = c.story
     right = c.right
     missed: dict[int, list[tuple[float, str]]] = {}  # lane -> (x, label) that found no room
@@ -506,6 +525,7 @@ def _labels(c: _Canvas, marks: list[_Placed]) -> None:
                    tip=f"{story.labels[f.id]}: {text}", halo=True)
         else:
             missed.setdefault(i, []).append((x, text))
+    flags(missed)
     # (a root's unhandled failure is its result, written at the end of its lane)
     ordered = sorted((p for p in marks if p.mark.text and p.mark.kind in _ORDER
                       and not (p.mark.kind in ("fail", "die") and p.mark.fiber in roots)),
@@ -580,11 +600,10 @@ def _scopes(c: _Canvas) -> None:
             c.text(spot[0], spot[1], label, size, anchor=spot[2], fill=MUTED, tip=tip, halo=True)
 
 
-def _legend_rows(c: _Canvas) -> list[list[tuple[str, str]]]:
-    """The entries of the legend for what the picture shows, in rows that fit the width."""
-    shown = _shown(c)
+def _legend_rows(c: _Canvas, shown: set[str]) -> list[list[tuple[str, str]]]:
+    """The legend's entries for ``shown``, in rows that fit the width."""
     entries = [(key, words) for key, words in LEGEND if key in shown]
-    if c.story.owner:
+    if "internal" in shown:
         entries.append(("", LEGEND_INTERNAL))
     rows: list[list[tuple[str, str]]] = [[]]
     x = 16.0
@@ -614,8 +633,15 @@ def _shown(c: _Canvas) -> set[str]:
         keys.add("interrupt")
     if story.forks:
         keys.add("fork")
+    if story.owner:
+        keys.add("internal")
     if any(s.children for s in story.scopes):
         keys.add("scope")
+    flagged = [d for d in c.diagnostics if d.fibers[0] in c.lane_of]
+    if flagged:
+        keys.add("diagnostic")
+    if any(d.seconds for d in flagged):
+        keys.add("diagnostic_span")
     return keys
 
 

@@ -427,14 +427,16 @@ class Trace:
         from ._otel import to_opentelemetry
         return to_opentelemetry(self, tracer, epoch_ns=epoch_ns)
 
-    def to_svg(self, *, title: str | None = None) -> str:
-        """The timeline picture: a standalone, deterministic SVG document."""
+    def to_svg(self, *, title: str | None = None, diagnostics: object = True) -> str:
+        """The timeline picture: a standalone, deterministic SVG document. Each diagnostic
+        is flagged where it happened: by default those of `diagnose`; ``diagnostics=False``
+        draws none, a list of `Diagnostic`s (``trace.diagnose(blocked_loop=0.01)``) those."""
         from ._timeline import to_svg
-        return to_svg(self, title=title)
+        return to_svg(self, title=title, diagnostics=diagnostics)
 
-    def save_svg(self, path: str | Path, *, title: str | None = None) -> Path:
+    def save_svg(self, path: str | Path, *, title: str | None = None, diagnostics: object = True) -> Path:
         target = Path(path)
-        target.write_text(self.to_svg(title=title), encoding="utf-8")
+        target.write_text(self.to_svg(title=title, diagnostics=diagnostics), encoding="utf-8")
         return target
 
     def to_html(self, *, title: str | None = None, effect: Effect[Any, Any, Any] | None = None) -> str:
@@ -452,7 +454,8 @@ class Trace:
 
     def widget(self, effect: Effect[Any, Any, Any] | None = None, *, title: str | None = None) -> TimelineWidget:
         """The timeline as an interactive notebook widget (needs ``effectpy[notebook]``):
-        zoom, hover, a replay slider, and the fiber tree and ``effect``'s tree beside it.
+        zoom, hover, a replay slider, and the fiber tree, ``effect``'s tree and the
+        diagnostics beside it.
         A live trace's widget can follow the run: see `TimelineWidget.live`."""
         return widget_class()(self, effect, title=title)
 

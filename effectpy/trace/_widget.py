@@ -2,9 +2,10 @@
 
 Zoom and pan on the time axis, hover for an event's details, click a fiber to highlight its
 subtree and its resources, a replay slider that steps through the events one by one, and the
-fiber tree and the effect tree beside the timeline, linked to the lanes. It is an `anywidget`
-(an ipywidgets ``DOMWidget``): the browser side is ``_widget_model.js``, ``_widget_view.js``
-and ``_widget_draw.js``, joined into one module. It draws in the SVG timeline's visual
+fiber tree, the effect tree and the trace's diagnostics beside the timeline, linked to the
+lanes. It is an `anywidget` (an ipywidgets ``DOMWidget``): the browser side is
+``_widget_model.js``, ``_widget_view.js``, ``_widget_flags.js`` and ``_widget_draw.js``,
+joined into one module. It draws in the SVG timeline's visual
 grammar (`_grammar`: the same glyphs, colours, labels and legend).
 
 Data flows one way: the widget reads the `Trace` (never a fiber) and sends its events to the
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anywidget
 import traitlets
 
-from ._browser import BROWSER_GRAMMAR, css, esm, row
+from ._browser import BROWSER_GRAMMAR, css, diagnostics, esm, row
 from ._story import default_title
 from ._trace import Trace
 
@@ -50,7 +51,8 @@ class TimelineWidget(anywidget.AnyWidget):
 
     ``selected`` (a fiber id, or None) and ``cursor`` (how many events the replay shows, or
     None for all, following new ones) are synced both ways: set them from Python, or read
-    what the user chose.
+    what the user chose. ``diagnostics`` holds the trace's (`Trace.diagnose`), read when the
+    widget is made and again when a `live` run ends (a flush sends only new events).
     """
 
     # the browser side: one ES module, kept in three files (the store, a view, its drawing)
@@ -66,6 +68,7 @@ class TimelineWidget(anywidget.AnyWidget):
     effect_tree_svg = traitlets.Unicode("").tag(sync=True)
     sent = traitlets.Int(0).tag(sync=True)  # events the browser should hold
     dropped = traitlets.Int(0).tag(sync=True)  # the oldest events a bounded recorder dropped
+    diagnostics: Any = traitlets.List([]).tag(sync=True)  # `_browser.diagnostics` of the trace
     _grammar = traitlets.Dict(BROWSER_GRAMMAR).tag(sync=True)
     _uid = traitlets.Unicode().tag(sync=True)  # names the browser-side store of events
 
@@ -87,6 +90,7 @@ class TimelineWidget(anywidget.AnyWidget):
         self.on_msg(self._on_request)
         self._heading = self.title or default_title([])
         self.flush()
+        self._diagnose()
         self._draw_effect_tree()
 
     @property
@@ -129,6 +133,9 @@ class TimelineWidget(anywidget.AnyWidget):
         dropped its oldest events (it then holds at most n, and those are sent)."""
         with self._lock:
             return self._flush(False)
+
+    def _diagnose(self) -> None:
+        self.diagnostics = diagnostics(self._trace)
 
     def _flush(self, afresh: bool) -> int:
         trace = self._trace
@@ -203,6 +210,7 @@ class TimelineWidget(anywidget.AnyWidget):
             thread.join()
             self.flush()
             self.running = False
+            self._diagnose()
             self._draw_effect_tree()
         if failed:
             raise RuntimeError("the timeline widget stopped updating during the run") from failed[0]

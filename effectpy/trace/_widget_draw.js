@@ -1,4 +1,4 @@
-// effectpy's timeline widget, part 3 of 3: drawing a view (the axis, the lanes, group rows,
+// effectpy's timeline widget, part 4 of 4: drawing a view (the axis, the lanes, group rows,
 // scope brackets, the fibers pane, the legend), and the module's entry points.
 
 Object.assign(View.prototype, {
@@ -45,6 +45,7 @@ Object.assign(View.prototype, {
     const height = Math.max(LANE_H, order.length * LANE_H + 4);
     svg.replaceChildren();
     this.placed = new Map(); // event index -> x of its glyph, as drawn
+    this.flagged = []; // [x, y, diagnostic] of each flag drawn
     svg.setAttribute("width", width);
     svg.setAttribute("height", height);
     h("svg:defs", {}, svg).innerHTML = g.defs || "";
@@ -123,6 +124,10 @@ Object.assign(View.prototype, {
     for (const [, x] of placed) reach = Math.max(reach, x + GLYPH_R);
     const releasing = f.cancelAt != null && f.cancelAt < c && !(ended && f.outcome === "success");
     const barEnd = releasing && ended ? Math.min(frame.xEnd, Math.max(b, reach)) : b;
+    const arrows = placed.filter(([i, , kind]) => kind === "cancel" && typeof st.events[i][5] === "number" &&
+                                 st.laneOf.has(st.events[i][5]) && st.laneOf.get(st.events[i][5]) !== k).map(([, x]) => x);
+    if (f.parent != null && st.laneOf.has(f.parent) && st.laneOf.get(f.parent) !== k) arrows.push(x0);
+    const flags = this.laneFlags(f, k, c, lane, frame, bands, arrows.sort((p, q) => p - q)); // (bands under the bar)
     if (barEnd > a || x0 >= LABEL_W) {
       h("svg:rect", { class: "eptw-bar", x: a, y: mid - BAR_H / 2, width: Math.max(2, barEnd - a), height: BAR_H, rx: 3,
                       fill: color, "fill-opacity": 0.28, stroke: color }, lane);
@@ -170,6 +175,7 @@ Object.assign(View.prototype, {
     } else if (!ended && c >= st.events.length && !this.model.get("running")) {
       this.label(texts, bands, "never ended", [[reach + 6, "center", "start"]], mid, colors.never, false, false, missed, reach);
     }
+    this.labelFlags(flags, texts, bands, mid, missed, g);
     const ordered = placed.filter(([, , kind, j]) => kind in LABELLED && !(j && j.unhandled && root))
       .sort((p, q) => LABELLED[p[2]] - LABELLED[q[2]] || p[0] - q[0]);
     for (const [i, x, kind, j] of ordered) {
@@ -419,6 +425,9 @@ Object.assign(View.prototype, {
     if (seen.has("fail")) { keys.add("fail"); keys.add("caught"); }
     if (seen.has("scope_open")) keys.add("scope");
     if ((st.order || []).some((row) => row.group)) keys.add("group");
+    const flagged = this.diagnostics().filter((d) => st.fibers.has(d.fibers[0]));
+    if (flagged.length) keys.add("diagnostic");
+    if (flagged.some((d) => d.seconds)) keys.add("diagnostic_span");
     const folded = !st.look.internal && (st.order || []).some((row) => row.f && row.f.hidden);
     const key = [...keys].sort().join(",") + (folded ? ":folded" : "");
     if (this.legendKey === key) return;

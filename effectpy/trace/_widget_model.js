@@ -1,8 +1,8 @@
 // effectpy's timeline widget (anywidget ESM), part 1 of 3: the store. The Python side sends
 // the trace's events in batches, each once ({type: "events", start, events}); this part
 // derives fibers, lanes, scopes and resources from them, and the words the pictures use.
-// `_widget.py` joins the three parts (_widget_model.js, _widget_view.js, _widget_draw.js)
-// into one module; the drawing speaks the SVG timeline's visual grammar (`_grammar`,
+// `_widget.py` joins the four parts (_widget_model.js, _widget_view.js, _widget_flags.js,
+// _widget_draw.js) into one module; the drawing speaks the SVG timeline's visual grammar (`_grammar`,
 // received as the `_grammar` trait: colours, glyphs, legend). One store per model, shared
 // by its views.
 
@@ -30,7 +30,7 @@ const STORES = new Map();
 // --- the store: events in, fibers out ------------------------------------------------------
 
 function newStore() {
-  const st = { views: new Set(), look: { mode: null, win: null, effectPane: false, internal: false,
+  const st = { views: new Set(), look: { mode: null, win: null, pane: "fibers", internal: false,
                                         expanded: new Set() } };
   reset(st);
   st.look.win = null;
@@ -291,6 +291,16 @@ function short(text, n) {
   return s.length <= n ? s : s.slice(0, n - 1) + "\u2026";
 }
 
+// Text in lines of at most n characters, broken between words (for a tooltip).
+function wrap(text, n) {
+  const lines = [];
+  let line = "";
+  for (const word of String(text).split(" ")) {
+    if (line && line.length + 1 + word.length > n) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join("\n");
+}
+
 function unquoted(text) {
   return text.length >= 2 && text[0] === text[text.length - 1] && (text[0] === "'" || text[0] === '"') ? text.slice(1, -1) : text;
 }
@@ -330,6 +340,7 @@ function describe(st, e, judged) {
     case "sleep": return `${me} sleeps ${fmtTime(d.seconds)}`;
     case "wake": return `${me} wakes`;
     case "timeout": return `${me} times out after ${fmtTime(d.after)}`;
+    case "step": return `${me} held the event loop for ${fmtTime(d.seconds)}`;
     case "retry": return `${me} retries (attempt ${d.attempt}) in ${fmtTime(d.delay)} after ${d.error}`;
     case "scope_open": return `${me} opens a ${d.kind} scope`;
     case "scope_close": return `${me} closes its ${d.kind} scope`;

@@ -1,4 +1,4 @@
-// effectpy's timeline widget, part 2 of 3: a view (the controls, what the reader does,
+// effectpy's timeline widget, part 2 of 4: a view (the controls, what the reader does,
 // the tooltip) and its drawing loop.
 
 class View {
@@ -34,8 +34,13 @@ class View {
     const tabs = h("div", { class: "eptw-tabs" }, side);
     this.fiberTab = h("button", { class: "on" }, tabs, "fibers");
     this.effectTab = h("button", {}, tabs, "effect");
+    this.diagTab = h("button", { title: "what in the trace points at a bug (trace.diagnose()): click one to see it" },
+                     tabs, "diagnostics");
     this.treePane = h("div", { class: "eptw-pane eptw-tree" }, side);
     this.effectPane = h("div", { class: "eptw-pane eptw-effect", style: "display:none" }, side);
+    this.diagPane = h("div", { class: "eptw-pane eptw-diagnostics", style: "display:none" }, side);
+    this.panes = [["fibers", this.fiberTab, this.treePane], ["effect", this.effectTab, this.effectPane],
+                  ["diagnostics", this.diagTab, this.diagPane]];
     const replay = h("div", { class: "eptw-replay" }, root);
     this.playBtn = h("button", { title: "replay the events one by one" }, replay, "\u25b6");
     const back = h("button", { title: "one event back" }, replay, "\u25c0");
@@ -51,8 +56,7 @@ class View {
     zin.onclick = () => this.zoom(0.6, null);
     zout.onclick = () => this.zoom(1 / 0.6, null);
     fit.onclick = () => { this.win = null; this.schedule(); };
-    this.fiberTab.onclick = () => this.showPane(false);
-    this.effectTab.onclick = () => this.showPane(true);
+    for (const [name, tab] of this.panes) tab.onclick = () => this.showPane(name);
     this.playBtn.onclick = () => this.play();
     back.onclick = () => this.step(-1);
     fwd.onclick = () => this.step(1);
@@ -70,11 +74,16 @@ class View {
       const node = ev.target.closest("g.node[data-fiber]");
       if (node) this.select(Number(node.getAttribute("data-fiber")), true);
     };
-    for (const name of ["selected", "cursor", "running", "title", "_heading", "effect_tree_svg", "sent"]) {
+    this.diagPane.onclick = (ev) => {
+      const row = ev.target.closest("[data-diagnostic]");
+      const d = row && this.diagnostics()[Number(row.getAttribute("data-diagnostic"))];
+      if (d) this.goTo(d);
+    };
+    for (const name of ["selected", "cursor", "running", "title", "_heading", "effect_tree_svg", "sent", "diagnostics"]) {
       model.on(`change:${name}`, () => this.schedule(name === "effect_tree_svg"));
     }
     this.effectDirty = true;
-    if (st.look.effectPane) this.showPane(true);
+    if (st.look.pane !== "fibers") this.showPane(st.look.pane);
     this.resize = new ResizeObserver(() => this.schedule());
     this.resize.observe(root);
     this.schedule();
@@ -163,13 +172,13 @@ class View {
     return set;
   }
 
-  showPane(effect) {
-    this.st.look.effectPane = effect;
-    this.effectPane.style.display = effect ? "" : "none";
-    this.treePane.style.display = effect ? "none" : "";
-    this.effectTab.classList.toggle("on", effect);
-    this.fiberTab.classList.toggle("on", !effect);
-    this.treeKey = null;
+  showPane(name) {
+    this.st.look.pane = name;
+    for (const [key, tab, pane] of this.panes) {
+      tab.classList.toggle("on", key === name);
+      pane.style.display = key === name ? "" : "none";
+    }
+    this.treeKey = this.diagKey = null;
     this.schedule();
   }
 
@@ -283,7 +292,9 @@ class View {
   }
 
   click(ev) {
-    const { row } = this.rowAt(ev);
+    const { row, px } = this.rowAt(ev);
+    const flag = this.flagAt(px, ev.clientY - this.svg.getBoundingClientRect().top);
+    if (flag) { this.showPane("diagnostics"); this.goTo(flag); return; }
     if (row && row.group) { this.toggle(row.group.key); return; }
     if (!row) { this.model.set("selected", null); this.model.save_changes(); this.schedule(); return; }
     this.select(row.f.id, false);
@@ -295,8 +306,11 @@ class View {
     const { row, px } = this.rowAt(pos);
     if (!row) { this.tip.style.display = "none"; return; }
     const st = this.st, c = this.cursor();
+    const flag = this.flagAt(px, pos.clientY - this.svg.getBoundingClientRect().top);
     let text;
-    if (row.group) {
+    if (flag) {
+      text = `${flag.kind}: ${wrap(flag.message, 72)}\nclick: show it in the diagnostics pane`;
+    } else if (row.group) {
       text = this.groupWords(row.group, c).join("\n") + `\nclick to ${st.look.expanded.has(row.group.key) ? "fold" : "show"} its fibers`;
     } else {
       const f = row.f;
@@ -370,6 +384,7 @@ class View {
     this.drawAxis(c);
     this.drawLanes(order, c, sub);
     this.drawTree(order, c, sub);
+    this.drawDiagnostics(c);
     this.drawLegend();
     this.markEffect(sub);
     if (this.hoverAt) this.hover(this.hoverAt); // the tooltip follows the replay
