@@ -70,6 +70,27 @@ def test_parents_outcomes_and_cancel_edges_of_a_plain_asyncio_program():
     assert Trace.from_jsonl(trace.to_jsonl()) == trace
     assert "victim" in trace.to_svg() and trace.to_perfetto()["traceEvents"]
     assert not trace.leaks()
+    # the root task's exit carries what it returned, as a root fiber's does
+    (root_exit,) = [e for e in trace.events if e.kind == "exit" and e.fiber == main.id]
+    assert root_exit.data["value"] == "'done'"
+
+
+@pytest.mark.parametrize("source", [False, True])  # the stand-in's two ways of stepping
+def test_a_root_task_shows_its_value_however_it_stepped(source):
+    async def none() -> None:
+        await asyncio.sleep(0)
+
+    async def last_step_value() -> int:
+        return 7
+
+    async def main() -> list[object]:
+        return await asyncio.gather(asyncio.create_task(none()), asyncio.create_task(last_step_value()))
+
+    with record(asyncio=True, source=source) as trace:
+        assert asyncio.run(main()) == [None, 7]
+    values = {trace.fiber(e.fiber).name: e.data.get("value") for e in trace.events if e.kind == "exit"}
+    # only roots carry a value: main's children do not
+    assert values == {"main": "[None, 7]", "none": None, "last_step_value": None}
 
 
 def test_a_task_group_that_aborts_names_the_failed_task_as_the_canceller():

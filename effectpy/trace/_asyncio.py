@@ -70,8 +70,8 @@ _CancelledError: Final = asyncio.CancelledError
 # The context a task's events read their clock from: none provided, so the trace's clock
 # (a TestClock the trace adopted, else the live clock).
 _TASK_CONTEXT: Final = Context()
-# How a recorded task that returned ended, for the recorder (which keeps no values).
-_SUCCESS: Final[Exit[Any]] = Exit(True, None, EMPTY)
+# How a recorded task that returned None ended.
+_NONE: Final[Exit[Any]] = Exit(True, None, EMPTY)
 
 
 class _Tracker:
@@ -94,10 +94,11 @@ class _Tracker:
             except Exception as exc:  # noqa: BLE001 - a broken recorder must not break the run
                 self._fault(recorder, "fiber_started", exc)
 
-    def returned(self, fiber: TaskFiber) -> None:
+    def returned(self, fiber: TaskFiber, value: Any) -> None:
+        exit_ = _NONE if value is None else Exit(True, value, EMPTY)  # (a root shows its value)
         for recorder in self.recorders:
             try:
-                recorder.fiber_ended(fiber, _SUCCESS)
+                recorder.fiber_ended(fiber, exit_)
             except Exception as exc:  # noqa: BLE001
                 self._fault(recorder, "fiber_ended", exc)
 
@@ -168,7 +169,18 @@ class TaskFiber:
         start = _perf()
         try:
             out = self.coro.send(value)
-        except BaseException as exc:  # its end (StopIteration: it returned)
+        except StopIteration as stop:  # it returned: `_charge` and `_ended`, inlined
+            own = _perf() - start - (led.charged - before)
+            led.charged += own
+            if own >= _floor:
+                self._tracker.emit("fiber_step", self, own, None)
+            task = self._task
+            if task is None or not task._must_cancel:  # type: ignore[attr-defined]
+                self._tracker.returned(self, stop.value)
+            else:
+                self._ended(_CancelledError())  # cancelled in its last step
+            raise
+        except BaseException as exc:  # it raised
             self._charge(_perf() - start, before, None, None)
             self._ended(exc)
             raise
@@ -240,10 +252,10 @@ class TaskFiber:
     def _ended(self, exc: BaseException) -> None:
         """The coroutine ended with ``exc`` (StopIteration: it returned)."""
         tracker = self._tracker
-        if exc.__class__ is StopIteration:
+        if isinstance(exc, StopIteration):
             task = self._task
             if task is None or not task._must_cancel:  # type: ignore[attr-defined]
-                tracker.returned(self)
+                tracker.returned(self, exc.value)
                 return
             exc = _CancelledError()  # cancelled in its last step: the task ends cancelled
         if isinstance(exc, _CancelledError):
@@ -354,19 +366,26 @@ def _callers() -> list[Any]:
 # The coroutines `asyncio.run` runs as tasks of its own when it shuts the loop down (the
 # loop's housekeeping), and the task that moves a `TestClock`'s time (`advance`): not the
 # program's.
+# (By identity: a code object's hash is computed anew from its contents at each lookup.)
 _HOUSEKEEPING: Final = frozenset(
-    [*(getattr(asyncio.BaseEventLoop, name).__code__ for name in ("shutdown_asyncgens", "shutdown_default_executor")),
-     TestClock._drive.__code__])
+    id(code) for code in (*(getattr(asyncio.BaseEventLoop, name).__code__
+                            for name in ("shutdown_asyncgens", "shutdown_default_executor")),
+                          TestClock._drive.__code__))
 
 
 def _is_asyncio(frame: Any) -> bool:
     return str(frame.f_globals.get("__name__", "")).partition(".")[0] == "asyncio"
 
 
+# asyncio.current_task without its checks (a dict lookup; Python 3.12+ has it in C)
+_current_task: Final[Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None]] = (
+    getattr(asyncio.tasks, "_current_tasks").get if sys.version_info < (3, 12) else asyncio.current_task)
+
+
 def _running_fiber(loop: asyncio.AbstractEventLoop) -> object:
     """The fiber or recorded task running now on ``loop`` (None: none, or a task that is
     not recorded): the parent of a task created now."""
-    running = asyncio.current_task(loop)
+    running = _current_task(loop)
     if running is None:
         return None
     fiber = carrying(running)
@@ -393,8 +412,7 @@ class _Factory:
     def __call__(self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
         tracker = _TRACKING.get()
         previous = self.previous
-        parent = _running_fiber(loop) if tracker is not None and tracker.recorders else None
-        if tracker is None or not tracker.recorders or getattr(coro, "cr_code", None) in _HOUSEKEEPING:
+        if tracker is None or not tracker.recorders or id(getattr(coro, "cr_code", None)) in _HOUSEKEEPING:
             # not recorded (nor the loop's own housekeeping: asyncio.run's shutdown tasks,
             # a TestClock's driver)
             if previous is not None:
@@ -402,7 +420,7 @@ class _Factory:
                 return task
             return asyncio.Task(coro, loop=loop, **kwargs)
         fiber = TaskFiber(coro, tracker, self.ledger, kwargs.get("name"))
-        tracker.started(fiber, parent)
+        tracker.started(fiber, _running_fiber(loop))
         if previous is None:
             task = _Task(fiber, loop=loop, **kwargs)
         elif previous is _EAGER:  # an eager task runs its first step in its constructor

@@ -284,15 +284,20 @@ class Recorder(Instrument):
             self._compact_locked()
 
     def fiber_ended(self, fiber: Any, exit: Any) -> None:
+        fid = self._fids.get(fiber.id)
+        if fid is None:
+            fid = self._fid(fiber.id)
         if exit._ok:  # _add, inlined
             t = _monotonic() if fiber._ctx is self._live_ctx else self._now(fiber)
-            fid = self._fids.get(fiber.id)
-            if fid is None:
-                fid = self._fid(fiber.id)
+            roots = self._roots
             # a root's value is shown at the end of its lane (the others' would cost every
             # event of a fork-heavy trace its share of a repr)
-            data = _SUCCESS if fid not in self._roots else {
-                "outcome": "success", "value": safe_repr(exit._value, 200)}
+            data: Mapping[str, Any]
+            if fid in roots:
+                data = {"outcome": "success", "value": safe_repr(exit._value, 200)}
+                roots.discard(fid)
+            else:
+                data = _SUCCESS
             raw = self._raw
             raw += ("exit", fid, None, None, fiber.name, data, t)
             if len(raw) >= _COMPACT_AT:
@@ -300,9 +305,9 @@ class Recorder(Instrument):
         else:
             self._add(fiber, "exit", data={"outcome": outcome_of(exit),
                                            "cause": self._cause_text(exit.cause)})
+            self._roots.discard(fid)
         if self._asked:
-            self._asked.pop(self._fids.get(fiber.id, 0), None)
-        self._roots.discard(self._fids.get(fiber.id, 0))
+            self._asked.pop(fid, None)
         ended = self._ended
         if ended is not None:  # bounded: forget the fibers that ended longest ago
             ended.append(fiber.id)
