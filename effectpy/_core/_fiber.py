@@ -486,6 +486,13 @@ class Fiber(Generic[E, A]):
                             val = cause_of(exc)
                             eff = None
                     else:
+                        # descend a left-nested chain in one go: pushing runs no user code,
+                        # so nothing between these nodes needs a check
+                        while itag == FLAT_MAP:
+                            push(eff)
+                            eff = inner
+                            inner = eff._a
+                            itag = inner._tag
                         push(eff)
                         eff = inner
                 elif tag == MAP or tag == FOLD:
