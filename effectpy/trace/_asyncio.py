@@ -51,7 +51,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from .._core._carrier import carrying
 from .._core._cause import EMPTY, HOST, Die, Exit, Fail, Interrupt
@@ -134,19 +134,20 @@ class TaskFiber:
 
     It has the coroutine protocol (``send``, ``throw``, ``close``, ``__await__``), so
     asyncio takes it for a coroutine (`collections.abc.Coroutine` by its methods); it does
-    not inherit from it, so that telling it apart (``__class__ is TaskFiber``) is cheap."""
+    not inherit from it. With source capture on, a task's stand-in is a `_SourcedTaskFiber`."""
 
-    __slots__ = ("id", "name", "source", "coro", "_tracker", "_led", "_by", "_asked", "_where", "_task")
+    __slots__ = ("id", "name", "source", "coro", "_tracker", "_led", "_by", "_asked", "_task")
 
     daemon: Final = False  # what the recorder reads from a fiber: the same for every task
     _ctx: Final = _TASK_CONTEXT
+    _where: ClassVar[bool] = False  # source capture is off: its long steps say no file:line
 
     def __init__(self, coro: Coroutine[Any, Any, Any], tracker: _Tracker, led: Ledger,
                  name: str | None) -> None:
         self.id = next(_FIBER_IDS)
         self.name = name or getattr(coro, "__name__", None) or type(coro).__name__
         # file:line of the code that created the task, when source capture is on
-        self.source = _created_at() if (where := CAPTURE_SOURCE.get()) else None
+        self.source = _created_at() if self._where else None
         self.coro = coro
         self._tracker = tracker
         self._led = led  # its loop's thread's step accounting
@@ -155,15 +156,12 @@ class TaskFiber:
         # A cancel() has not reached the coroutine yet (a CancelledError thrown in then is
         # that cancellation; otherwise it is an awaited task's, passed on as an exception).
         self._asked = False
-        self._where = where  # record where its long steps ran (source capture is on)
         self._task: asyncio.Task[Any] | None = None  # set once the task exists
 
     # --- the coroutine protocol (what the task calls at each step) --------------------
 
     def send(self, value: Any, _perf: Callable[[], float] = _perf, _floor: float = STEP_FLOOR) -> Any:
         # `_step` for a send without source capture, inlined: the hot path of a task
-        if self._where:
-            return self._step(self.coro.send, value)
         led = self._led
         before = led.charged
         start = _perf()
@@ -185,9 +183,8 @@ class TaskFiber:
             self._ended(exc)
             raise
         took = _perf() - start
-        charged = led.charged
-        own = took - (charged - before)
-        led.charged = charged + own
+        own = took - (led.charged - before)
+        led.charged = before + took  # (the ledger's charge: what it had, and this step whole)
         if own >= _floor:
             self._tracker.emit("fiber_step", self, own, None)
         if out.__class__ is _Task:
@@ -246,7 +243,7 @@ class TaskFiber:
         """The task waits for ``task`` (its other waits are not recorded: one event per
         wait of every task would double the cost of recording)."""
         target = task.get_coro()
-        if target.__class__ is TaskFiber:
+        if isinstance(target, TaskFiber):
             self._tracker.emit("fiber_joined", self, target)
 
     def _ended(self, exc: BaseException) -> None:
@@ -266,6 +263,17 @@ class TaskFiber:
         tracker.emit("fiber_ended", self, Exit(False, None, cause))
 
 
+class _SourcedTaskFiber(TaskFiber):
+    """A task's stand-in while source capture is on: each step also notes where it began
+    and ended (so a long one says file:line)."""
+
+    __slots__ = ()
+    _where: ClassVar[bool] = True
+
+    def send(self, value: Any, _perf: Callable[[], float] = _perf, _floor: float = STEP_FLOOR) -> Any:
+        return self._step(self.coro.send, value)
+
+
 def _created_at() -> str | None:
     """``file:line`` of the code that is creating a task: the innermost caller that is not
     effectpy's or the event loop's (asyncio, anyio, ...)."""
@@ -282,7 +290,7 @@ class _Task(asyncio.Task):  # type: ignore[type-arg]
 
     def cancel(self, msg: Any = None) -> bool:
         fiber = self.get_coro()
-        if self.done() or fiber.__class__ is not TaskFiber:
+        if self.done() or not isinstance(fiber, TaskFiber):
             return super().cancel(msg)
         by, reason = _canceller(fiber)
         fiber._by = by
@@ -298,7 +306,7 @@ class _Task(asyncio.Task):  # type: ignore[type-arg]
     def set_name(self, value: object) -> None:
         super().set_name(value)
         fiber = self.get_coro()
-        if fiber.__class__ is TaskFiber:
+        if isinstance(fiber, TaskFiber):
             fiber.name = str(value)  # the events from now on carry it
 
 
@@ -335,14 +343,14 @@ def _canceller(target: TaskFiber) -> tuple[object, str]:
         if fiber is not None:
             return fiber.id, reason
         coro = running.get_coro()
-        return (coro.id if coro.__class__ is TaskFiber else "a task outside this trace"), reason
+        return (coro.id if isinstance(coro, TaskFiber) else "a task outside this trace"), reason
     # called back by the event loop: a TaskGroup's callback for a task that failed, a timeout
     for f in frames:
         name = f.f_code.co_name
         if name == "_on_task_done" and _is_asyncio(f):
             failed = f.f_locals.get("task")
             stand_in = failed.get_coro() if isinstance(failed, asyncio.Task) else None
-            if stand_in.__class__ is TaskFiber:
+            if isinstance(stand_in, TaskFiber):
                 return stand_in.id, reason
         if name == "_on_timeout" and _is_asyncio(f):
             return "asyncio.timeout", reason
@@ -392,7 +400,7 @@ def _running_fiber(loop: asyncio.AbstractEventLoop) -> object:
     if fiber is not None:
         return fiber
     coro = running.get_coro()
-    return coro if coro.__class__ is TaskFiber else None
+    return coro if isinstance(coro, TaskFiber) else None
 
 
 _EAGER: Final = getattr(asyncio, "eager_task_factory", None)  # Python 3.12+
@@ -419,7 +427,8 @@ class _Factory:
                 task: asyncio.Task[Any] = previous(loop, coro, **kwargs)
                 return task
             return asyncio.Task(coro, loop=loop, **kwargs)
-        fiber = TaskFiber(coro, tracker, self.ledger, kwargs.get("name"))
+        stand_in = _SourcedTaskFiber if CAPTURE_SOURCE.get() else TaskFiber
+        fiber = stand_in(coro, tracker, self.ledger, kwargs.get("name"))
         tracker.started(fiber, _running_fiber(loop))
         if previous is None:
             task = _Task(fiber, loop=loop, **kwargs)
@@ -540,7 +549,7 @@ class AsyncioRecorder(Recorder):
             carrier = getattr(fiber, "_carrier", None)
             task = getattr(carrier, "task", None)
             coro = task.get_coro() if isinstance(task, asyncio.Task) else None
-            if coro.__class__ is TaskFiber:
+            if isinstance(coro, TaskFiber):
                 by = coro.id
         super().fiber_interrupted(fiber, by, reason)
 
@@ -647,7 +656,7 @@ def _owner() -> tuple[Any, Instruments | _Tracker | None]:
     """The recorded fiber or task running now, and where its events go."""
     loop = asyncio._get_running_loop()
     running = _running_fiber(loop) if loop is not None else None
-    if running.__class__ is TaskFiber:
+    if isinstance(running, TaskFiber):
         return running, running._tracker
     if running is not None:  # an effect's fiber
         return running, running._runtime.instrument  # type: ignore[attr-defined]
