@@ -62,6 +62,29 @@ def test_two_traces_share_one_time_axis():
     assert alone == []
 
 
+def test_what_never_ended_in_the_shorter_trace_ends_with_that_trace():
+    from effectpy.trace import TraceEvent
+
+    short = Trace([TraceEvent(0, 0.0, "fork", 1, None, None, "main", {}),
+                   TraceEvent(1, 0.0, "fork", 2, 1, None, "forever", {}),
+                   TraceEvent(2, 1.0, "exit", 1, None, None, "main", {"outcome": "success"})], clock="TestClock")
+    long = Trace([TraceEvent(0, 0.0, "fork", 1, None, None, "main", {}),
+                  TraceEvent(1, 4.0, "exit", 1, None, None, "main", {"outcome": "success"})], clock="TestClock")
+
+    def ends(svg: str) -> dict[str, float]:  # where each bar of the top picture ends
+        out = {}
+        for g in ET.fromstring(svg).iter(f"{SVG}g"):
+            title = g.find(f"{SVG}title")
+            rect = g.find(f"{SVG}rect")
+            if title is not None and rect is not None and (title.text or "").startswith("#"):
+                out.setdefault(title.text.split(":")[0], float(rect.get("x")) + float(rect.get("width")))
+        return out
+
+    pair = ends(side_by_side(short, long).svg)
+    # the daemon that never ended runs to its trace's end (1 s), with main, not to the 4 s axis
+    assert pair["#2 forever"] == pair["#1 main"]
+
+
 def test_each_picture_has_its_title_and_one_legend_explains_both():
     pair = side_by_side(short_and_failing(), long_and_clean(), titles=("one fails", "one holds a connection"))
     first, second = panels(pair.svg)
@@ -118,7 +141,8 @@ def test_how_it_shows_and_saves(tmp_path):
     (lambda t: side_by_side(t, t, titles="ab"), TypeError, r"titles must be a pair .*got 'ab'"),
     (lambda t: side_by_side(t, t, titles=("a", 1)), TypeError, "titles must be a pair"),
     (lambda t: side_by_side(t, t, diagnostics=None), TypeError, "diagnostics must be True or False, got None"),
-    (lambda t: side_by_side(t, t, width=100), ValueError, "at least 600, got 100"),
+    (lambda t: side_by_side(t, t, width=100), ValueError, "at least 600 pixels, got 100"),
+    (lambda t: side_by_side(t, t, width="800"), TypeError, "whole number of pixels, got str '800'"),
 ])
 def test_bad_arguments_are_refused(call, error, match):
     with pytest.raises(error, match=match):
@@ -128,3 +152,19 @@ def test_bad_arguments_are_refused(call, error, match):
 def test_empty_traces_draw():
     pair = side_by_side(Trace(), Trace())
     assert ET.fromstring(pair.svg) is not None and overlaps(pair.svg) == []
+
+
+def test_names_that_could_hide_or_reorder_text_are_shown_as_escapes_everywhere():
+    from effectpy.trace import TraceEvent
+    from effectpy.trace._browser import diagnostics
+    evil = "evil\u202egnp.exe\x1b[31m"
+    trace = Trace([TraceEvent(0, 0.0, "fork", 1, None, None, "main", {}),
+                   TraceEvent(1, 0.0, "fork", 2, 1, None, evil, {}),
+                   TraceEvent(2, 1.0, "exit", 1, None, None, "main", {"outcome": "success"}),
+                   TraceEvent(3, 2.0, "exit", 2, None, None, evil, {"outcome": "success"})], clock="TestClock")
+    (leak,) = trace.diagnose()
+    assert evil in leak.message  # the diagnostic keeps the name as it is
+    pair = side_by_side(trace, trace)
+    for shown in (pair.svg, pair.to_html(), repr(diagnostics(trace))):
+        assert "\u202e" not in shown and "\x1b" not in shown
+    assert "evil\\u202egnp.exe\\x1b[31m" in pair.to_html()

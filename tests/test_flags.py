@@ -145,3 +145,61 @@ def test_flags_of_one_lane_spread_out_and_their_words_never_overlap():
     assert overlaps(svg) == []
     shown = texts(svg)
     assert "never released" in shown or any(t.startswith("+") for t in shown)  # placed, or counted
+
+
+def many_leaks(n: int) -> Trace:
+    """main forks n children at once and ends; they outlive it (n leaks, one lane group)."""
+    from effectpy.trace import TraceEvent
+    events = [TraceEvent(0, 0.0, "fork", 1, None, None, "main", {})]
+    for k in range(n):
+        events.append(TraceEvent(len(events), 0.0, "fork", k + 2, 1, None, "child", {}))
+    events.append(TraceEvent(len(events), 1.0, "exit", 1, None, None, "main", {"outcome": "success"}))
+    for k in range(n):
+        events.append(TraceEvent(len(events), 2.0, "exit", k + 2, None, None, "child", {"outcome": "success"}))
+    return Trace(events, clock="TestClock")
+
+
+def stands_for(title: str) -> int:
+    """How many diagnostics a flag's hover text speaks of."""
+    lines = title.split("\n")
+    more = re.fullmatch(r"\.\.\. and (\d+) more: trace\.diagnose\(\) lists them all", lines[-1])
+    return len(lines) - 1 + int(more.group(1)) if more else len(lines)
+
+
+def test_many_flags_on_one_lane_stay_in_the_picture_and_one_stands_for_those_without_room():
+    trace = many_leaks(200)
+    assert len(trace.diagnose()) == 200
+    svg = trace.to_svg()
+    width = float(ET.fromstring(svg).get("width"))
+    found = flags(svg)
+    assert 1 <= len(found) < 200
+    assert all(_Canvas(trace, WIDTH, []).plot_x0 <= x <= width for x, _, _ in found)
+    assert sum(stands_for(title) for _, _, title in found) == 200  # none lost
+    (last,) = [f for f in found if stands_for(f[2]) > 1]
+    assert f"(and {stands_for(last[2]) - 1} more)" in svg  # said beside it (or in its lane's "+n")
+    assert overlaps(svg) == []
+
+
+def test_a_diagnostic_given_outside_the_trace_time_is_flagged_at_its_edge():
+    from effectpy.trace import Diagnostic
+    trace = many_leaks(1)
+    c = _Canvas(trace, WIDTH, [])
+    far = [Diagnostic("never_ended", (2,), 1e6, "far away"), Diagnostic("never_ended", (2,), -5.0, "long before")]
+    xs = sorted(x for x, _, _ in flags(trace.to_svg(diagnostics=far)))
+    # at the plot's start (right of the fork arrow there), and at its end
+    assert c.plot_x0 <= xs[0] <= c.plot_x0 + CLEAR and xs[1] == c.plot_x1
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"kind": "oops"}, ValueError, "kind must be one of leak, unreleased"),
+    ({"fibers": ()}, TypeError, "fibers must be a non-empty tuple"),
+    ({"fibers": [1]}, TypeError, "fibers must be a non-empty tuple"),
+    ({"at": float("nan")}, ValueError, "at must be a finite number"),
+    ({"seconds": float("inf")}, ValueError, "seconds must be a finite number"),
+    ({"seconds": -1.0}, ValueError, "seconds must be a finite number"),
+])
+def test_a_diagnostic_is_checked_when_made(kwargs, error, match):
+    from effectpy.trace import Diagnostic
+    fields = {"kind": "leak", "fibers": (1,), "at": 0.0, "message": "m", **kwargs}
+    with pytest.raises(error, match=match):
+        Diagnostic(**fields)

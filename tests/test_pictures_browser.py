@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import re
+
 import pytest
 
 CHROMIUM = os.environ.get("EFFECTPY_CHROMIUM", "/usr/bin/chromium")
@@ -217,6 +219,23 @@ def test_each_bug_is_flagged_in_the_widget_as_in_the_svg(kind, traces, page):
     assert page.locator(".eptw-tabs button.warn").inner_text() == "diagnostics (1)"
     assert "diagnostic: hover it for what may be wrong" in texts(page, ".eptw-key")
     assert (page.locator("rect.eptw-flag-span").count() == 1) == (d.seconds is not None)
+
+
+def test_many_flags_on_one_lane_stay_in_the_widget_and_one_stands_for_the_rest(page):
+    from test_flags import many_leaks
+    open_widget(page, many_leaks(200))
+    flags = page.locator("g.eptw-flag")
+    assert 1 <= flags.count() < 200
+    width = page.evaluate("document.querySelector('svg.eptw-lanes').getBoundingClientRect().width")
+    xs = [float(re.match(r"translate\(([-\d.]+)", flags.nth(k).get_attribute("transform")).group(1))
+          for k in range(flags.count())]
+    assert all(0 < x <= width for x in xs)
+    last = flags.nth(flags.count() - 1).bounding_box()
+    page.mouse.move(last["x"] + last["width"] / 2, last["y"] + last["height"] / 2)
+    tip = page.locator(".eptw-tip")
+    tip.wait_for()
+    more = int(re.search(r"and (\d+) more on this lane", tip.inner_text()).group(1))
+    assert flags.count() - 1 + 1 + more == 200  # each flag one, the last one for the rest too
 
 
 @pytest.mark.parametrize("kind", sorted(BUGS))

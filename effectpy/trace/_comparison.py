@@ -7,14 +7,13 @@ and one legend under them explains what either shows.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._flags import wanted
 from ._story import title_of
-from ._text import fmt_duration, num
+from ._text import esc, fmt_duration, num
 from ._timeline import WIDTH, _Canvas, _shown, document, draw
 
 if TYPE_CHECKING:
@@ -30,8 +29,8 @@ GAP = 12  # px between the two pictures (a rule is drawn in the middle)
 class Comparison:
     """What `side_by_side` returns: ``svg``, one standalone SVG document of both timelines;
     ``headings``, the title of each; ``diagnostics``, each trace's (what its flags show).
-    In a notebook it shows as its picture; its text form (``text``) is each heading and its
-    trace's summary without timings."""
+    In a notebook it shows as its picture; its text form (``text``) is the shared axis's
+    span, then each heading and its trace's summary without timings."""
 
     svg: str
     headings: tuple[str, str]
@@ -57,10 +56,10 @@ class Comparison:
         under it each trace's diagnostics as a list."""
         sections = []
         for heading, found in zip(self.headings, self.diagnostics):
-            items = "".join(f"<li><b>{html.escape(d.kind)}</b>: {html.escape(d.message)}</li>" for d in found)
-            sections.append(f"<h2>{html.escape(heading)}</h2>"
+            items = "".join(f"<li><b>{esc(d.kind)}</b>: {esc(d.message)}</li>" for d in found)
+            sections.append(f"<h2>{esc(heading)}</h2>"
                             + (f"<ul>{items}</ul>" if items else "<p>no diagnostics</p>"))
-        title = html.escape(f"{self.headings[0]} / {self.headings[1]}")
+        title = esc(f"{self.headings[0]} / {self.headings[1]}")
         return "\n".join([
             "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', f"<title>{title}</title>",
             "<style>body { margin: 16px; font: 13px/1.4 'DejaVu Sans', Verdana, sans-serif; color: #1f2933; }"
@@ -110,8 +109,10 @@ def side_by_side(first: Trace, second: Trace, *, titles: tuple[str | None, str |
         raise TypeError(f"side_by_side's titles must be a pair (str or None, str or None), got {titles!r}")
     if not isinstance(diagnostics, bool):
         raise TypeError(f"side_by_side's diagnostics must be True or False, got {diagnostics!r}")
-    if isinstance(width, bool) or not isinstance(width, int) or width < 600:
-        raise ValueError(f"side_by_side's width must be a whole number of pixels, at least 600, got {width!r}")
+    if isinstance(width, bool) or not isinstance(width, int):
+        raise TypeError(f"side_by_side's width must be a whole number of pixels, got {type(width).__name__} {width!r}")
+    if width < 600:
+        raise ValueError(f"side_by_side's width must be at least 600 pixels, got {width!r}")
     times = [e.ts for trace in (first, second) for e in trace.events]
     domain = (min(times), max(times)) if times else (0.0, 0.0)
     found = (wanted(first, diagnostics), wanted(second, diagnostics))

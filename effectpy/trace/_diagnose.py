@@ -27,6 +27,7 @@ marks it there, and the widget's *diagnostics* pane moves its replay cursor to i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -69,6 +70,22 @@ class Diagnostic:
     resource: int | None = None
     seq: int | None = None
     untimed: str = field(default="", repr=False)  # the message without clock readings
+
+    def __post_init__(self) -> None:
+        if self.kind not in DIAGNOSTIC_KINDS:
+            raise ValueError(f"Diagnostic's kind must be one of {', '.join(DIAGNOSTIC_KINDS)}, got {self.kind!r}")
+        if not isinstance(self.fibers, tuple) or not self.fibers or not all(
+                isinstance(f, int) and not isinstance(f, bool) for f in self.fibers):
+            raise TypeError(f"Diagnostic's fibers must be a non-empty tuple of fiber ids (the one at "
+                            f"fault first), got {self.fibers!r}")
+        for name in ("at", "seconds"):
+            value = getattr(self, name)
+            if value is None and name == "seconds":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (
+                    name == "seconds" and value < 0):
+                raise ValueError(f"Diagnostic's {name} must be a finite number of trace seconds"
+                                 f"{' (>= 0)' if name == 'seconds' else ''}, got {value!r}")
 
     def __str__(self) -> str:
         return self.message

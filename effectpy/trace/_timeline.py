@@ -84,6 +84,7 @@ class _Canvas:
             y += lane.height
         self.bottom = y
         self.t0, self.t1 = domain if domain is not None else (story.t0, story.t1)
+        self.end = story.t1  # where this trace ends (the axis may go on: side_by_side)
         self.span = self.t1 - self.t0 if self.t1 > self.t0 else 1.0
         self.width = width
         self.plot_x0 = LABEL_W
@@ -291,7 +292,7 @@ def _bars(c: _Canvas, marks: list[_Placed]) -> None:
         if f is None:
             continue
         mid = lane.mid
-        end = f.end if f.end is not None else c.t1
+        end = f.end if f.end is not None else c.end
         color = COLORS.get(f.outcome, COLORS[None])
         bx0 = c.x(f.start)
         bx1 = max(c.x(end), bx0 + 2)
@@ -509,7 +510,7 @@ def _labels(c: _Canvas, marks: list[_Placed], flags: Callable[[dict[int, list[tu
         text, outcome = story.result(f.id)
         if not root:
             text = "never ended"
-        x = c.reach.get(i, c.x(f.end or c.t1)) + 6
+        x = c.reach.get(i, c.x(f.end or c.end)) + 6
         mid = lane.mid
         color = COLORS.get(outcome, MUTED) if outcome != "success" else TEXT
         shown = fit(one_line(text), NOTE_SIZE, right - x, bold=root)
@@ -583,7 +584,7 @@ def _scopes(c: _Canvas) -> None:
         y0 = c.lanes[rows[0]].top + 2 + inset
         y1 = c.lanes[last].top + c.lanes[last].height - 2 - inset
         bx0 = c.x(scope.opened) - 7 + inset
-        closed = scope.closed if scope.closed is not None else c.t1
+        closed = scope.closed if scope.closed is not None else c.end
         bx1 = max(c.x(closed) + 7 - inset, bx0 + 8)
         tip = (f"{scope.kind} scope of {c.story.labels.get(scope.fiber, '?')}: {len(scope.children)} "
                f"{'branch' if len(scope.children) == 1 else 'branches'}, {c.rel(scope.opened)} to {c.rel(closed)}")

@@ -55,7 +55,7 @@ class TimelineWidget(anywidget.AnyWidget):
     widget is made and again when a `live` run ends (a flush sends only new events).
     """
 
-    # the browser side: one ES module, kept in three files (the store, a view, its drawing)
+    # the browser side: one ES module, kept in four files (the store, a view, the diagnostics, the drawing)
     _esm = esm()
     _css = css()
 

@@ -45,7 +45,7 @@ Object.assign(View.prototype, {
     const height = Math.max(LANE_H, order.length * LANE_H + 4);
     svg.replaceChildren();
     this.placed = new Map(); // event index -> x of its glyph, as drawn
-    this.flagged = []; // [x, y, diagnostic] of each flag drawn
+    this.flagged = []; // each flag drawn: {x, y, d: its diagnostic, more: how many more it stands for}
     svg.setAttribute("width", width);
     svg.setAttribute("height", height);
     h("svg:defs", {}, svg).innerHTML = g.defs || "";
@@ -328,13 +328,18 @@ Object.assign(View.prototype, {
     h("svg:rect", { x: x0, y: doneTop, width: cols, height: doneH, fill: "none", stroke: "#d9dee4" }, lane);
     const parent = st.laneOf.get(group.parent);
     const first = st.fibers.get(group.members[0]);
+    const arrows = [];
     if (parent != null && parent !== k && first.start < c) {
       const x = this.x(this.dom(first.start));
       if (x >= LABEL_W && x <= frame.xEnd) {
         this.forkLine(x, parent, k, y - 1, g, frame);
         h("svg:path", { d: `M${x - 3},${y - 5} L${x},${y} L${x + 3},${y - 5} Z`, fill: g.fork }, frame.arrows);
+        arrows.push(x);
       }
     }
+    // its members' diagnostics, flagged on the group's row (as in the SVG; no words: the
+    // row has no room for them, the tooltip and the pane say what they are)
+    this.laneFlags(null, k, c, lane, frame, new Bands(LABEL_W, frame.xEnd), arrows);
   },
 
   // A bracket around the rows of each scope's children (offset by nesting), its kind by

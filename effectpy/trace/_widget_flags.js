@@ -4,6 +4,7 @@
 // their flags on the lanes, as the SVG timeline draws them (`_flags.py`).
 
 const RISE = 12; // px: how far above its lane's middle a flag stands
+const DRIFT = 3 * MARK_GAP; // px: how far right of its time a flag may move to make room
 const PANE_ROWS = 200; // the pane lists at most this many (a trace may have thousands)
 
 Object.assign(View.prototype, {
@@ -41,6 +42,7 @@ Object.assign(View.prototype, {
       events.push(i);
       if (lane != null) (byLane.get(lane) || byLane.set(lane, []).get(lane)).push([n, d, i]);
     });
+    for (const flags of byLane.values()) flags.sort((a, b) => a[1].at - b[1].at); // in time order
     this.flags = { list, order: st.order, n: st.events.length, byLane, events };
     return this.flags;
   },
@@ -88,18 +90,25 @@ Object.assign(View.prototype, {
     }
   },
 
-  // A lane's flags, up to the cursor: the glyph above the bar, moved right of the arrows
-  // that come down to the lane there (`arrows`: their x), and for what lasted, a band behind
-  // it (drawn into `under`, which is under the bar); they take their room in `bands`.
+  // A lane's flags, up to the cursor (`f`: the lane's fiber, null for a group's row): the
+  // glyph above the bar, moved right of the arrows that come down to the lane there
+  // (`arrows`: their x), and for what lasted, a band behind it (drawn into `under`, which is
+  // under the bar); they take their room in `bands`.
   laneFlags(f, k, c, under, frame, bands, arrows) {
     const flags = [], g = frame.g, mid = k * LANE_H + LANE_H / 2;
-    let lastX = -Infinity;
+    let lastX = -Infinity, last = null;
     for (const [n, d, i] of this.flagIndex().byLane.get(k) || []) {
       if (i < 0 || i >= c) continue;
-      let x = d.seconds != null || this.currentMode() === "time" ? this.x(this.domAt(d.at)) : this.x(this.dom(i));
+      const at = d.seconds != null || this.currentMode() === "time" ? this.x(this.domAt(d.at)) : this.x(this.dom(i));
+      let x = at;
       for (const a of arrows) if (Math.abs(x - a) < GLYPH_R + 4) x = a + GLYPH_R + 4;
-      x = Math.max(x, lastX + MARK_GAP);
+      if (x < lastX + MARK_GAP) {
+        x = lastX + MARK_GAP;
+        // no room near its time: the flag before it on the lane stands for it too (as in the SVG)
+        if (last && (x > at + DRIFT || x > frame.xEnd)) { last.more += 1; continue; }
+      }
       lastX = x;
+      last = null;
       if (x < LABEL_W - GLYPH_R || x > frame.xEnd) continue;
       if (d.seconds) {
         const x0 = frame.clip(this.x(this.domAt(d.at))), x1 = frame.clip(this.x(this.domAt(d.at + d.seconds)));
@@ -107,12 +116,14 @@ Object.assign(View.prototype, {
                                      rx: 2, fill: g.diagnostic, "fill-opacity": 0.55, stroke: g.diagnostic_ink, "stroke-dasharray": "3 2" }, under);
         h("svg:title", {}, span, d.message);
       }
-      const flag = h("svg:g", { class: "eptw-flag", "data-diagnostic": n, "data-fiber": f.id, transform: `translate(${x},${mid - RISE})` }, frame.marks);
+      const id = d.fibers[0];
+      const flag = h("svg:g", { class: "eptw-flag", "data-diagnostic": n, "data-fiber": id, transform: `translate(${x},${mid - RISE})` }, frame.marks);
       flag.innerHTML = (g.glyphs || {}).diagnostic || "";
-      if (frame.sub && !frame.sub.has(f.id)) flag.setAttribute("opacity", 0.3);
+      if (frame.sub && !frame.sub.has(f ? f.id : id)) flag.setAttribute("opacity", 0.3);
       bands.take("above", x - GLYPH_R, x + GLYPH_R);
-      this.flagged.push([x, mid - RISE, d]);
-      flags.push([x, d]);
+      last = { x, y: mid - RISE, d, more: 0 };
+      this.flagged.push(last);
+      flags.push(last);
     }
     return flags;
   },
@@ -120,16 +131,18 @@ Object.assign(View.prototype, {
   // The words beside a lane's flags, where there is room (else its "+n").
   labelFlags(flags, texts, bands, mid, missed, g) {
     const gap = GLYPH_R + 2;
-    for (const [x, d] of flags) {
+    for (const { x, d, more } of flags) {
       if (!d.words) continue;
-      this.label(texts, bands, d.words, [[x + gap, "above", "start"], [x - gap, "above", "end"], [x + gap, "below", "start"],
+      const words = more ? `${d.words} (and ${more} more)` : d.words;
+      this.label(texts, bands, words, [[x + gap, "above", "start"], [x - gap, "above", "end"], [x + gap, "below", "start"],
                                           [x - gap, "below", "end"]], mid, g.diagnostic_ink, false, false, missed, x);
     }
   },
 
-  // The flag under the pointer (for the tooltip), or null.
+  // The flag under the pointer (for the tooltip: its diagnostic and how many more it stands
+  // for), or null.
   flagAt(px, py) {
-    for (const [x, y, d] of this.flagged || []) if (Math.abs(x - px) <= GLYPH_R + 1 && Math.abs(y - py) <= GLYPH_R + 1) return d;
+    for (const f of this.flagged || []) if (Math.abs(f.x - px) <= GLYPH_R + 1 && Math.abs(f.y - py) <= GLYPH_R + 1) return f;
     return null;
   },
 });

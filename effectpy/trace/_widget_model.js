@@ -1,4 +1,4 @@
-// effectpy's timeline widget (anywidget ESM), part 1 of 3: the store. The Python side sends
+// effectpy's timeline widget (anywidget ESM), part 1 of 4: the store. The Python side sends
 // the trace's events in batches, each once ({type: "events", start, events}); this part
 // derives fibers, lanes, scopes and resources from them, and the words the pictures use.
 // `_widget.py` joins the four parts (_widget_model.js, _widget_view.js, _widget_flags.js,

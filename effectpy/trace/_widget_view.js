@@ -294,7 +294,7 @@ class View {
   click(ev) {
     const { row, px } = this.rowAt(ev);
     const flag = this.flagAt(px, ev.clientY - this.svg.getBoundingClientRect().top);
-    if (flag) { this.showPane("diagnostics"); this.goTo(flag); return; }
+    if (flag) { this.showPane("diagnostics"); this.goTo(flag.d); return; }
     if (row && row.group) { this.toggle(row.group.key); return; }
     if (!row) { this.model.set("selected", null); this.model.save_changes(); this.schedule(); return; }
     this.select(row.f.id, false);
@@ -309,7 +309,8 @@ class View {
     const flag = this.flagAt(px, pos.clientY - this.svg.getBoundingClientRect().top);
     let text;
     if (flag) {
-      text = `${flag.kind}: ${wrap(flag.message, 72)}\nclick: show it in the diagnostics pane`;
+      const more = flag.more ? `\nand ${flag.more} more on this lane: the diagnostics pane lists them` : "";
+      text = `${flag.d.kind}: ${wrap(flag.d.message, 72)}${more}\nclick: show it in the diagnostics pane`;
     } else if (row.group) {
       text = this.groupWords(row.group, c).join("\n") + `\nclick to ${st.look.expanded.has(row.group.key) ? "fold" : "show"} its fibers`;
     } else {
