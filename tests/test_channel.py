@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-import effectpy._core._fiber as fiber_module
+import effectpy._core._loop as loop_module
 from effectpy import succeed
 from effectpy._channel import Channel, ChannelClosed
 from effectpy._option import NONE, Some
@@ -242,7 +242,7 @@ def test_close_racing_with_sends_and_receives_never_hangs(close_after):
 
 @pytest.mark.parametrize("budget", [2, 3, 5])
 def test_nothing_lost_when_fibers_yield_between_check_and_wait(budget, monkeypatch):
-    monkeypatch.setattr(fiber_module, "STEP_BUDGET", budget)
+    monkeypatch.setattr(loop_module, "STEP_BUDGET", budget)
     sent, got = run(senders_and_receivers(Channel(2), None, per_sender=20).timeout(10))
     assert len(sent) == 80
     check(sent, got)

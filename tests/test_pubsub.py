@@ -5,7 +5,7 @@ Every test runs on asyncio and trio; none sleeps: fibers are interleaved with `y
 
 import pytest
 
-import effectpy._core._fiber as fiber_module
+import effectpy._core._loop as loop_module
 from effectpy import Deferred, QueueShutdown, scoped, sync, yield_now
 from effectpy._option import NONE, Some
 from effectpy._pubsub import PubSub, Subscription
@@ -270,7 +270,7 @@ def test_shutdown_fails_waiting_publishers_and_takers():
 @pytest.mark.parametrize("budget", [None, 2, 3, 5])
 def test_parallel_publishers_every_subscriber_sees_everything_in_one_order(budget, monkeypatch):
     if budget is not None:  # fibers yield between any two steps
-        monkeypatch.setattr(fiber_module, "STEP_BUDGET", budget)
+        monkeypatch.setattr(loop_module, "STEP_BUDGET", budget)
     hub = PubSub(maxsize=2)
     n, publishers, subscribers = 60, 3, 3
     logs = [[] for _ in range(subscribers)]

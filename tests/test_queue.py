@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-import effectpy._core._fiber as fiber_module
+import effectpy._core._loop as loop_module
 from effectpy import Queue, QueueShutdown, succeed, sync, yield_now
 from effectpy._option import NONE, Some
 from _backend import each_backend, run, run_exit  # noqa: F401 - each_backend is a fixture
@@ -314,7 +314,7 @@ def test_parallel_producers_and_consumers_lose_nothing(maxsize):
 def test_nothing_lost_when_fibers_yield_between_check_and_wait(budget, monkeypatch):
     # a tiny step budget makes fibers yield between any two steps, e.g. between a take
     # finding the queue empty and registering as a waiter (an offer may come in between)
-    monkeypatch.setattr(fiber_module, "STEP_BUDGET", budget)
+    monkeypatch.setattr(loop_module, "STEP_BUDGET", budget)
     scenario, _ = producers_and_consumers(Queue(maxsize=2), per_producer=40)
     taken = run(scenario.timeout(10))
     check_nothing_lost_and_fifo(taken, 4, 40)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._cause import HOST
 from ._effect import _CANCELLED, cause_of
-from ._fiber import DONE
+from ._loop import DONE
 from ._steps import TimedAwait
 
 if TYPE_CHECKING:

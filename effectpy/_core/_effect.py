@@ -1,7 +1,7 @@
 """`Effect`: an immutable description of a program, built from a small set of primitive nodes.
 
 Nothing here runs anything: every constructor and combinator builds nodes, and the fiber
-run loop (`_fiber.py`) interprets them. An effect can be run any number of times; each run
+run loop (`_loop.py`) interprets them. An effect can be run any number of times; each run
 repeats its side effects.
 
 The primitive nodes (``Effect._tag``) and their fields::

@@ -24,7 +24,8 @@ import trio
 from ._cause import HOST, Exit
 from ._context import Context
 from ._effect import Effect, cause_of
-from ._fiber import DONE, Fiber
+from ._fiber import Fiber
+from ._loop import DONE
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
 from ._carrier import AWAIT_CANCELLED, CARRIED, carrying, never_began
 from ._runtime import RUN_ENDED, _context, _interrupt_all, _new_fiber, reraise_host_cancel, run_child
