@@ -168,8 +168,9 @@ class TaskFiber:
         try:
             out = self.coro.send(value)
         except StopIteration as stop:  # it returned: `_charge` and `_ended`, inlined
-            own = _perf() - start - (led.charged - before)
-            led.charged += own
+            took = _perf() - start
+            own = took - (led.charged - before)
+            led.charged = before + took  # (the ledger's charge: what it had, and this step whole)
             if own >= _floor:
                 self._tracker.emit("fiber_step", self, own, None)
             task = self._task
@@ -184,7 +185,7 @@ class TaskFiber:
             raise
         took = _perf() - start
         own = took - (led.charged - before)
-        led.charged = before + took  # (the ledger's charge: what it had, and this step whole)
+        led.charged = before + took
         if own >= _floor:
             self._tracker.emit("fiber_step", self, own, None)
         if out.__class__ is _Task:
