@@ -7,7 +7,8 @@
                                           [--html OUT.html] [--summary]
 
 ``trace`` works like ``python -m cProfile``: the script runs as ``__main__`` (with ARGS as
-its ``sys.argv[1:]``; put them after ``--`` if they look like this command's options), and
+its ``sys.argv[1:]``; its own options go after ``--``: an unknown option before it is an
+error, so that a typo of this command's is not passed on), and
 every effect run it makes is recorded (with ``--asyncio``, every asyncio task it creates
 too). A script that defines ``main`` (an effect, or a function returning one; with
 ``--asyncio``, an async function too) and no ``if __name__ == "__main__":`` block has its
@@ -48,11 +49,16 @@ class BadInput(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m effectpy", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m effectpy", description=__doc__.split("\n\n")[0],
+                                     allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    trace = sub.add_parser("trace", help="run a script under the recorder and write its pictures")
+    trace = sub.add_parser("trace", help="run a script under the recorder and write its pictures",
+                           description=" ".join(__doc__.split("\n\n")[2].replace("``", "").split()),
+                           allow_abbrev=False,
+                           usage="python -m effectpy trace SCRIPT.py [ARGS...] [options] [-- SCRIPT OPTIONS]")
     trace.add_argument("script", help="a Python file, run as __main__ (or its `main` effect: "
-                                      "see --test-clock and the description above)")
+                                      "see --test-clock and the description above); the words "
+                                      "after it that are not options, and all after --, are its arguments")
     trace.add_argument("--svg", help="write the timeline SVG here")
     trace.add_argument("--perfetto", help="write Chrome trace-event JSON (ui.perfetto.dev) here")
     trace.add_argument("--jsonl", help="write the lossless trace here, every event as it happens")
@@ -262,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         args, unknown = parser.parse_known_args(head)
         if unknown and args.command != "trace":
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        options = [word for word in unknown if word.startswith("-") and word != "-"]
+        if options:  # a typo of this command's options must not pass silently to the script
+            parser.error(f"unrecognized option{'s' if len(options) > 1 else ''} {' '.join(options)} "
+                         f"(the script's own options go after --, e.g. trace app.py --svg out.svg -- "
+                         f"{options[0]})")
     except SystemExit as exc:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
     try:

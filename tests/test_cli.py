@@ -7,6 +7,8 @@ import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 from effectpy.trace import Trace
@@ -293,3 +295,16 @@ def test_render_writes_the_standalone_page(tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "r.html").read_text(encoding="utf-8") == Trace.load(tmp_path / "r.jsonl").to_html()
     assert not (tmp_path / "r.svg").exists()  # --html alone writes no SVG
+
+
+@pytest.mark.parametrize("argv", [
+    ["trace", "app.py", "--svgg", "out.svg"],
+    ["trace", "--jsnl", "out.jsonl", "app.py"],
+    ["trace", "app.py", "--htm", "out.html"],  # no abbreviations either
+])
+def test_an_unknown_option_is_refused_not_passed_to_the_script(tmp_path, argv):
+    (tmp_path / "app.py").write_text("import sys\nprint('ran', sys.argv[1:])\n")
+    out = cli(*argv, cwd=tmp_path)
+    assert out.returncode == 2 and "ran" not in out.stdout
+    assert f"unrecognized option {argv[2] if argv[1] == 'app.py' else argv[1]}" in out.stderr
+    assert "the script's own options go after --" in out.stderr

@@ -20,17 +20,44 @@ def line_of(block: str) -> int:
     return README[: README.index(block)].count("\n") + 1
 
 
+# Pastes a block into Python's interactive console line by line, as a reader pastes it into
+# `python`: a blank line ends an indented block there, and a line after an indented block
+# needs a blank line before it. Any error (a SyntaxError too) fails the paste.
+PASTE = """
+import code, sys
+
+class Console(code.InteractiveConsole):
+    failed = False
+
+    def showsyntaxerror(self, filename=None, **kwargs):
+        Console.failed = True
+        super().showsyntaxerror(filename)
+
+    def showtraceback(self):
+        Console.failed = True
+        super().showtraceback()
+
+console = Console()
+more = False
+for line in sys.stdin.read().splitlines():
+    more = console.push(line)
+if more:
+    console.push("")
+sys.exit(1 if Console.failed else 0)
+"""
+
+
 def run_alone(block: str, where: Path) -> subprocess.CompletedProcess[str]:
-    """The block in a fresh interpreter (or, if it holds tests, a fresh pytest), in its own
-    folder (the blocks save files)."""
+    """The block pasted into a fresh interpreter (or, if it holds tests, run by a fresh
+    pytest), in its own folder (the blocks save files)."""
     where.mkdir()
     if re.search(r"^def test_", block, flags=re.M):
         (where / "test_readme_block.py").write_text(block)
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
                    "--rootdir", str(where), str(where / "test_readme_block.py")]
-    else:
-        command = [sys.executable, "-c", block]
-    return subprocess.run(command, cwd=where, capture_output=True, text=True, timeout=120)
+        return subprocess.run(command, cwd=where, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", PASTE], input=block, cwd=where, capture_output=True,
+                          text=True, timeout=120)
 
 
 def test_every_python_block_runs_on_its_own(tmp_path):
@@ -43,9 +70,12 @@ def test_every_python_block_runs_on_its_own(tmp_path):
 
 
 def test_a_block_that_breaks_is_reported(tmp_path):
-    """The check above can fail: a block that uses a name it does not define fails alone."""
+    """The check above can fail: a block that uses a name it does not define fails alone,
+    and so does one that a paste into the interactive prompt cannot take."""
     out = run_alone("assert effectpy.run(succeed(1)) == 1\n", tmp_path / "broken")
     assert out.returncode != 0 and "NameError" in out.stderr
+    out = run_alone("for i in range(2):\n    pass\nprint('after')\n", tmp_path / "no_blank_line")
+    assert out.returncode != 0 and "SyntaxError" in out.stderr
 
 
 def test_readme_commands_and_ci_agree():
