@@ -118,7 +118,7 @@ def main(folder: str = "tour") -> None:
         print(f"  {path}")
     if importlib.util.find_spec("graphviz") is None:
         print('(pip install "effectpy[notebook]" to draw effect trees too)')
-    print(f"Start with: open {out / 'race.svg'}")
+    print(f"Start with {out / 'race.svg'} (open it in a browser)")
 
 
 if __name__ == "__main__":

@@ -350,3 +350,4 @@ def test_run_inside_a_running_loop_says_what_to_write_instead():
 
     asyncio.run(asyncio_main())  # and no "coroutine was never awaited" warning (an error here)
     trio.run(trio_main)
+

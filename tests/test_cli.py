@@ -258,7 +258,7 @@ def test_trace_asyncio_runs_an_async_main_and_records_its_tasks(tmp_path):
     script.write_text(GATHER_LEAK)
     out = cli("trace", script, "--asyncio", "--jsonl", "a.jsonl", "--html", "a.html", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "page:" in out.stdout and "leak: #3 fetch_orders outlived its parent #1 main" in out.stdout
+    assert "page:" in out.stdout and "leaks: \n#3 fetch_orders outlived its parent #1 main" in out.stdout
     trace = Trace.load(tmp_path / "a.jsonl")
     assert [(f.name, f.parent, f.outcome) for f in trace.fibers()] == [
         ("main", None, "success"), ("fetch_user", 1, "failure"), ("fetch_orders", 1, "interrupted")]

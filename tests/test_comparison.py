@@ -138,6 +138,7 @@ def test_how_it_shows_and_saves(tmp_path):
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda t: side_by_side(t, "trace"), TypeError, "side_by_side's second must be a Trace, got str"),
+    (lambda t: side_by_side("a.jsonl", t), TypeError, r"got str 'a.jsonl' \(for a saved one: Trace.load\(path\)\)"),
     (lambda t: side_by_side(t, t, titles="ab"), TypeError, r"titles must be a pair .*got 'ab'"),
     (lambda t: side_by_side(t, t, titles=("a", 1)), TypeError, "titles must be a pair"),
     (lambda t: side_by_side(t, t, diagnostics=None), TypeError, "diagnostics must be True or False, got None"),

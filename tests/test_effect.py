@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 
+import effectpy
 from effectpy import (
     NONE, Context, Die, Effect, Exit, Fail, Failure, Left, Right, Some, attempt, die, fail,
     from_async, run, run_exit, succeed, suspend, sync, unit,
@@ -384,3 +385,10 @@ def test_fork_scoped_lives_as_long_as_the_enclosing_scope(on):
     with pytest.raises(TypeError, match="name must be a str"):
         succeed(1).fork_scoped(name=3)
 
+
+
+def test_run_and_run_exit_name_themselves_when_given_what_is_not_an_effect():
+    with pytest.raises(TypeError, match=r"^run expected an Effect, got function <lambda>"):
+        effectpy.run(lambda: 1)
+    with pytest.raises(TypeError, match=r"^run_exit expected an Effect, got int 3"):
+        effectpy.run_exit(3)

@@ -120,7 +120,7 @@ def test_the_tour_draws_each_story_and_says_where(tour):
         svg = where / "tour" / f"{story}.svg"
         assert f"tour/{story}.svg" in out
         ET.parse(svg)
-    assert out.rstrip().endswith("Start with: open tour/race.svg")
+    assert out.rstrip().endswith("Start with tour/race.svg (open it in a browser)")
     race = (where / "tour" / "race.svg").read_text()
     assert "Backup" in race and "interrupted" in race
 

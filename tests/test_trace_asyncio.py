@@ -454,3 +454,13 @@ def test_eager_tasks_are_recorded_from_their_first_step():
     (fiber,) = trace.fibers()
     assert fiber.name == "eager" and fiber.outcome == "success"
     assert [e.kind for e in trace.events] == ["fork", "exit"]
+
+
+def test_record_checks_its_arguments_when_called_and_says_how_to_use_it():
+    with pytest.raises(TypeError, match="capacity must be None or an int >= 1, got str '100'"):
+        record(capacity="100")
+    with pytest.raises(ValueError, match="capacity must be None or an int >= 1, got 0"):
+        record(capacity=0)
+    recording = record()  # not entered: no trace yet, and the error says so
+    with pytest.raises(AttributeError, match=r"write `with record\(\) as trace:` and read trace.diagnose"):
+        recording.diagnose()

@@ -305,7 +305,7 @@ def run(effect: Effect[Any, Any, A], *, backend: Backend = "asyncio") -> A:
     >>> run(succeed(1).map(lambda x: x + 1))
     2
     """
-    exit_ = run_exit(effect, backend=backend)
+    exit_: Exit[A] = run_exit(lift(effect, "run"), backend=backend)  # (a wrong argument is run's)
     if exit_.is_success():
         return exit_.value
     raise_failure(exit_.cause)

@@ -7,6 +7,7 @@ and one legend under them explains what either shows.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,7 +104,8 @@ def side_by_side(first: Trace, second: Trace, *, titles: tuple[str | None, str |
     from ._trace import Trace
     for name, trace in (("first", first), ("second", second)):
         if not isinstance(trace, Trace):
-            raise TypeError(f"side_by_side's {name} must be a Trace, got {type(trace).__name__} {trace!r}")
+            hint = " (for a saved one: Trace.load(path))" if isinstance(trace, (str, os.PathLike)) else ""
+            raise TypeError(f"side_by_side's {name} must be a Trace, got {type(trace).__name__} {trace!r}{hint}")
     if (not isinstance(titles, tuple) or len(titles) != 2
             or not all(t is None or isinstance(t, str) for t in titles)):
         raise TypeError(f"side_by_side's titles must be a pair (str or None, str or None), got {titles!r}")

@@ -19,7 +19,8 @@ applies, and a one-line message naming them. The kinds:
   counted from the last child it waited for and the last slow release;
 - ``never_ended``: a fiber or task with no ``exit`` in the trace.
 
-Durations shorter than a millisecond are not recorded, so no threshold may be lower.
+effectpy's internal fibers (a timeout's timer, a stream's pumps) end with the fiber that owns
+them, so they are neither leaks nor never-ended ones (as in `Trace.leaks`). Durations shorter than a millisecond are not recorded, so no threshold may be lower.
 
 Each diagnostic also names the event that shows it in the pictures (``seq``): the timeline
 marks it there, and the widget's *diagnostics* pane moves its replay cursor to it.
@@ -36,6 +37,7 @@ from .._core._duration import to_seconds
 from .._core._runtime import RUN_ENDED
 from .._core._steps import STEP_FLOOR
 from ._events import TraceEvent
+from ._text import fmt_duration
 
 if TYPE_CHECKING:
     from ._trace import FiberInfo, Trace
@@ -138,6 +140,11 @@ def _seconds(d: float) -> str:
     return f"{d * 1000:.0f} ms" if d < 1 else f"{d:.3g} s"
 
 
+def _at(ts: float) -> str:
+    """An instant of the trace, as its pictures' time axis writes it ("160 ms", "1.5 s")."""
+    return fmt_duration(round(ts, 9))
+
+
 class _Reading:
     """One pass over a trace's events, and the questions the diagnostics ask of it."""
 
@@ -187,14 +194,16 @@ class _Reading:
         found = []
         ended_by_run = {e.fiber: e for e in self.events if e.kind == "cancel" and e.data.get("reason") == RUN_ENDED}
         for f in self.fibers.values():
+            if f.internal:
+                continue  # effectpy's own fibers end with their owner (as `Trace.leaks` says)
             parent = self.fibers.get(f.parent) if f.parent is not None else None
             if f.daemon:
                 cut = ended_by_run.get(f.id)
                 if cut is not None:
                     found.append(Diagnostic(
                         "leak", (f.id, *((parent.id,) if parent else ())), cut.ts,
-                        f"{f.label} ran until the run ended at {cut.ts:g}s, which interrupted it "
-                        f"(started at {f.start:g}s)",
+                        f"{f.label} ran until the run ended at {_at(cut.ts)}, which interrupted it "
+                        f"(started at {_at(f.start)})",
                         seq=cut.seq,
                         untimed=f"{f.label} ran until the run ended, which interrupted it"))
                 continue
@@ -204,11 +213,11 @@ class _Reading:
             if ended is not None and ended < self.exit_seq[parent.id]:
                 continue  # it ended first: no leak
             assert parent.end is not None
-            after = (f"it ended at {f.end:g}s ({f.outcome})" if f.end is not None
+            after = (f"it ended at {_at(f.end)} ({f.outcome})" if f.end is not None
                      else "it was still running when the trace ended")
             found.append(Diagnostic(
                 "leak", (f.id, parent.id), parent.end,
-                f"{f.label} outlived its parent {parent.label}, which ended at {parent.end:g}s; {after}",
+                f"{f.label} outlived its parent {parent.label}, which ended at {_at(parent.end)}; {after}",
                 seq=self.exit_seq[parent.id],
                 untimed=f"{f.label} outlived its parent {parent.label}"
                       + (f" (it ended {f.outcome})" if f.outcome else " (still running)")))
@@ -217,7 +226,7 @@ class _Reading:
     def unreleased(self) -> list[Diagnostic]:
         return [Diagnostic(
             "unreleased", (e.fiber,), e.ts,
-            f"resource {rid} ({e.data.get('value', '')}) acquired by {self.label(e.fiber)} at {e.ts:g}s "
+            f"resource {rid} ({e.data.get('value', '')}) acquired by {self.label(e.fiber)} at {_at(e.ts)} "
             "was never released",
             resource=rid, seq=e.seq,
             untimed=f"resource {rid} ({e.data.get('value', '')}) acquired by {self.label(e.fiber)} "
@@ -226,10 +235,10 @@ class _Reading:
 
     def never_ended(self) -> list[Diagnostic]:
         return [Diagnostic("never_ended", (f.id,), f.start,
-                           f"{f.label} never ended (started at {f.start:g}s)",
+                           f"{f.label} never ended (started at {_at(f.start)})",
                            seq=self.fork_seq.get(f.id),
                            untimed=f"{f.label} never ended")
-                for f in self.fibers.values() if f.end is None]
+                for f in self.fibers.values() if f.end is None and not f.internal]
 
     def blocked(self, threshold: float) -> list[Diagnostic]:
         found = []
@@ -246,7 +255,7 @@ class _Reading:
             where = f" ({source})" if source else ""
             found.append(Diagnostic(
                 "blocked_loop", (e.fiber,), at,
-                f"{self.label(e.fiber)} held the event loop for {_seconds(seconds)} at {at:g}s{where}",
+                f"{self.label(e.fiber)} held the event loop for {_seconds(seconds)} at {_at(at)}{where}",
                 seconds=seconds, source=source, seq=e.seq,
                 untimed=f"{self.label(e.fiber)} held the event loop for more than "
                       f"{_seconds(threshold)}{where}"))
@@ -294,7 +303,7 @@ class _Reading:
         target = self.label(cancel.fiber)
         return [Diagnostic(
             "slow_interrupt", (cancel.fiber, *others), cancel.ts,
-            f"interrupting {target} (asked by {self.label(by)} at {cancel.ts:g}s) {how.format(_seconds(waited))}",
+            f"interrupting {target} (asked by {self.label(by)} at {_at(cancel.ts)}) {how.format(_seconds(waited))}",
             seconds=waited, seq=ended.seq if ended is not None else None,
             untimed=f"interrupting {target} (asked by {self.label(by)}) took more than {_seconds(threshold)}")]
 
@@ -315,7 +324,7 @@ class _Reading:
             found.append(Diagnostic(
                 "slow_finalizer", (e.fiber,), began,
                 f"releasing resource {rid}{value} of {self.label(e.fiber)} took {_seconds(took)} "
-                f"(from {began:g}s)",
+                f"(from {_at(began)})",
                 seconds=took, resource=rid, seq=e.seq,
                 untimed=f"releasing resource {rid}{value} of {self.label(e.fiber)} took more than "
                       f"{_seconds(threshold)}"))
@@ -345,7 +354,7 @@ class _Reading:
             why = "its interruption" if start.kind in ("cancel", "unwind") else "it failed"
             found.append(Diagnostic(
                 "slow_finalizer", (f.id,), since,
-                f"{f.label} took {_seconds(took)} to end after {why} (from {since:g}s)",
+                f"{f.label} took {_seconds(took)} to end after {why} (from {_at(since)})",
                 seconds=took, seq=self.exit_seq.get(f.id),
                 untimed=f"{f.label} took more than {_seconds(threshold)} to end after {why}"))
         return found

@@ -454,9 +454,8 @@ class Recorder(Instrument):
                           stacklevel=3)
 
 
-@contextmanager
 def record(capacity: int | None = None, *, clock: Clock | None = None, source: bool = False,
-           path: str | os.PathLike[str] | None = None, asyncio: bool = False) -> Iterator[Trace]:
+           path: str | os.PathLike[str] | None = None, asyncio: bool = False) -> Recording:
     """Record every effect run started inside the ``with`` block.
 
     Args:
@@ -476,13 +475,13 @@ def record(capacity: int | None = None, *, clock: Clock | None = None, source: b
             and when the block ends, so a process that is killed keeps all but its last
             second. With ``capacity``, memory stays bounded while the file holds every
             event.
-
-    Names, error texts and values are stored cut to `MAX_TEXT` characters (the effect
-    and the fiber keep a name whole).
         asyncio: record plain asyncio tasks too, as fibers: each task created inside the
             block (by code in its context) with its parent task, who cancelled it and why,
             its outcome, joins and long steps; an effect awaited in a task is that task's
             child (see `effectpy.trace._asyncio`; `traced` marks ``async with`` resources).
+
+    Names, error texts and values are stored cut to `MAX_TEXT` characters (the effect
+    and the fiber keep a name whole). The arguments are checked here, before the block.
 
     >>> import effectpy
     >>> from effectpy.trace import record
@@ -492,7 +491,9 @@ def record(capacity: int | None = None, *, clock: Clock | None = None, source: b
     >>> [(f.label, f.outcome) for f in trace.fibers()]
     [('#1', 'success'), ('#2 zip_par[0]', 'success'), ('#3 zip_par[1]', 'failure')]
     """
-    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1):
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)):
+        raise TypeError(f"record's capacity must be None or an int >= 1, got {type(capacity).__name__} {capacity!r}")
+    if capacity is not None and capacity < 1:
         raise ValueError(f"record's capacity must be None or an int >= 1, got {capacity!r}")
     if clock is not None and not isinstance(clock, Clock):
         raise TypeError(f"record's clock must be a Clock, got {type(clock).__name__} {clock!r}")
@@ -500,6 +501,30 @@ def record(capacity: int | None = None, *, clock: Clock | None = None, source: b
         raise TypeError(f"record's path must be None or a file path, got {type(path).__name__} {path!r}")
     if not isinstance(asyncio, bool):
         raise TypeError(f"record's asyncio must be True or False, got {type(asyncio).__name__} {asyncio!r}")
+    return Recording(_recording(capacity, clock, source, path, asyncio))
+
+
+class Recording(AbstractContextManager[Trace]):
+    """What `record` returns: a context manager whose ``with ... as trace`` gives the
+    `Trace` (a `Recording` is not the trace itself)."""
+
+    def __init__(self, cm: AbstractContextManager[Trace]) -> None:
+        self._cm = cm
+
+    def __enter__(self) -> Trace:
+        return self._cm.__enter__()
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        return self._cm.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"record(...) is a context manager, not a trace: write `with record() as "
+                             f"trace:` and read trace.{name} (no attribute {name!r})")
+
+
+@contextmanager
+def _recording(capacity: int | None, clock: Clock | None, source: bool,
+               path: str | os.PathLike[str] | None, asyncio: bool) -> Iterator[Trace]:
     tasks: AbstractContextManager[None] = nullcontext()
     if asyncio:
         from ._asyncio import AsyncioRecorder, trace_asyncio

@@ -317,18 +317,18 @@ class Trace:
             released = sum(r.released is not None for r in resources)
             lines.append(f"resources: {len(resources)} acquired, {released} released")
         leaks = self.leaks()
-        lines += self._diagnostics_lines(leaks, timings)
-        lines.append("leaks: " + ("none" if not leaks else "\n" + leaks.describe(timings=timings)))
-        return visible("\n".join(lines))
-
-    def _diagnostics_lines(self, leaks: Leaks, timings: bool) -> list[str]:
-        """The summary's "diagnostics:" section: what its "leaks:" line does not say."""
+        diagnostics = self.diagnose()
         from ._diagnose import summary_lines
+        # the "leaks:" line gives what `leaks()` finds, and the tasks and fibers that outlived
+        # their parent but ended later (which `leaks()` does not count); "diagnostics:" the rest
         outlived = {f.id for f in leaks.outlived}
-        return summary_lines(
-            self.diagnose(), timings=timings, virtual=self.clock != "live",
-            covered=lambda d: d.kind in ("never_ended", "unreleased")
-            or (d.kind == "leak" and d.fibers[0] in outlived))
+        later = [d.describe(timings=timings) for d in diagnostics
+                 if d.kind == "leak" and d.fibers[0] not in outlived]
+        lines += summary_lines(diagnostics, timings=timings, virtual=self.clock != "live",
+                               covered=lambda d: d.kind in ("never_ended", "unreleased", "leak"))
+        found = ([leaks.describe(timings=timings)] if leaks else []) + later
+        lines.append("leaks: " + ("none" if not found else "\n" + "\n".join(found)))
+        return visible("\n".join(lines))
 
     def diagnose(self, **thresholds: Any) -> list[Diagnostic]:
         """What in the trace points at a bug: leaks, unreleased resources, a blocked event
