@@ -464,3 +464,23 @@ def test_record_checks_its_arguments_when_called_and_says_how_to_use_it():
     recording = record()  # not entered: no trace yet, and the error says so
     with pytest.raises(AttributeError, match=r"write `with record\(\) as trace:` and read trace.diagnose"):
         recording.diagnose()
+
+
+def test_a_name_given_to_create_task_is_on_the_task_s_fork():
+    async def child():
+        await asyncio.sleep(10)
+
+    async def main():
+        with record(asyncio=True) as trace:  # inside the loop: the block ends before the tasks
+            first = asyncio.create_task(child(), name="orphan")
+            async with asyncio.TaskGroup() as group:
+                group.create_task(asyncio.sleep(0), name="in a group")
+            first.set_name("renamed later")  # once it ran: its next events carry the name
+            await asyncio.sleep(0)
+        first.cancel()
+        return trace
+
+    trace = asyncio.run(main())
+    assert [(e.kind, e.name) for e in trace.events if e.fiber == 1] == [
+        ("fork", "orphan"), ("cancel", "renamed later"), ("exit", "renamed later")]
+    assert [e.name for e in trace.events if e.kind == "fork"] == ["orphan", "in a group"]

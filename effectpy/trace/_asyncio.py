@@ -308,7 +308,8 @@ class _Task(asyncio.Task):  # type: ignore[type-arg]
         super().set_name(value)
         fiber = self.get_coro()
         if isinstance(fiber, TaskFiber):
-            fiber.name = str(value)  # the events from now on carry it
+            fiber.name = str(value)  # the events from now on carry it (and its fork, just made)
+            fiber._tracker.emit("fiber_renamed", fiber)
 
 
 # asyncio functions that cancel tasks, and what their cancellation means (the function that

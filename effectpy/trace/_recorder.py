@@ -343,6 +343,14 @@ class Recorder(Instrument):
     def fiber_resumed(self, fiber: Any) -> None:
         self._add(fiber, "resume")
 
+    def fiber_renamed(self, fiber: Any) -> None:
+        """``fiber`` got its name just after its fork was recorded (asyncio names a task
+        made by ``create_task(coro, name=...)`` once the task exists): if that fork is still
+        the last event, it carries the name. (Else the name comes with its next events.)"""
+        raw = self._raw
+        if len(raw) >= 7 and raw[-7] == "fork" and raw[-6] == self._fids.get(fiber.id):
+            raw[-3] = fiber.name
+
     def fiber_joined(self, fiber: Any, target: Any) -> None:
         fids = self._fids
         known = fids.get(target.id)
