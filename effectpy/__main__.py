@@ -259,6 +259,15 @@ def _render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _number(word: str) -> bool:
+    """A negative number (a script's argument, not an option), as argparse tells them."""
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     argv = sys.argv[1:] if argv is None else argv
@@ -268,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         args, unknown = parser.parse_known_args(head)
         if unknown and args.command != "trace":
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        options = [word for word in unknown if word.startswith("-") and word != "-"]
+        options = [word for word in unknown if word.startswith("-") and not _number(word) and word != "-"]
         if options:  # a typo of this command's options must not pass silently to the script
             parser.error(f"unrecognized option{'s' if len(options) > 1 else ''} {' '.join(options)} "
                          f"(the script's own options go after --, e.g. trace app.py --svg out.svg -- "

@@ -131,9 +131,9 @@ def test_trace_runs_any_script_as_main_with_its_arguments(tmp_path):
         if __name__ == "__main__":
             main()
     """))
-    out = cli("trace", script, "3", "--svg", "app.svg", "--jsonl", "app.jsonl", "--", "--svg", cwd=tmp_path)
+    out = cli("trace", script, "3", "-1.5", "--svg", "app.svg", "--jsonl", "app.jsonl", "--", "--svg", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "argv: ['3', '--svg']" in out.stdout  # after `--`, arguments are the script's
+    assert "argv: ['3', '-1.5', '--svg']" in out.stdout  # a negative number, and after `--`, are the script's
     ET.parse(tmp_path / "app.svg")
     roots = [f.name for f in Trace.load(tmp_path / "app.jsonl").fibers() if f.parent is None]
     assert roots == ["run0", "run1", "run2"]
