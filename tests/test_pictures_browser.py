@@ -148,6 +148,10 @@ def test_the_widget_says_what_the_svg_says(traces, page):
     legend = texts(page, ".eptw-key")
     assert {"acquire", "release", "failure caught", "interrupted, releasing"} <= set(legend)
     assert page.locator(".eptw-title").inner_text() == "effectpy timeline"
+    # the legend keys what the trace has, as the SVG's does: every fiber ended, none runs on
+    outcomes = {"success", "failed", "interrupted", "running / never ended"}
+    assert outcomes & set(legend) == {"success", "failed", "interrupted"}
+    assert outcomes & svg_texts(svg) == outcomes & set(legend)
 
 
 def test_a_large_group_is_one_row_that_unfolds_on_click(traces, page):

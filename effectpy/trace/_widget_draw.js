@@ -423,7 +423,13 @@ Object.assign(View.prototype, {
   // The legend: the grammar's entries for what this trace holds.
   drawLegend() {
     const st = this.st, g = this.grammar();
-    const seen = st.kinds, keys = new Set(["success", "failure", "interrupted", "running", "waiting"]);
+    if (st.outcomesAt !== st.done) { // how the fibers ended (or not), made again when events came
+      const outcomes = new Set();
+      for (const f of st.fibers.values()) if (!f.internal) outcomes.add(f.end != null ? f.outcome : "running");
+      Object.assign(st, { outcomes, outcomesAt: st.done });
+    }
+    // the outcomes the trace has (not only those up to the cursor: the legend stays put)
+    const seen = st.kinds, keys = new Set(["waiting", ...st.outcomes]);
     for (const k of ["acquire", "release", "timeout", "retry", "die"]) if (seen.has(k)) keys.add(k);
     if (seen.has("fork")) keys.add("fork");
     if (seen.has("cancel")) { keys.add("interrupt"); keys.add("releasing"); }
