@@ -31,6 +31,7 @@ import argparse
 import ast
 import asyncio
 import contextlib
+import re
 import runpy
 import sys
 import traceback
@@ -48,7 +49,8 @@ class BadInput(Exception):
     """A problem with what the user gave us (reported in one line, exit code 3)."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The command's parser, and its `trace` subcommand's."""
     parser = argparse.ArgumentParser(prog="python -m effectpy", description=__doc__.split("\n\n")[0],
                                      allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--title", help="title of the timeline picture (default: made from the "
                                          "trace, as `trace` makes it)")
     render.add_argument("--summary", action="store_true", help="print the trace's summary")
-    return parser
+    return parser, trace
 
 
 def _capacity(text: str) -> int:
@@ -259,17 +261,14 @@ def _render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _number(word: str) -> bool:
-    """A negative number (a script's argument, not an option), as argparse tells them."""
-    try:
-        float(word)
-    except ValueError:
-        return False
-    return True
+def _option_like(word: str) -> bool:
+    """Whether argparse takes ``word`` for an option: it starts with "-" and is not "-", a
+    negative number ("-3", "-1.5"), or words with a space."""
+    return word.startswith("-") and word != "-" and " " not in word and not re.fullmatch(r"-\d+|-\d*\.\d+", word)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    parser, trace_parser = _parsers()
     argv = sys.argv[1:] if argv is None else argv
     # the script's own arguments: what follows `--`, and what this command does not know
     head, tail = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
@@ -277,9 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         args, unknown = parser.parse_known_args(head)
         if unknown and args.command != "trace":
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        options = [word for word in unknown if word.startswith("-") and not _number(word) and word != "-"]
+        options = [word for word in unknown if _option_like(word)]
         if options:  # a typo of this command's options must not pass silently to the script
-            parser.error(f"unrecognized option{'s' if len(options) > 1 else ''} {' '.join(options)} "
+            trace_parser.error(f"unrecognized option{'s' if len(options) > 1 else ''} {' '.join(options)} "
                          f"(the script's own options go after --, e.g. trace app.py --svg out.svg -- "
                          f"{options[0]})")
     except SystemExit as exc:

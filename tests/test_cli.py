@@ -131,9 +131,11 @@ def test_trace_runs_any_script_as_main_with_its_arguments(tmp_path):
         if __name__ == "__main__":
             main()
     """))
-    out = cli("trace", script, "3", "-1.5", "--svg", "app.svg", "--jsonl", "app.jsonl", "--", "--svg", cwd=tmp_path)
+    out = cli("trace", script, "3", "-1.5", "-two words", "--svg", "app.svg", "--jsonl", "app.jsonl", "--", "--svg",
+              cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "argv: ['3', '-1.5', '--svg']" in out.stdout  # a negative number, and after `--`, are the script's
+    # a negative number, words with a space, and all after `--`, are the script's
+    assert "argv: ['3', '-1.5', '-two words', '--svg']" in out.stdout
     ET.parse(tmp_path / "app.svg")
     roots = [f.name for f in Trace.load(tmp_path / "app.jsonl").fibers() if f.parent is None]
     assert roots == ["run0", "run1", "run2"]
@@ -308,3 +310,4 @@ def test_an_unknown_option_is_refused_not_passed_to_the_script(tmp_path, argv):
     assert out.returncode == 2 and "ran" not in out.stdout
     assert f"unrecognized option {argv[2] if argv[1] == 'app.py' else argv[1]}" in out.stderr
     assert "the script's own options go after --" in out.stderr
+    assert out.stderr.startswith("usage: python -m effectpy trace SCRIPT.py")  # trace's own usage

@@ -417,3 +417,13 @@ def test_the_pytest_plugin_shows_the_diagnostics_of_a_failed_test(pytester):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*- effectpy trace -*", "diagnostics:",
                                  "  blocked_loop: #1 handler held the event loop for * ms at *s", "leaks: none"])
+
+
+def test_the_leaks_line_names_a_fiber_once():
+    from effectpy.trace import Trace, TraceEvent
+    trace = Trace([TraceEvent(0, 0.0, "fork", 1, None, None, "parent", {}),
+                   TraceEvent(1, 0.0, "fork", 2, 1, None, "forever", {}),
+                   TraceEvent(2, 1.0, "exit", 1, None, None, "parent", {"outcome": "success"})], clock="TestClock")
+    assert [d.kind for d in trace.diagnose()] == ["never_ended", "leak"]  # both about #2
+    leaks = trace.summary().split("leaks: ")[1].strip().splitlines()
+    assert len(leaks) == 1 and leaks[0].startswith("fiber #2 forever never ended")

@@ -203,3 +203,23 @@ def test_a_diagnostic_is_checked_when_made(kwargs, error, match):
     fields = {"kind": "leak", "fibers": (1,), "at": 0.0, "message": "m", **kwargs}
     with pytest.raises(error, match=match):
         Diagnostic(**fields)
+
+
+def slow_releases(n: int) -> Trace:
+    """One fiber releasing n resources, each for a second, all at once: n slow finalizers."""
+    from effectpy.trace import TraceEvent
+    events = [TraceEvent(0, 0.0, "fork", 1, None, None, "main", {})]
+    for r in range(1, n + 1):
+        events.append(TraceEvent(len(events), 0.0, "acquire", 1, None, None, "main", {"resource": r, "value": f"'r{r}'"}))
+    for r in range(1, n + 1):
+        events.append(TraceEvent(len(events), 2.0, "release", 1, None, None, "main",
+                                 {"resource": r, "exit": "success", "seconds": 1.0}))
+    events.append(TraceEvent(len(events), 2.0, "exit", 1, None, None, "main", {"outcome": "success"}))
+    return Trace(events, clock="TestClock")
+
+
+def test_what_lasted_keeps_its_band_when_its_flag_joins_another():
+    trace = slow_releases(30)
+    assert [d.kind for d in trace.diagnose()] == ["slow_finalizer"] * 30
+    svg = trace.to_svg()
+    assert len(spans(svg)) == 30 and len(flags(svg)) < 30

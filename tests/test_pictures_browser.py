@@ -242,6 +242,13 @@ def test_many_flags_on_one_lane_stay_in_the_widget_and_one_stands_for_the_rest(p
     assert flags.count() - 1 + 1 + more == 200  # each flag one, the last one for the rest too
 
 
+def test_what_lasted_keeps_its_band_in_the_widget_when_its_flag_joins_another(page):
+    from test_flags import slow_releases
+    open_widget(page, slow_releases(30))
+    assert page.locator("rect.eptw-flag-span").count() == 30
+    assert 1 <= page.locator("g.eptw-flag").count() < 30
+
+
 @pytest.mark.parametrize("kind", sorted(BUGS))
 def test_the_fixed_twin_has_no_flag_in_the_widget(kind, traces, page):
     open_widget(page, traces[f"fixed {kind}"])

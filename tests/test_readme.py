@@ -37,7 +37,7 @@ class Console(code.InteractiveConsole):
         Console.failed = True
         super().showtraceback()
 
-console = Console()
+console = Console({"__name__": "__main__", "__doc__": None})  # as at the prompt
 more = False
 for line in sys.stdin.read().splitlines():
     more = console.push(line)

@@ -99,6 +99,31 @@ def test_busy_fiber_does_not_starve_others():
     assert ticks == ["other ran"]
 
 
+def test_descending_a_long_left_nested_chain_lets_others_run():
+    """Pushing the frames of a prebuilt left-nested chain runs no user code, yet it is work:
+    it counts against the fiber's step budget, so a long descent lets the loop run others."""
+    n = 50_000
+    ticks = [0]
+    seen = []
+
+    def tick(_):
+        ticks[0] += 1
+        return unit
+
+    chain = succeed(0).flat_map(lambda x: sync(lambda: seen.append(ticks[0])).as_(x))
+    for _ in range(n):
+        chain = chain.flat_map(lambda x: succeed(x + 1))
+    ticker = yield_now.flat_map(tick).forever()
+
+    async def main():
+        from effectpy import race
+        return await race(chain, ticker)
+
+    assert asyncio.run(main()) == n
+    # the innermost step ran after the ticker had run between slices of the descent
+    assert seen and seen[0] >= n // 2048 - 2
+
+
 def test_busy_fiber_lets_plain_asyncio_tasks_run():
     async def main():
         flag = asyncio.Event()

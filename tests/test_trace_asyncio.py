@@ -484,3 +484,20 @@ def test_a_name_given_to_create_task_is_on_the_task_s_fork():
     assert [(e.kind, e.name) for e in trace.events if e.fiber == 1] == [
         ("fork", "orphan"), ("cancel", "renamed later"), ("exit", "renamed later")]
     assert [e.name for e in trace.events if e.kind == "fork"] == ["orphan", "in a group"]
+
+
+def test_record_is_also_a_decorator_and_each_entry_records_afresh(tmp_path):
+    from effectpy.trace import Trace
+
+    @record(path=tmp_path / "job.jsonl")
+    def job(n):
+        return effectpy.run(succeed(n).named(f"job{n}"))
+
+    assert job(1) == 1 and job(2) == 2  # each call a fresh recording, written to the file
+    assert [f.name for f in Trace.load(tmp_path / "job.jsonl").fibers()] == ["job2"]
+    recording = record()
+    with recording as first:
+        effectpy.run(succeed("a").named("a"))
+        with recording as inner:  # an entry inside another: each its own trace
+            effectpy.run(succeed("b").named("b"))
+    assert [f.name for f in first.fibers()] == ["a", "b"] and [f.name for f in inner.fibers()] == ["b"]

@@ -5,7 +5,8 @@ suspends (an awaitable, a callback, a WAIT in a queue's deque), yields (its step
 spent, or `yield_now`), or ends. Continuations are frames on the fiber's explicit stack
 (FLAT_MAP, MAP, FOLD, and the RESTORE_* frames that undo STATUS, PROVIDE and IN_SCOPE), so
 the loop runs in constant Python stack however deep the program. Interruption is checked
-before each node while the fiber is interruptible; popping a frame never checks it. When an
+before each node that runs while the fiber is interruptible (the descent into a left-nested
+chain of flat_maps only pushes frames); popping a frame never checks it. When an
 instrument records, the slice is timed as one step (`_steps.py`).
 
 The fiber's states (see `_fiber` for its life) are defined here, where the loop moves it
@@ -107,10 +108,12 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
                         val = cause_of(exc)
                         eff = None
                 else:
-                    # descend a left-nested chain in one go: pushing runs no user code,
-                    # so nothing between these nodes needs a check
-                    while itag == FLAT_MAP:
+                    # descend a left-nested chain in one go: pushing runs no user code, so
+                    # no interruption check is needed between these nodes (they count
+                    # against the budget all the same)
+                    while itag == FLAT_MAP and budget > 1:
                         push(eff)
+                        budget -= 1
                         eff = inner
                         inner = eff._a
                         itag = inner._tag

@@ -17,7 +17,7 @@ Data flows one way: runtime -> instrument hooks -> `Recorder` -> `Trace` -> expo
 """
 
 from ._events import KINDS, TraceEvent, TraceFormatError
-from ._recorder import record
+from ._recorder import Recording, record
 from ._asyncio import traced
 from ._diagnose import Diagnostic, diagnose
 from ._comparison import Comparison, side_by_side
@@ -33,5 +33,6 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'effectpy.trace' has no attribute {name!r}")
 
 
-__all__ = ["KINDS", "Comparison", "Diagnostic", "FiberInfo", "Leaks", "ResourceInfo", "Trace", "TraceEvent",
-           "TraceFormatError", "diagnose", "effect_tree", "record", "render_svg", "side_by_side", "traced"]
+__all__ = ["KINDS", "Comparison", "Diagnostic", "FiberInfo", "Leaks", "Recording", "ResourceInfo", "Trace",
+           "TraceEvent", "TraceFormatError", "diagnose", "effect_tree", "record", "render_svg", "side_by_side",
+           "traced"]

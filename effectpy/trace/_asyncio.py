@@ -308,8 +308,11 @@ class _Task(asyncio.Task):  # type: ignore[type-arg]
         super().set_name(value)
         fiber = self.get_coro()
         if isinstance(fiber, TaskFiber):
-            fiber.name = str(value)  # the events from now on carry it (and its fork, just made)
-            fiber._tracker.emit("fiber_renamed", fiber)
+            fiber.name = str(value)  # the events from now on carry it
+            coro: Any = fiber.coro
+            if getattr(coro, "cr_frame", None) is not None and not coro.cr_running and not getattr(
+                    coro, "cr_suspended", True):  # it has not run yet: its fork, too
+                fiber._tracker.emit("fiber_renamed", fiber)
 
 
 # asyncio functions that cancel tasks, and what their cancellation means (the function that

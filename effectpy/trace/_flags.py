@@ -93,9 +93,9 @@ def place_flags(c: _Canvas, arrows: dict[int, list[float]]) -> list[Flag]:
     """Where each of the canvas's diagnostics goes: on the lane of the fiber at fault, at
     its time, moved right of the ``arrows`` that come down to that lane there (a fork's, an
     interruption's: the flag would hide their heads); flags of a lane closer than GAP spread
-    out in time order, each at most DRIFT right of its time and never past the plot: one
-    with no room left joins the flag before it on its lane. The bands of those that lasted
-    are drawn now, under the bars."""
+    out in time order, each at most DRIFT right of its time: one with no room left joins
+    the flag before it on its lane. The bands of those that lasted are drawn now, under the
+    bars (those of the flags joined too)."""
     last: dict[int, Flag] = {}
     out: list[Flag] = []
     for d in sorted(c.diagnostics, key=lambda d: d.at):
@@ -116,7 +116,7 @@ def place_flags(c: _Canvas, arrows: dict[int, list[float]]) -> list[Flag]:
         previous = last.get(lane)
         if previous is not None and x < previous.x + GAP:
             x = previous.x + GAP
-            if x > at + DRIFT or x > c.right - GLYPH_R:
+            if x > at + DRIFT:
                 previous.more.append(d)
                 continue
         flag = last[lane] = Flag(d, lane, x, flag_words(d, c.story))

@@ -23,10 +23,10 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ContextDecorator, contextmanager, nullcontext
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._core._cause import Cause, Exit
 from .._core._clock import LIVE_CLOCK, Clock
@@ -47,6 +47,9 @@ FLUSH_EVERY: Final = 1.0
 _CACHE_LIMIT: Final = 65_536
 # Raw slots after which a hook moves the events into the store.
 _COMPACT_AT: Final = 7 * CHUNK
+# How far back (in events) a task's name given before it ran reaches for its fork (other
+# tasks may have been made in between).
+_RENAME_BACK: Final = 16
 
 _monotonic = time.monotonic
 
@@ -344,12 +347,17 @@ class Recorder(Instrument):
         self._add(fiber, "resume")
 
     def fiber_renamed(self, fiber: Any) -> None:
-        """``fiber`` got its name just after its fork was recorded (asyncio names a task
-        made by ``create_task(coro, name=...)`` once the task exists): if that fork is still
-        the last event, it carries the name. (Else the name comes with its next events.)"""
-        raw = self._raw
-        if len(raw) >= 7 and raw[-7] == "fork" and raw[-6] == self._fids.get(fiber.id):
-            raw[-3] = fiber.name
+        """``fiber`` got its name after its fork was recorded and before it ran (asyncio
+        names a task made by ``create_task(coro, name=...)`` once the task exists): its fork,
+        if it is among the last few events not yet stored, carries the name. (Else the name
+        comes with its next events.)"""
+        fid = self._fids.get(fiber.id)
+        with self._lock:  # (no compaction meanwhile; appends only add at the end)
+            raw = self._raw
+            for i in range(len(raw) - 7, max(len(raw) - 7 * _RENAME_BACK, 0) - 1, -7):
+                if raw[i + 1] == fid and raw[i] == "fork":
+                    raw[i + 4] = fiber.name
+                    break
 
     def fiber_joined(self, fiber: Any, target: Any) -> None:
         fids = self._fids
@@ -509,25 +517,32 @@ def record(capacity: int | None = None, *, clock: Clock | None = None, source: b
         raise TypeError(f"record's path must be None or a file path, got {type(path).__name__} {path!r}")
     if not isinstance(asyncio, bool):
         raise TypeError(f"record's asyncio must be True or False, got {type(asyncio).__name__} {asyncio!r}")
-    return Recording(_recording(capacity, clock, source, path, asyncio))
+    return Recording(capacity, clock, source, path, asyncio)
 
 
-class Recording(AbstractContextManager[Trace]):
+class Recording(ContextDecorator):
     """What `record` returns: a context manager whose ``with ... as trace`` gives the
-    `Trace` (a `Recording` is not the trace itself)."""
+    `Trace` (a `Recording` is not the trace itself), or a decorator that records each call
+    of a function. Each entry records afresh."""
 
-    def __init__(self, cm: AbstractContextManager[Trace]) -> None:
-        self._cm = cm
+    def __init__(self, capacity: int | None, clock: Clock | None, source: bool,
+                 path: str | os.PathLike[str] | None, asyncio: bool) -> None:
+        self._args = (capacity, clock, source, path, asyncio)
+        self._open: list[AbstractContextManager[Trace]] = []  # the entries not left yet
 
     def __enter__(self) -> Trace:
-        return self._cm.__enter__()
+        cm = _recording(*self._args)
+        trace = cm.__enter__()
+        self._open.append(cm)
+        return trace
 
     def __exit__(self, *exc: Any) -> bool | None:
-        return self._cm.__exit__(*exc)
+        return self._open.pop().__exit__(*exc)
 
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"record(...) is a context manager, not a trace: write `with record() as "
-                             f"trace:` and read trace.{name} (no attribute {name!r})")
+    if not TYPE_CHECKING:  # (for mypy, a Recording has only what it has)
+        def __getattr__(self, name: str) -> Any:
+            raise AttributeError(f"record(...) is a context manager, not a trace: write `with record() "
+                                 f"as trace:` and read trace.{name} (no attribute {name!r})")
 
 
 @contextmanager

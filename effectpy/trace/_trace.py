@@ -321,9 +321,9 @@ class Trace:
         from ._diagnose import summary_lines
         # the "leaks:" line gives what `leaks()` finds, and the tasks and fibers that outlived
         # their parent but ended later (which `leaks()` does not count); "diagnostics:" the rest
-        outlived = {f.id for f in leaks.outlived}
+        said = {f.id for f in (*leaks.outlived, *leaks.fibers)}
         later = [d.describe(timings=timings) for d in diagnostics
-                 if d.kind == "leak" and d.fibers[0] not in outlived]
+                 if d.kind == "leak" and d.fibers[0] not in said]
         lines += summary_lines(diagnostics, timings=timings, virtual=self.clock != "live",
                                covered=lambda d: d.kind in ("never_ended", "unreleased", "leak"))
         found = ([leaks.describe(timings=timings)] if leaks else []) + later

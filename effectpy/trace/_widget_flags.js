@@ -102,6 +102,13 @@ Object.assign(View.prototype, {
       const at = d.seconds != null || this.currentMode() === "time" ? this.x(this.domAt(d.at)) : this.x(this.dom(i));
       let x = at;
       for (const a of arrows) if (Math.abs(x - a) < GLYPH_R + 4) x = a + GLYPH_R + 4;
+      const b0 = d.seconds ? this.x(this.domAt(d.at)) : 0, b1 = d.seconds ? this.x(this.domAt(d.at + d.seconds)) : 0;
+      if (d.seconds && b1 >= LABEL_W && b0 <= frame.xEnd) { // its band, flagged on its own or not (as in the SVG)
+        const x0 = frame.clip(b0), x1 = frame.clip(b1);
+        const span = h("svg:rect", { class: "eptw-flag-span", x: x0, y: mid - g.span_h / 2, width: Math.max(3, x1 - x0), height: g.span_h,
+                                     rx: 2, fill: g.diagnostic, "fill-opacity": 0.55, stroke: g.diagnostic_ink, "stroke-dasharray": "3 2" }, under);
+        h("svg:title", {}, span, d.message);
+      }
       if (x < lastX + MARK_GAP) {
         x = lastX + MARK_GAP;
         // no room near its time: the flag before it on the lane stands for it too (as in the SVG)
@@ -110,12 +117,6 @@ Object.assign(View.prototype, {
       lastX = x;
       last = null;
       if (x < LABEL_W - GLYPH_R || x > frame.xEnd) continue;
-      if (d.seconds) {
-        const x0 = frame.clip(this.x(this.domAt(d.at))), x1 = frame.clip(this.x(this.domAt(d.at + d.seconds)));
-        const span = h("svg:rect", { class: "eptw-flag-span", x: x0, y: mid - g.span_h / 2, width: Math.max(3, x1 - x0), height: g.span_h,
-                                     rx: 2, fill: g.diagnostic, "fill-opacity": 0.55, stroke: g.diagnostic_ink, "stroke-dasharray": "3 2" }, under);
-        h("svg:title", {}, span, d.message);
-      }
       const id = d.fibers[0];
       const flag = h("svg:g", { class: "eptw-flag", "data-diagnostic": n, "data-fiber": id, transform: `translate(${x},${mid - RISE})` }, frame.marks);
       flag.innerHTML = (g.glyphs || {}).diagnostic || "";

@@ -41,3 +41,13 @@ def pinned_operators(items: list[int]) -> None:
     assert_type(Fiber.join_all([run(one.fork())]), Effect[Any, Never, list[int]])
     assert_type(Ref(1).get_and_update(lambda n: n + 1), Effect[Any, Any, int])
     assert_type(Schedule.once(), Schedule)
+
+
+def recording_types() -> None:
+    from effectpy.trace import Recording, Trace, record
+
+    recording = record()
+    assert_type(recording, Recording)
+    with recording as trace:
+        assert_type(trace, Trace)
+    recording.fibers()  # type: ignore[attr-defined]  # a Recording is not the trace (--strict: used)
