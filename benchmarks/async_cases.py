@@ -15,7 +15,7 @@ from effectpy import Context, Effect, for_each, for_each_par, zip_par
 
 from cases import (
     EFFECTPY_ASYNCIO, EFFECTPY_TRIO, Config, _trace_current, _trace_start, _trace_stop, equals,
-    fork_all, join_all, plan_text, tasks_waiting_memory, trio_tasks_waiting_memory, with_effectpy_trio,
+    fork_all, group_tasks_waiting_memory, join_all, plan_text, tasks_waiting_memory, with_effectpy_trio,
 )
 from harness import VALUE, Ratio, Section, Variant, measure
 
@@ -246,7 +246,7 @@ def bench_async_suspended_memory(cfg: Config) -> Section:
     variants = [
         Variant(EFFECTPY_ASYNCIO, "asyncio", make_effect=effect_asyncio),
         Variant("asyncio Task awaiting Event.wait()", "asyncio", op=lambda: tasks_waiting_memory(n)),
-        Variant("trio task awaiting Event.wait()", "trio", op=lambda: trio_tasks_waiting_memory(n)),
+        Variant("trio task awaiting Event.wait()", "trio", op=lambda: group_tasks_waiting_memory(n, "trio")),
     ]
     variants = with_effectpy_trio(variants, cfg, effect_trio, None)
     sec = Section("async_suspended_memory_10k", f"memory per fiber suspended in an await: {n:,} "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import json
 import os
 import re
@@ -588,55 +589,36 @@ async def tasks_waiting_memory(n: int) -> float:
     return per
 
 
-async def trio_tasks_waiting_memory(n: int) -> float:
-    """Bytes per trio task awaiting an Event (traced memory while all n wait)."""
-    import trio
-
-    ev = trio.Event()
+async def group_tasks_waiting_memory(n: int, lib: str) -> float:
+    """Bytes per task awaiting an Event in a trio nursery (``lib="trio"``) or an anyio task
+    group (``"anyio"``): traced memory while all n wait."""
+    mod = importlib.import_module(lib)
+    ev = mod.Event()
     try:
-        async with trio.open_nursery() as nursery:
+        async with (mod.open_nursery() if lib == "trio" else mod.create_task_group()) as group:
             before = _trace_start()
             for _ in range(n):
-                nursery.start_soon(ev.wait)
+                group.start_soon(ev.wait)
             while ev.statistics().tasks_waiting < n:
-                await trio.sleep(0)
+                await mod.sleep(0)
             per = (_trace_current() - before) / n
             _trace_stop()
             ev.set()
     finally:
         _trace_stop()
-    return per
+    return float(per)
 
 
 def bench_suspended_memory_10k(cfg: Config) -> Section:
-    import anyio
-    import trio
-
     n = cfg.size(10_000, 2_000)
     repeats, inner = cfg.plan((2, 1), (1, 1))
-
-    async def anyio_group() -> float:
-        ev = anyio.Event()
-        try:
-            async with anyio.create_task_group() as tg:
-                before = _trace_start()
-                for _ in range(n):
-                    tg.start_soon(ev.wait)
-                while ev.statistics().tasks_waiting < n:
-                    await anyio.sleep(0)
-                per = (_trace_current() - before) / n
-                _trace_stop()
-                ev.set()
-        finally:
-            _trace_stop()
-        return per
 
     eff = suspended_memory_effect(n)
     variants = [
         Variant(EFFECTPY_ASYNCIO, "asyncio", make_effect=lambda: eff),
         Variant("asyncio Task awaiting Event.wait()", "asyncio", op=lambda: tasks_waiting_memory(n)),
-        Variant("anyio task awaiting Event.wait()", "anyio", op=anyio_group),
-        Variant("trio task awaiting Event.wait()", "trio", op=lambda: trio_tasks_waiting_memory(n)),
+        Variant("anyio task awaiting Event.wait()", "anyio", op=lambda: group_tasks_waiting_memory(n, "anyio")),
+        Variant("trio task awaiting Event.wait()", "trio", op=lambda: group_tasks_waiting_memory(n, "trio")),
     ]
     variants = with_effectpy_trio(variants, cfg, lambda: eff, None)
     sec = Section("suspended_memory_10k", f"memory per suspended fiber: {n:,} fibers suspended "

@@ -7,12 +7,15 @@ test (pictures of the stories, as the widget draws them) and by the frame-time b
 from __future__ import annotations
 
 import json
+import os
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from effectpy.trace import Trace
 
-CHROMIUM = "/usr/bin/chromium"
+# The browser the tests use, and how they start it (headless, no network of its own).
+CHROMIUM = os.environ.get("EFFECTPY_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -68,3 +71,12 @@ def open_widget(page: Any, trace: Trace, *, title: str | None = None, effect: An
                            arg=len(trace))
     page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
     return float(spent)
+
+
+def output_dir(request: Any, tmp_path_factory: Any, option: str, name: str) -> Path:
+    """Where a test module saves what it draws: the folder given with ``option`` (to keep
+    the files, e.g. for docs/pictures), else a temporary one."""
+    where = request.config.getoption(option, default=None)
+    path = Path(where) if where else tmp_path_factory.mktemp(name)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

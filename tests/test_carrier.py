@@ -137,22 +137,36 @@ def test_interrupting_the_outer_fiber_interrupts_its_nested_runs_and_waits_for_t
     assert (ids["nested"], ids["outer"]) in cancels  # the outer fiber cancels its nested run
 
 
-def test_interrupting_an_inline_await_cancels_that_await_only():
-    log = []
-    started = Deferred()
-
-    async def waits(ctx):
+def waits_forever(started: Deferred, log: list[str], note: str):
+    """A body that says it started, then waits until its await is cancelled (noted)."""
+    async def body(ctx):
         await started.succeed(None)
         try:
             await anyio.sleep_forever()
         finally:
-            log.append("cancelled at its await")
+            log.append(note)
+    return body
+
+
+def busy_for_a_while(started: Deferred, log: list[str], note: str):
+    """A body that says it started, then awaits 50 times before it notes its end."""
+    async def body(ctx):
+        await started.succeed(None)
+        for _ in range(50):
+            await anyio.sleep(0)
+        log.append(note)
+    return body
+
+
+def test_interrupting_an_inline_await_cancels_that_await_only():
+    log = []
+    started = Deferred()
 
     async def cleanup(ctx):
         await anyio.sleep(0)  # the carrier can still await: only the await was cancelled
         log.append("cleanup awaited")
 
-    worker = Effect(waits).ensuring(Effect(cleanup))
+    worker = Effect(waits_forever(started, log, "cancelled at its await")).ensuring(Effect(cleanup))
     exit_ = run(worker.fork().flat_map(lambda f: started.await_().flat_map(lambda _: f.interrupt())))
     assert exit_.is_interrupted()
     assert log == ["cancelled at its await", "cleanup awaited"]
@@ -162,13 +176,7 @@ def test_an_uninterruptible_inline_await_completes_and_the_interruption_comes_af
     log = []
     started = Deferred()
 
-    async def busy(ctx):
-        await started.succeed(None)
-        for _ in range(50):
-            await anyio.sleep(0)
-        log.append("await completed")
-
-    worker = Effect(busy).uninterruptible().flat_map(lambda _: sync(lambda: log.append("after the region")))
+    worker = Effect(busy_for_a_while(started, log, "await completed")).uninterruptible().flat_map(lambda _: sync(lambda: log.append("after the region")))
     exit_ = run(worker.fork().flat_map(lambda f: started.await_().flat_map(lambda _: f.interrupt())))
     assert exit_.is_interrupted()
     assert log == ["await completed"]
@@ -178,14 +186,8 @@ def test_an_uninterruptible_await_in_a_nested_run_is_not_cut_by_the_outer_interr
     log = []
     started = Deferred()
 
-    async def busy(ctx):
-        await started.succeed(None)
-        for _ in range(50):
-            await anyio.sleep(0)
-        log.append("nested await completed")
-
     async def body(ctx):
-        await Effect(busy).uninterruptible()
+        await Effect(busy_for_a_while(started, log, "nested await completed")).uninterruptible()
 
     outer = Effect(body)
     exit_ = run(outer.fork().flat_map(lambda f: started.await_().flat_map(lambda _: f.interrupt())))
@@ -236,13 +238,7 @@ def test_a_race_loser_in_an_inline_await_is_cancelled_and_cleaned_up():
     log = []
     started = Deferred()
 
-    async def slow(ctx):
-        await started.succeed(None)
-        try:
-            await anyio.sleep_forever()
-        finally:
-            log.append("slow cancelled")
-
+    slow = waits_forever(started, log, "slow cancelled")
     assert run(race(Effect(slow), started.await_().as_("fast"))) == "fast"
     assert log == ["slow cancelled"]
 

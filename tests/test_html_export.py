@@ -4,7 +4,6 @@ Jupyter), opened in headless Chromium (skipped without it), where it draws and r
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from pathlib import Path
 
@@ -13,9 +12,7 @@ import pytest
 from effectpy import TestClock, acquire_release, fail, race, sleep, succeed, sync
 from effectpy.trace import Trace, TraceEvent, record
 
-CHROMIUM = os.environ.get("EFFECTPY_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+from _widget_page import CHROMIUM, FLAGS
 
 
 def race_program():

@@ -15,13 +15,13 @@ by side. Skipped without Chromium or Playwright.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("EFFECTPY_CHROMIUM", "/usr/bin/chromium")
+from _widget_page import CHROMIUM, FLAGS, open_widget, output_dir
+
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
 pytest.importorskip("anywidget")
@@ -29,7 +29,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 from effectpy import for_each_par, sleep  # noqa: E402
 from _pictures import STORIES, traced  # noqa: E402
-from _widget_page import FLAGS, open_widget  # noqa: E402
 from _bugs import BUGS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,10 +57,7 @@ OVERLAPS_JS = """(sel) => {
 
 @pytest.fixture(scope="module")
 def pictures(request, tmp_path_factory):
-    where = request.config.getoption("--effectpy-pictures", default=None)
-    path = Path(where) if where else tmp_path_factory.mktemp("pictures")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return output_dir(request, tmp_path_factory, "--effectpy-pictures", "pictures")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("EFFECTPY_CHROMIUM", "/usr/bin/chromium")
+from _widget_page import CHROMIUM, FLAGS, output_dir
+
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
 pytest.importorskip("jupyterlab")
@@ -31,8 +31,7 @@ pytest.importorskip("anywidget")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 TOKEN = "effectpy-test"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+BROWSER_FLAGS = [*FLAGS, "--disable-quic"]
 
 # The live cell: fibers end over three and a half seconds of real time, so the test can see
 # the widget grow before the cell ends. The second cell is the replay subject.
@@ -116,10 +115,7 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shots(request, tmp_path_factory):
-    where = request.config.getoption("--effectpy-screenshots", default=None)
-    path = Path(where) if where else tmp_path_factory.mktemp("screenshots")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return output_dir(request, tmp_path_factory, "--effectpy-screenshots", "screenshots")
 
 
 def _run_cell(page, index: int) -> None:
@@ -157,7 +153,7 @@ def _events(widget) -> int:
 def test_the_widget_renders_live_replays_and_links(lab, shots):
     base, root = lab
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_FLAGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         page.set_default_timeout(60_000)
         errors: list[str] = []  # the widget's script must not throw

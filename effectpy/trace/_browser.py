@@ -15,6 +15,7 @@ from ._grammar import GRAMMAR
 from ._layout import MAX_SIBLINGS
 
 if TYPE_CHECKING:
+    from ._diagnose import Diagnostic
     from ._trace import Trace
 
 __all__ = ["BROWSER_GRAMMAR", "css", "diagnostics", "esm", "row"]
@@ -44,10 +45,12 @@ def row(e: Any) -> list[Any]:
     return [e.seq, e.ts, e.kind, e.fiber, e.parent, by, None if e.name is None else visible(e.name), data]
 
 
-def diagnostics(trace: Trace) -> list[dict[str, Any]]:
-    """The trace's diagnostics (`Trace.diagnose`) as the browser side gets them: its
-    *diagnostics* pane lists them, and its lanes flag them as the SVG timeline does."""
+def diagnostics(trace: Trace, found: list[Diagnostic] | None = None) -> list[dict[str, Any]]:
+    """The trace's diagnostics (``found``, by default `Trace.diagnose`'s) as the browser
+    side gets them: its *diagnostics* pane lists them, and its lanes flag them as the SVG
+    timeline does."""
     from ._flags import payload
     from ._story import Story
-    found = trace.diagnose()
+    if found is None:
+        found = trace.diagnose()
     return payload(found, Story(trace)) if found else []

@@ -88,9 +88,10 @@ def to_html(trace: Trace, *, title: str | None = None, effect: Effect[Any, Any, 
         tree = fallback_svg(effect_tree_picture(effect, trace if len(trace) else None))
     events = trace.events
     heading = title_of(trace.fibers(), title)
+    found = trace.diagnose()  # (for the page and its noscript picture alike)
     state = {"title": title or "", "_heading": heading, "clock": trace.clock, "running": False,
              "selected": None, "cursor": None, "effect_tree_svg": tree, "sent": len(events),
-             "dropped": trace.dropped, "diagnostics": diagnostics(trace), "_grammar": BROWSER_GRAMMAR,
+             "dropped": trace.dropped, "diagnostics": diagnostics(trace, found), "_grammar": BROWSER_GRAMMAR,
              "_uid": "effectpy-html"}
     data = {"state": state, "events": [row(e) for e in events], "widget": esm()}
     return "\n".join([
@@ -103,7 +104,7 @@ def to_html(trace: Trace, *, title: str | None = None, effect: Effect[Any, Any, 
         "</head>",
         "<body>",
         '<div id="effectpy-timeline"></div>',
-        f"<noscript>{trace.to_svg(title=title)}</noscript>",
+        f"<noscript>{trace.to_svg(title=title, diagnostics=found)}</noscript>",
         f'<script type="application/json" id="effectpy-data">{_script_json(data)}</script>',
         f'<script type="module">{_BOOT}</script>',
         "</body>",
