@@ -8,7 +8,7 @@ import pytest
 
 from effectpy import (
     Clock, Context, Deferred, Effect, Failure, FiberRef, TestClock, acquire_release, fail, for_each,
-    never, race, service, sleep, succeed, sync, uninterruptible_mask, zip_par,
+    never, race, service, sleep, succeed, sync, uninterruptible_mask, yield_now, zip_par,
 )
 from effectpy.lowlevel import with_fiber
 from effectpy.trace import record
@@ -347,3 +347,82 @@ def test_run_inside_a_running_loop_says_what_to_write_instead():
     asyncio.run(asyncio_main())  # and no "coroutine was never awaited" warning (an error here)
     trio.run(trio_main)
 
+
+
+# --- after an inline await: the next step (`_loop.resume_awaited`) ---------------------
+
+def after_an_await(then):
+    """An Effect(async) body that awaits once, continued by ``then`` (a flat_map function)."""
+    return Effect(lambda ctx: task_id()).flat_map(then)
+
+
+def test_after_an_await_the_next_body_runs_in_the_same_task():
+    first = after_an_await(lambda a: Effect(lambda ctx: task_id()).map(lambda b: (a, b)))
+    a, b = run(first)
+    assert a == b
+
+
+def test_after_an_await_a_failing_function_fails_the_fiber():
+    def then(_):
+        raise ValueError("in flat_map")
+
+    exit_ = run_exit(after_an_await(then))
+    assert isinstance(exit_.cause.defects()[0], ValueError)
+
+
+def test_after_an_await_a_function_that_returns_no_effect_is_a_clear_error():
+    exit_ = run_exit(after_an_await(lambda _: 42))
+    [defect] = exit_.cause.defects()
+    assert "flat_map's function expected an Effect, got int 42" in str(defect)
+
+
+def test_after_an_await_a_body_that_returns_no_awaitable_is_a_clear_error():
+    exit_ = run_exit(after_an_await(lambda _: Effect(lambda ctx: 42)))
+    [defect] = exit_.cause.defects()
+    assert "the function given to Effect must return an awaitable (or an Effect), got int 42" in str(defect)
+
+
+def test_after_an_await_a_body_may_return_an_effect_or_any_awaitable():
+    class Ready:
+        def __await__(self):
+            return (yield from task_id().__await__())
+
+    assert run(after_an_await(lambda _: Effect(lambda ctx: succeed(7)))) == 7
+    assert isinstance(run(after_an_await(lambda _: Effect(lambda ctx: Ready()))), int)
+
+
+def test_after_an_await_the_body_fails_with_its_own_exception():
+    async def boom():
+        raise KeyError("body")
+
+    exit_ = run_exit(after_an_await(lambda _: Effect(lambda ctx: boom())))
+    assert isinstance(exit_.cause.defects()[0], KeyError)
+
+
+def test_a_fiber_interrupted_in_an_await_that_swallows_it_begins_no_next_body():
+    began = []
+
+    def body(i):
+        async def go(ctx):
+            began.append(i)
+            if i == 1:
+                try:
+                    await anyio.sleep_forever()
+                except anyio.get_cancelled_exc_class():
+                    return "swallowed"  # the await goes on to its end: the fiber must not
+            return i
+        return Effect(go)
+
+    def until_second_began():
+        return yield_now.flat_map(lambda _: succeed(None) if len(began) == 2 else until_second_began())
+
+    exit_ = run(for_each(range(3), body).fork().flat_map(
+        lambda f: until_second_began().flat_map(lambda _: f.interrupt())))
+    assert exit_.cause.is_interrupted_only()
+    assert began == [0, 1]
+
+
+def test_recorded_awaits_after_an_await_are_each_seen():
+    with record() as trace:
+        run(for_each(range(3), one_body))
+    assert [e.kind for e in trace.events if e.kind in ("suspend", "resume")] == ["suspend", "resume"] * 3

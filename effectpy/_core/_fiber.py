@@ -33,7 +33,7 @@ from ._cause import EMPTY, Cause, Exit, Interrupt
 from ._effect import (
     ASYNC, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, NAMED, SUCCEED, WITH_FIBER, Effect, _ForkOptions, _make, exit_effect,
 )
-from ._loop import DONE, FINISHING, NEW, READY, SUSPENDED, SUSPENDING, run_loop
+from ._loop import DONE, FINISHING, NEW, READY, SUSPENDED, SUSPENDING, resume_awaited, run_loop
 from ._refs import FiberRefs, fork_refs, inherit_refs
 
 if TYPE_CHECKING:
@@ -341,20 +341,6 @@ class Fiber(Generic[E, A]):
         if inst is not None:
             inst.emit("fiber_resumed", self)
 
-    def _awaited(self, ok: bool, val: Any) -> None:
-        """`_end_await`, then `_after_await`, in one call (the carrier's hot path: once
-        per await)."""
-        self._token += 1
-        self._canceller = None
-        self._state = READY
-        inst = self._runtime.instrument
-        if inst is not None:
-            inst.emit("fiber_resumed", self)
-        if ok and isinstance(val, Effect):
-            self._loop(val, True, None)
-        else:
-            self._loop(None, ok, val)
-
     def _after_await(self, ok: bool, val: Any) -> None:
         """Run the loop on, in the carrier, with what the await gave."""
         if ok and isinstance(val, Effect):  # an awaitable that gives an Effect: run it
@@ -412,6 +398,8 @@ class Fiber(Generic[E, A]):
 
     # its run loop (`_loop.py`), run on callbacks or in its carrier
     _loop = run_loop
+    # the carrier's inline await has ended: go on (`_loop.py`)
+    _awaited = resume_awaited
 
     def _yield(self, eff: Effect[Any, Any, Any] | None) -> None:
         """Let the event loop run others, then go on with ``eff`` (None: the value)."""

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ._fiber import Fiber
 
 __all__ = ["DONE", "FINISHING", "NEW", "READY", "RUNNING", "STEP_BUDGET", "SUSPENDED", "SUSPENDING",
-           "run_loop"]
+           "resume_awaited", "run_loop"]
 
 # How many steps a fiber runs before it lets the event loop run others.
 STEP_BUDGET: Final = 2048
@@ -237,10 +237,7 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
                     continue
                 if aw.__class__ is not _CoroutineType and not _is_awaitable(aw):
                     ok = False
-                    val = Die(TypeError(
-                        f"the function given to {'Effect' if eff._b else 'from_async'} must "
-                        f"return an awaitable (or an Effect), got {type(aw).__name__} {aw!r}"
-                    ))
+                    val = _not_awaitable(eff, aw)
                     eff = None
                     continue
                 self._token += 1
@@ -402,6 +399,66 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
         led.charged = charged + own
         if own >= STEP_FLOOR and inst is not None:
             inst.emit("fiber_step", self, own, None)
+
+
+def resume_awaited(self: Fiber[Any, Any], ok: bool, val: Any) -> None:
+    """A carried fiber's inline await has ended with ``ok``/``val``: go on (`Fiber._awaited`).
+
+    The hot shape of a program written with ``Effect(async ...)`` bodies is a frame whose
+    function gives the next such body (``for_each``, a ``flat_map`` chain of coroutines).
+    For it, this starts the next coroutine and leaves it in the carrier to await, without
+    entering the loop: what the loop would do, with no node that could tell the difference
+    (not interrupted, nothing recording, a FLAT_MAP frame, then an ASYNC node, alone or
+    first in a FLAT_MAP). Anything else runs the loop."""
+    self._token += 1
+    self._canceller = None
+    self._state = RUNNING
+    stack = self._stack
+    inst = self._runtime.instrument
+    if inst is not None:
+        inst.emit("fiber_resumed", self)
+    elif (ok and stack and self._interruptor is None and val.__class__ is not Effect
+            and stack[-1]._tag == FLAT_MAP):
+        try:
+            f = stack.pop()._b
+            eff = f(val)
+            if eff.__class__ is not Effect:
+                eff = lift(eff, "flat_map's function")
+            node = eff._a if eff._tag == FLAT_MAP else eff
+            if node._tag != ASYNC or not node._b:
+                self._loop(eff, True, None)
+                return
+            if node is not eff:
+                stack.append(eff)
+            f = node._a
+            aw = f(self._ctx)
+        except BaseException as exc:  # noqa: BLE001
+            self._loop(None, False, cause_of(exc))
+            return
+        if aw.__class__ is not _CoroutineType:
+            if isinstance(aw, Effect):
+                self._loop(aw, True, None)
+                return
+            if not _is_awaitable(aw):
+                self._loop(None, False, _not_awaitable(node, aw))
+                return
+        self._token += 1
+        self._state = SUSPENDED
+        self._canceller = carrier = self._carrier
+        carrier.aw = aw  # type: ignore[union-attr]
+        return
+    if ok and isinstance(val, Effect):  # an awaitable that gives an Effect: run it
+        self._loop(val, True, None)
+    else:
+        self._loop(None, ok, val)
+
+
+def _not_awaitable(eff: Effect[Any, Any, Any], aw: object) -> Die:
+    """The defect of an ASYNC node whose function returned ``aw``, not an awaitable."""
+    return Die(TypeError(
+        f"the function given to {'Effect' if eff._b else 'from_async'} must "
+        f"return an awaitable (or an Effect), got {type(aw).__name__} {aw!r}"
+    ))
 
 
 # The two RESTORE_STATUS frames (frames are never changed, so they are shared).
