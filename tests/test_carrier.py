@@ -426,3 +426,50 @@ def test_recorded_awaits_after_an_await_are_each_seen():
     with record() as trace:
         run(for_each(range(3), one_body))
     assert [e.kind for e in trace.events if e.kind in ("suspend", "resume")] == ["suspend", "resume"] * 3
+
+
+# --- an Effect(async) body as a fiber's first node (`_loop.start_loop`) ----------------
+
+def as_root(eff):
+    return eff
+
+
+def as_forked(eff):
+    return eff.fork().flat_map(lambda f: f.join())
+
+
+def as_branch(eff):
+    return zip_par(eff, succeed("other")).map(lambda pair: pair[0])
+
+
+starts = pytest.mark.parametrize("start", [as_root, as_forked, as_branch])
+
+
+@starts
+def test_a_first_body_that_fails_fails_its_fiber(start):
+    def fn(ctx):
+        raise ValueError("in the body's function")
+
+    exit_ = run_exit(start(Effect(fn)))
+    assert isinstance(exit_.cause.defects()[0], ValueError)
+
+
+@starts
+def test_a_first_body_that_returns_no_awaitable_is_a_clear_error(start):
+    exit_ = run_exit(start(Effect(lambda ctx: None)))
+    [defect] = exit_.cause.defects()
+    assert "the function given to Effect must return an awaitable (or an Effect), got NoneType" in str(defect)
+
+
+@starts
+def test_a_first_body_may_return_an_effect(start):
+    assert run(start(Effect(lambda ctx: sleep(0).as_(5)))) == 5
+
+
+@starts
+def test_a_fiber_whose_last_await_ended_closes_its_scope(start):
+    log = []
+    eff = acquire_release(sync(lambda: log.append("acquire")), lambda _: sync(lambda: log.append("release"))) \
+        .flat_map(lambda _: Effect(lambda ctx: task_id()))
+    assert isinstance(run(start(eff)), int)
+    assert log == ["acquire", "release"]

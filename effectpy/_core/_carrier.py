@@ -173,7 +173,7 @@ class _Carry:
         fiber = self.fiber
         shared = self.shared
         if first is not None:
-            fiber._loop(first, True, None)
+            fiber._begin(first)
         while True:
             aw = self.aw
             if aw is not None:

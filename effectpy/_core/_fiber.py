@@ -33,7 +33,7 @@ from ._cause import EMPTY, Cause, Exit, Interrupt
 from ._effect import (
     ASYNC, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, NAMED, SUCCEED, WITH_FIBER, Effect, _ForkOptions, _make, exit_effect,
 )
-from ._loop import DONE, FINISHING, NEW, READY, SUSPENDED, SUSPENDING, resume_awaited, run_loop
+from ._loop import DONE, FINISHING, NEW, READY, SUSPENDED, SUSPENDING, resume_awaited, run_loop, start_loop
 from ._refs import FiberRefs, fork_refs, inherit_refs
 
 if TYPE_CHECKING:
@@ -400,6 +400,8 @@ class Fiber(Generic[E, A]):
     _loop = run_loop
     # the carrier's inline await has ended: go on (`_loop.py`)
     _awaited = resume_awaited
+    # run from the first node (`_loop.py`)
+    _begin = start_loop
 
     def _yield(self, eff: Effect[Any, Any, Any] | None) -> None:
         """Let the event loop run others, then go on with ``eff`` (None: the value)."""

@@ -115,7 +115,7 @@ class _Group:
                     continue
                 runtime.inline_depth += 1
                 try:
-                    child._loop(eff, True, None)
+                    child._begin(eff)
                 finally:
                     runtime.inline_depth -= 1
         finally:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ._fiber import Fiber
 
 __all__ = ["DONE", "FINISHING", "NEW", "READY", "RUNNING", "STEP_BUDGET", "SUSPENDED", "SUSPENDING",
-           "resume_awaited", "run_loop"]
+           "begin_async", "resume_awaited", "run_loop", "start_loop"]
 
 # How many steps a fiber runs before it lets the event loop run others.
 STEP_BUDGET: Final = 2048
@@ -404,53 +404,83 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
 def resume_awaited(self: Fiber[Any, Any], ok: bool, val: Any) -> None:
     """A carried fiber's inline await has ended with ``ok``/``val``: go on (`Fiber._awaited`).
 
-    The hot shape of a program written with ``Effect(async ...)`` bodies is a frame whose
-    function gives the next such body (``for_each``, a ``flat_map`` chain of coroutines).
-    For it, this starts the next coroutine and leaves it in the carrier to await, without
-    entering the loop: what the loop would do, with no node that could tell the difference
-    (not interrupted, nothing recording, a FLAT_MAP frame, then an ASYNC node, alone or
-    first in a FLAT_MAP). Anything else runs the loop."""
+    Two shapes are common enough to go on without entering the loop, doing what it would
+    do when nothing records and the fiber is not interrupted (no node could tell the
+    difference): the fiber's last await has ended (finish it), or a FLAT_MAP frame's
+    function gives the next ``Effect(async ...)`` body (``for_each``, a chain of
+    coroutines: start it, leaving its coroutine to the carrier). Anything else runs the
+    loop."""
     self._token += 1
     self._canceller = None
     self._state = RUNNING
-    stack = self._stack
+    if ok and isinstance(val, Effect):  # an awaitable that gives an Effect: run it
+        self._loop(val, True, None)
+        return
     inst = self._runtime.instrument
     if inst is not None:
         inst.emit("fiber_resumed", self)
-    elif (ok and stack and self._interruptor is None and val.__class__ is not Effect
-            and stack[-1]._tag == FLAT_MAP):
-        try:
-            f = stack.pop()._b
-            eff = f(val)
-            if eff.__class__ is not Effect:
-                eff = lift(eff, "flat_map's function")
-            node = eff._a if eff._tag == FLAT_MAP else eff
-            if node._tag != ASYNC or not node._b:
-                self._loop(eff, True, None)
-                return
-            if node is not eff:
-                stack.append(eff)
-            f = node._a
-            aw = f(self._ctx)
-        except BaseException as exc:  # noqa: BLE001
-            self._loop(None, False, cause_of(exc))
+    elif self._interruptor is None:
+        stack = self._stack
+        if not stack:
+            eff = self._finish(ok, val)
+            if eff is not None:
+                self._loop(eff, True, None)  # the fiber's scope closes first
             return
-        if aw.__class__ is not _CoroutineType:
-            if isinstance(aw, Effect):
-                self._loop(aw, True, None)
+        if ok and stack[-1]._tag == FLAT_MAP:
+            try:
+                f = stack.pop()._b
+                eff = f(val)
+                if eff.__class__ is not Effect:
+                    eff = lift(eff, "flat_map's function")
+            except BaseException as exc:  # noqa: BLE001
+                self._loop(None, False, cause_of(exc))
                 return
-            if not _is_awaitable(aw):
-                self._loop(None, False, _not_awaitable(node, aw))
-                return
-        self._token += 1
-        self._state = SUSPENDED
-        self._canceller = carrier = self._carrier
-        carrier.aw = aw  # type: ignore[union-attr]
-        return
-    if ok and isinstance(val, Effect):  # an awaitable that gives an Effect: run it
-        self._loop(val, True, None)
+            node = eff._a if eff._tag == FLAT_MAP else eff
+            if node._tag == ASYNC and node._b:
+                if node is not eff:
+                    stack.append(eff)
+                begin_async(self, node)
+            else:
+                self._loop(eff, True, None)
+            return
+    self._loop(None, ok, val)
+
+
+def start_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any]) -> None:
+    """Run ``self`` from ``eff``, its first node (`Fiber._begin`): the loop, or, for a lone
+    ``Effect(async ...)`` body while nothing records, `begin_async`."""
+    if eff._tag == ASYNC and eff._b and self._interruptor is None and self._runtime.instrument is None:
+        begin_async(self, eff)
     else:
-        self._loop(None, ok, val)
+        self._loop(eff, True, None)
+
+
+def begin_async(self: Fiber[Any, Any], node: Effect[Any, Any, Any]) -> None:
+    """Run the ASYNC node ``node`` (``Effect(fn)``: ``fn`` takes the context) as the loop
+    does, for a fiber that is not interrupted while nothing records: call ``fn`` and leave
+    the awaitable to the fiber's carrier (made now if it has none), the fiber suspended in
+    it. A function that fails, or gives an Effect or no awaitable, goes on in the loop."""
+    try:
+        f = node._a
+        aw = f(self._ctx)
+    except BaseException as exc:  # noqa: BLE001
+        self._loop(None, False, cause_of(exc))
+        return
+    if aw.__class__ is not _CoroutineType:
+        if isinstance(aw, Effect):
+            self._loop(aw, True, None)
+            return
+        if not _is_awaitable(aw):
+            self._loop(None, False, _not_awaitable(node, aw))
+            return
+    self._token += 1
+    self._state = SUSPENDED
+    carrier = self._carrier
+    if carrier is None:
+        carrier = self._carrier = self._runtime.carry(self, aw, None)
+    else:
+        carrier.aw = aw
+    self._canceller = carrier
 
 
 def _not_awaitable(eff: Effect[Any, Any, Any], aw: object) -> Die:

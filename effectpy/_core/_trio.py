@@ -240,7 +240,7 @@ class _TrioCarrier:
                 with trio.CancelScope(shield=not self.shared or self.host_cancel is not None) as scope:
                     self.scope = scope
                     if first is not None:
-                        fiber._loop(first, True, None)
+                        fiber._begin(first)
                         first = None
                     if resume is not None:
                         fiber._end_await()
