@@ -81,7 +81,7 @@ class Fiber(Generic[E, A]):
     daemon: bool
     _runtime: Scheduler
     _ctx: Context
-    _stack: list[Effect[Any, Any, Any]]
+    _stack: list[Effect[Any, Any, Any]] | None
     _interruptible: bool
     _interruptor: object
     _interrupting: bool
@@ -115,8 +115,10 @@ class Fiber(Generic[E, A]):
         f.daemon = daemon
         f._runtime = runtime
         f._ctx = ctx
-        # Continuation frames (FLAT_MAP, MAP, FOLD nodes and RESTORE_* frames), innermost last.
-        f._stack = []
+        # Continuation frames (FLAT_MAP, MAP, FOLD nodes and RESTORE_* frames), innermost
+        # last; None until the loop first runs (a fiber that only awaits one coroutine never
+        # needs one).
+        f._stack = None
         # Invariant: False exactly inside an uninterruptible region (and while finishing).
         f._interruptible = True
         # Who asked to interrupt (fiber id or HOST); None until someone does. Set once.

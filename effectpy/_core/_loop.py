@@ -59,6 +59,8 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
         before = start = 0.0
     self._state = RUNNING
     stack = self._stack
+    if stack is None:
+        stack = self._stack = []
     push = stack.append
     pop = stack.pop
     budget = STEP_BUDGET
