@@ -106,6 +106,22 @@ def test_join_twice_gives_same_result():
     assert run(succeed(3).fork().flat_map(lambda f: f.join().zip(f.join()))) == (3, 3)
 
 
+def test_joining_a_fiber_that_has_ended_gives_its_exit_at_once_and_is_recorded():
+    from effectpy.trace import record
+
+    def twice(f):
+        # the first join waits for the fiber; the second finds it ended
+        return f.join().flat_map(lambda a: f.await_().map(lambda ex: (a, ex, f.is_done())))
+
+    assert run(succeed(3).fork().flat_map(twice)) == (3, Exit.succeed(3), True)
+    failed_twice = fail("x").fork().flat_map(lambda f: f.await_().flat_map(lambda _: f.join()))
+    assert run_exit(failed_twice).cause == Fail("x")
+    with record() as trace:
+        run(succeed(3).fork().flat_map(twice))
+    [child] = [f for f in trace.fibers() if f.parent is not None]
+    assert [e.by for e in trace.events if e.kind == "join"] == [child.id, child.id]
+
+
 def test_children_are_interrupted_when_parent_ends():
     log = []
     started = Deferred()

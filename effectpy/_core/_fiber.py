@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from ._cause import EMPTY, Cause, Exit, Interrupt
 from ._effect import (
-    ASYNC, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, NAMED, SUCCEED, WITH_FIBER, Effect, _ForkOptions, _make, exit_effect,
+    ASYNC, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, NAMED, OP, SUCCEED, WITH_FIBER, Effect, _ForkOptions, _Instead, _make,
+    exit_effect,
 )
 from ._loop import DONE, FINISHING, NEW, READY, SUSPENDED, SUSPENDING, resume_awaited, run_loop, start_loop
 from ._refs import FiberRefs, fork_refs, inherit_refs
@@ -192,7 +193,7 @@ class Fiber(Generic[E, A]):
 
     def await_(self) -> Effect[Any, Any, Exit[A]]:
         """Wait for the fiber and succeed with its `Exit` (never fails)."""
-        return _make(CALLBACK, self._register_observer, "join")
+        return _make(OP, _exit_now, self, None)
 
     def interrupt(self) -> Effect[Any, Any, Exit[A]]:
         """Interrupt the fiber and succeed with its `Exit` once its finalizers have run.
@@ -461,6 +462,18 @@ class Fiber(Generic[E, A]):
             else:
                 observers(exit_)  # type: ignore[operator]
         return None
+
+
+def _exit_now(fiber: Fiber[Any, Any], _: None) -> Any:
+    """`Fiber.await_`'s operation: the exit of a fiber that has ended, at once (while
+    nothing records a join), else wait for it."""
+    exit_ = fiber._exit
+    if exit_ is not None and fiber._runtime.instrument is None:
+        return exit_
+    return _Instead(_make(CALLBACK, fiber._register_observer, "join"))
+
+
+_exit_now.__qualname__ = "join / await fiber"  # as the effect trees and the repr name it
 
 
 def _make_fail(cause: Cause) -> Effect[Any, Any, Any]:
