@@ -21,14 +21,22 @@ from harness import VALUE, Ratio, Section, Variant, measure
 
 N = 10_000
 
+# The sequence row's floor: each step's effect made, its body awaited, nothing interpreted.
+FLOOR = "floor: Effect made, body awaited"
+
+
+def _body(sleep0: Callable[[], Awaitable[None]], i: int) -> Callable[[Context], Awaitable[int]]:
+    """The coroutine function of step ``i``: ``await sleep0(); return i``."""
+    async def body(ctx: Context) -> int:
+        await sleep0()
+        return i
+    return body
+
 
 def _step(sleep0: Callable[[], Awaitable[None]]) -> Callable[[int], Effect[Any, Any, int]]:
     """``i -> Effect(async: await sleep(0); return i)`` on the backend of ``sleep0``."""
     def step(i: int) -> Effect[Any, Any, int]:
-        async def body(ctx: Context) -> int:
-            await sleep0()
-            return i
-        return Effect(body)
+        return Effect(_body(sleep0, i))
     return step
 
 
@@ -64,11 +72,23 @@ def bench_async_sequence(cfg: Config) -> Section:
             return i
         return [await one(i) for i in range(n)]
 
+    async def floor_loop() -> list[int]:
+        # what any interpreter of these effects does at least: make each step's body and
+        # its Effect as the effectpy variant does, then await the body (in a plain loop)
+        ctx = Context()
+        out = []
+        for i in range(n):
+            body = _body(_asyncio_sleep0, i)
+            Effect(body)
+            out.append(await body(ctx))
+        return out
+
     aio_step, trio_step = _step(_asyncio_sleep0), _step(_trio_sleep0)
     check = equals(expected)
     variants = [
         Variant(EFFECTPY_ASYNCIO, "asyncio", make_effect=lambda: for_each(range(n), aio_step), check=check),
         Variant("asyncio await loop", "asyncio", op=aio_loop, check=check),
+        Variant(FLOOR, "asyncio", op=floor_loop, check=check),
         Variant("trio await loop", "trio", op=trio_loop, check=check),
     ]
     variants = with_effectpy_trio(variants, cfg, lambda: for_each(range(n), trio_step), check)
@@ -77,6 +97,7 @@ def bench_async_sequence(cfg: Config) -> Section:
                   plan_text(repeats, inner))
     sec.rows = measure(variants, repeats=repeats, inner=inner, count=n, unit="step", warmup=cfg.warmup)
     sec.ratios = _ratios("asyncio await loop", "trio await loop", 1.3)
+    sec.ratios.append(Ratio(FLOOR, "asyncio await loop", label="floor (no interpreter) / asyncio await loop"))
     return sec
 
 
