@@ -473,3 +473,16 @@ def test_a_fiber_whose_last_await_ended_closes_its_scope(start):
         .flat_map(lambda _: Effect(lambda ctx: task_id()))
     assert isinstance(run(start(eff)), int)
     assert log == ["acquire", "release"]
+
+
+def test_a_fiber_whose_coroutines_never_suspend_still_lets_the_others_run():
+    async def at_once():
+        return 1  # awaited inline, it ends without ever suspending
+
+    ticks = []
+    ticker = sync(lambda: ticks.append(1)).flat_map(lambda _: yield_now).forever()
+    busy = for_each(range(50_000), lambda i: Effect(lambda ctx: at_once()), discard=True)
+    run(race(busy.map(lambda _: len(ticks)), ticker))
+    # the busy fiber lets the others run at least every STEP_BUDGET awaits, as the loop
+    # does every STEP_BUDGET steps (without that, asyncio's ticker never ran)
+    assert len(ticks) >= 50_000 // 2048

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._cause import HOST
 from ._effect import _CANCELLED, cause_of
-from ._loop import DONE
+from ._loop import DONE, STEP_BUDGET
 from ._steps import TimedAwait
 
 if TYPE_CHECKING:
@@ -95,8 +95,8 @@ class _Carry:
     """
 
     if TYPE_CHECKING:  # what each kind holds (a mixin of asyncio.Task can have no slots)
-        __slots__ = ("fiber", "aw", "next", "park", "awaiting", "early", "sent", "parent", "base",
-                     "host_cancel")
+        __slots__ = ("fiber", "aw", "next", "park", "awaiting", "early", "sent", "budget", "parent",
+                     "base", "host_cancel")
     else:
         __slots__ = ()
 
@@ -107,6 +107,7 @@ class _Carry:
     awaiting: bool
     early: bool
     sent: bool
+    budget: int
     parent: Fiber[Any, Any] | None
     base: int
     host_cancel: BaseException | None
@@ -119,6 +120,7 @@ class _Carry:
         self.awaiting = False
         self.early = False
         self.sent = False
+        self.budget = STEP_BUDGET
         self.parent = parent
         self.base = base
         self.host_cancel = None
@@ -148,9 +150,9 @@ class _Carry:
         else:  # not parked yet (a host cancellation is being handled): resume next
             self.next = (eff, ok, val)
 
-    def pause(self, eff: Effect[Any, Any, Any] | None) -> None:
+    def pause(self, eff: Effect[Any, Any, Any] | None, ok: bool = True, val: Any = None) -> None:
         # the carrier's `sleep(0)` queues it behind the callbacks already queued (FIFO)
-        self.next = (eff, True, None)
+        self.next = (eff, ok, val)
 
     def _cancelled(self, exc: BaseException) -> None:
         """A cancellation reached the carrier: count off its own; anyone else's is the
@@ -256,8 +258,8 @@ class _Carry:
 class HostCarrier(_Carry):
     """The awaiting task as a fiber's carrier (see the module docstring)."""
 
-    __slots__ = ("fiber", "task", "aw", "next", "park", "awaiting", "early", "sent", "parent",
-                 "base", "host_cancel")
+    __slots__ = ("fiber", "task", "aw", "next", "park", "awaiting", "early", "sent", "budget",
+                 "parent", "base", "host_cancel")
 
     task: asyncio.Task[Any]
 
@@ -276,8 +278,8 @@ _task_init: Final = asyncio.Task.__init__
 class TaskCarrier(_Carry, asyncio.Task):  # type: ignore[type-arg,misc]
     """A carrier with a task of its own: the task itself (see the module docstring)."""
 
-    __slots__ = ("fiber", "aw", "next", "park", "awaiting", "early", "sent", "parent", "base",
-                 "host_cancel")
+    __slots__ = ("fiber", "aw", "next", "park", "awaiting", "early", "sent", "budget", "parent",
+                 "base", "host_cancel")
 
     def __init__(self, fiber: Fiber[Any, Any], aw: Awaitable[Any] | None, loop: asyncio.AbstractEventLoop,
                  first: Effect[Any, Any, Any] | None = None) -> None:
@@ -288,6 +290,7 @@ class TaskCarrier(_Carry, asyncio.Task):  # type: ignore[type-arg,misc]
         self.awaiting = False
         self.early = False
         self.sent = False
+        self.budget = STEP_BUDGET
         self.parent = None
         self.base = 0
         self.host_cancel = None

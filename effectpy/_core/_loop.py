@@ -30,6 +30,7 @@ from ._wait import _new_waiter, _Waiter
 
 if TYPE_CHECKING:
     from ._fiber import Fiber
+    from ._scheduler import Carrier
 
 __all__ = ["DONE", "FINISHING", "NEW", "READY", "RUNNING", "STEP_BUDGET", "SUSPENDED", "SUSPENDING",
            "begin_async", "resume_awaited", "run_loop", "start_loop"]
@@ -414,14 +415,25 @@ def resume_awaited(self: Fiber[Any, Any], ok: bool, val: Any) -> None:
     loop."""
     self._token += 1
     self._canceller = None
-    self._state = RUNNING
-    if ok and isinstance(val, Effect):  # an awaitable that gives an Effect: run it
-        self._loop(val, True, None)
-        return
     inst = self._runtime.instrument
     if inst is not None:
         inst.emit("fiber_resumed", self)
-    elif self._interruptor is None:
+    carrier: Carrier = self._carrier  # type: ignore[assignment]
+    carrier.budget -= 1
+    if carrier.budget == 0:
+        # let the others run now and then, even when no coroutine ever suspends (as the
+        # loop does every STEP_BUDGET steps)
+        carrier.budget = STEP_BUDGET
+        self._state = READY
+        if ok and isinstance(val, Effect):
+            carrier.pause(val)
+        else:
+            carrier.pause(None, ok, val)
+        return
+    self._state = RUNNING
+    if ok and isinstance(val, Effect):  # an awaitable that gives an Effect: run it
+        self._loop(val, True, None)
+    elif inst is None and self._interruptor is None:
         stack = self._stack
         if not stack:
             eff = self._finish(ok, val)
@@ -445,7 +457,9 @@ def resume_awaited(self: Fiber[Any, Any], ok: bool, val: Any) -> None:
             else:
                 self._loop(eff, True, None)
             return
-    self._loop(None, ok, val)
+        self._loop(None, ok, val)
+    else:
+        self._loop(None, ok, val)
 
 
 def start_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any]) -> None:

@@ -21,6 +21,8 @@ class Carrier(Protocol):
 
     # The awaitable the fiber's loop asks the carrier to await next (None: none).
     aw: Awaitable[Any] | None
+    # How many more awaits may end before the fiber lets the others run (`resume_awaited`).
+    budget: int
 
     @property
     def task(self) -> Any:
@@ -33,9 +35,9 @@ class Carrier(Protocol):
     def wake(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
         """Resume the fiber's loop with (eff, ok, val) in the carrier."""
 
-    def pause(self, eff: Effect[Any, Any, Any] | None) -> None:
+    def pause(self, eff: Effect[Any, Any, Any] | None, ok: bool = True, val: Any = None) -> None:
         """Let the others run (after the fibers already waiting to), then go on with
-        ``eff`` (a yield, or a step budget used up)."""
+        ``eff``, or with ``ok``/``val`` (a yield, or a budget used up)."""
 
 
 class Scheduler(Protocol):

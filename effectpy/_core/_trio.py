@@ -25,7 +25,7 @@ from ._cause import HOST, Exit
 from ._context import Context
 from ._effect import Effect, cause_of
 from ._fiber import Fiber
-from ._loop import DONE
+from ._loop import DONE, STEP_BUDGET
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
 from ._carrier import AWAIT_CANCELLED, CARRIED, carrying, never_began
 from ._runtime import RUN_ENDED, _context, _interrupt_all, _new_fiber, reraise_host_cancel, run_child
@@ -164,7 +164,10 @@ class _TrioCarrier:
     """
 
     __slots__ = ("fiber", "task", "aw", "next", "park", "scope", "awaiting", "early", "sent",
-                 "shared", "parent", "host_cancel", "abandoned")
+                 "budget", "parent", "host_cancel", "abandoned")
+
+    # The task is someone else's (`_TrioHostCarrier`): it may be cancelled by others.
+    shared = False
 
     def __init__(self, fiber: Fiber[Any, Any], host: Any, parent: Fiber[Any, Any] | None = None) -> None:
         self.fiber = fiber
@@ -176,7 +179,7 @@ class _TrioCarrier:
         self.awaiting = False  # an inline await is in progress
         self.early = False  # interrupted before its await began: it never begins
         self.sent = False  # the carrier cancelled its scope to end an await
-        self.shared = host is not None
+        self.budget = STEP_BUDGET  # awaits before it lets the others run (`resume_awaited`)
         self.parent = parent
         self.host_cancel: BaseException | None = None
         self.abandoned = False
@@ -197,10 +200,10 @@ class _TrioCarrier:
         else:  # not parked yet (a host cancellation is being handled): resume next
             self.next = (eff, ok, val)
 
-    def pause(self, eff: Effect[Any, Any, Any] | None) -> None:
+    def pause(self, eff: Effect[Any, Any, Any] | None, ok: bool = True, val: Any = None) -> None:
         # through the driver's queue (FIFO): trio's own scheduling order is random, and
         # a yield must let the fibers already waiting to run go first
-        self.fiber._runtime.call_soon(self.wake, eff, True, None)
+        self.fiber._runtime.call_soon(self.wake, eff, ok, val)
 
     def abandon(self) -> None:
         """The run is over: stop carrying (the fiber can never run again)."""
@@ -319,18 +322,26 @@ class _TrioCarrier:
             fiber._runtime._carriers.discard(self)  # type: ignore[attr-defined]
 
 
+class _TrioHostCarrier(_TrioCarrier):
+    """The awaiting task as a fiber's carrier (see `_TrioCarrier`)."""
+
+    __slots__ = ()
+
+    shared = True
+
+
 async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context | None) -> Exit[Any]:
     task = trio.lowlevel.current_task()
     parent = carrying(task)
     if parent is not None:
-        return await run_child(parent, eff, ctx, task, _TrioCarrier)
+        return await run_child(parent, eff, ctx, task, _TrioHostCarrier)
     ctx = _context(ctx, "run")
     items = CURRENT_INSTRUMENTS.get()
     async with trio.open_nursery() as nursery:
         runtime = TrioRuntime(nursery, Instruments(items) if items else None)
         nursery.start_soon(runtime.drive)
         fiber = _new_fiber(runtime, eff, ctx, None)
-        carrier = fiber._carrier = _TrioCarrier(fiber, task)
+        carrier = fiber._carrier = _TrioHostCarrier(fiber, task)
         token = CARRIED.set(fiber)
         try:
             try:
