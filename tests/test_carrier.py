@@ -486,3 +486,21 @@ def test_a_fiber_whose_coroutines_never_suspend_still_lets_the_others_run():
     # the busy fiber lets the others run at least every STEP_BUDGET awaits, as the loop
     # does every STEP_BUDGET steps (without that, asyncio's ticker never ran)
     assert len(ticks) >= 50_000 // 2048
+
+
+def test_a_body_whose_function_interrupts_its_own_fiber_never_begins():
+    began = []
+
+    async def slow():
+        began.append(True)
+        await anyio.sleep(5)  # (were it to begin: the fiber would wait here, then end)
+
+    def then(fiber):
+        def fn(ctx):
+            fiber.interrupt_as("test", "interrupted by the body's own function")
+            return slow()
+        return Effect(fn)
+
+    program = with_fiber(lambda fiber: Effect(lambda ctx: task_id()).flat_map(lambda _: then(fiber)))
+    assert run_exit(program).cause.is_interrupted_only()
+    assert began == []

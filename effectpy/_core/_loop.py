@@ -9,6 +9,11 @@ before each node that runs while the fiber is interruptible (the descent into a 
 chain of flat_maps only pushes frames); popping a frame never checks it. When an
 instrument records, the slice is timed as one step (`_steps.py`).
 
+A fiber in a carrier spends most of its life between two awaits. The commonest ways from
+one to the next skip the loop while nothing records and the fiber is not interrupted
+(`resume_awaited`, `start_loop`, `begin_async`): they do what the loop would do, with no
+node in between that could tell the difference.
+
 The fiber's states (see `_fiber` for its life) are defined here, where the loop moves it
 between them.
 """
@@ -433,7 +438,8 @@ def resume_awaited(self: Fiber[Any, Any], ok: bool, val: Any) -> None:
     self._state = RUNNING
     if ok and isinstance(val, Effect):  # an awaitable that gives an Effect: run it
         self._loop(val, True, None)
-    elif inst is None and self._interruptor is None:
+        return
+    if inst is None and self._interruptor is None:
         stack = self._stack
         if not stack:
             eff = self._finish(ok, val)
@@ -457,9 +463,7 @@ def resume_awaited(self: Fiber[Any, Any], ok: bool, val: Any) -> None:
             else:
                 self._loop(eff, True, None)
             return
-        self._loop(None, ok, val)
-    else:
-        self._loop(None, ok, val)
+    self._loop(None, ok, val)
 
 
 def start_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any]) -> None:
@@ -497,6 +501,8 @@ def begin_async(self: Fiber[Any, Any], node: Effect[Any, Any, Any]) -> None:
     else:
         carrier.aw = aw
     self._canceller = carrier
+    if self._interruptor is not None:
+        self._interrupt_suspended()  # requested while ``fn`` ran
 
 
 def _not_awaitable(eff: Effect[Any, Any, Any], aw: object) -> Die:
