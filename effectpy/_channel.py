@@ -139,7 +139,7 @@ class Channel(Generic[A]):
         return f"<Channel {len(self._items)}{bound} items{state}>"
 
 
-def _channel_send(ch: Channel[A], item: A) -> None | _Instead:
+def _channel_send(ch: Channel[A], item: A, _fiber: object) -> None | _Instead:
     if ch._closed:
         return _Instead(_make(FAIL, Fail(ChannelClosed("send on a closed channel"))))
     if ch._full():  # wait for a place (claimed as it is signalled), then send
@@ -150,17 +150,17 @@ def _channel_send(ch: Channel[A], item: A) -> None | _Instead:
     return None
 
 
-def _channel_send_claimed(ch: Channel[A], item: A) -> None | _Instead:
+def _channel_send_claimed(ch: Channel[A], item: A, _fiber: object) -> None | _Instead:
     """A waiting send, signalled (or closed): send the item in the place it claimed."""
     if not ch._closed:  # (close dropped every claim)
         ch._senders.claimed -= 1
-    return _channel_send(ch, item)
+    return _channel_send(ch, item, _fiber)
 
 
 _channel_send.__qualname__ = _channel_send_claimed.__qualname__ = "channel.send"
 
 
-def _channel_receive(ch: Channel[A], option: bool) -> A | Option[A] | _Instead:
+def _channel_receive(ch: Channel[A], option: bool, _fiber: object) -> A | Option[A] | _Instead:
     if ch._items:
         item = ch._pop()
         return Some(item) if option else item

@@ -142,14 +142,14 @@ class _Reader(Generic[A]):
         return _make(OP, _poll, self, None)
 
 
-def _take_up_to(r: _Reader[A], n: int | None) -> list[A] | _Instead:
+def _take_up_to(r: _Reader[A], n: int | None, _fiber: object) -> list[A] | _Instead:
     ended = r._ended()
     if ended is not None:
         return _Instead(ended)
     return r._take_n(len(r._items) if n is None else n)
 
 
-def _poll(r: _Reader[A], _: None) -> Option[A] | _Instead:
+def _poll(r: _Reader[A], _: None, _fiber: object) -> Option[A] | _Instead:
     if r._items:
         return Some(r._take_n(1)[0])
     ended = r._ended()
@@ -431,7 +431,7 @@ class Queue(_Reader[A]):
 # --- the OP functions of offer and take: the common case completes in one run-loop step ----
 
 
-def _queue_offer(q: Queue[A], item: A) -> bool | _Instead:
+def _queue_offer(q: Queue[A], item: A, _fiber: object) -> bool | _Instead:
     if q._shutdown:
         return _Instead(q._shutdown_failure())
     if q._takers and q._takers.hand(item):  # a taker waits: the item is its
@@ -453,7 +453,7 @@ def _offer_wait(q: Queue[A], item: A) -> _Instead:
     return _Instead(_make(WAIT, q._offerers, q._claim_room, _make(OP, _queue_offer_claimed, q, item)))
 
 
-def _queue_offer_claimed(q: Queue[A], item: A) -> bool | _Instead:
+def _queue_offer_claimed(q: Queue[A], item: A, _fiber: object) -> bool | _Instead:
     """A waiting offer, signalled: add the item in the place it claimed."""
     if q._shutdown:
         return _Instead(q._shutdown_failure())
@@ -472,7 +472,7 @@ def _queue_offer_claimed(q: Queue[A], item: A) -> bool | _Instead:
 _queue_offer.__qualname__ = _queue_offer_claimed.__qualname__ = "queue.offer"  # as effect trees show the node
 
 
-def _queue_take(q: Queue[A], _: None) -> A | _Instead:
+def _queue_take(q: Queue[A], _: None, _fiber: object) -> A | _Instead:
     items = q._items
     if items:  # the common case, inlined
         item = items.popleft()

@@ -569,29 +569,35 @@ def _instead(eff):
 
 
 def test_op_succeeds_with_its_value_alone_and_under_flat_map():
-    add = _op(lambda b, c: b + c, 2, 3)
+    add = _op(lambda b, c, fiber: b + c, 2, 3)
     assert run(add) == 5
     assert run(add.flat_map(lambda x: succeed(x * 10))) == 50
     assert run(add.map(lambda x: x + 1)) == 6
 
 
 def test_op_returning_instead_runs_that_effect_in_its_place():
-    slow = _op(lambda b, c: _instead(sleep(0).map(lambda _: b)), "slow")
+    slow = _op(lambda b, c, fiber: _instead(sleep(0).map(lambda _: b)), "slow")
     assert run(slow) == "slow"
     assert run(slow.flat_map(lambda x: succeed(x + "!"))) == "slow!"
     # the slow path's failure skips the continuation
-    failing = _op(lambda b, c: _instead(fail("no")))
+    failing = _op(lambda b, c, fiber: _instead(fail("no")))
     assert run_exit(failing.flat_map(lambda _: succeed("not run"))).cause.failures() == ["no"]
+
+
+def test_op_is_given_the_fiber_that_runs_it():
+    running = _op(lambda b, c, fiber: fiber)
+    assert run(with_fiber(lambda me: running.map(lambda fiber: fiber is me)))
+    assert run(with_fiber(lambda me: running.flat_map(lambda fiber: succeed(fiber is me))))
 
 
 def test_op_value_may_itself_be_an_effect():
     inner = succeed(1)
-    assert run(_op(lambda b, c: b, inner)) is inner
-    assert run(_op(lambda b, c: b, inner).flat_map(lambda e: e.map(lambda x: x + 1))) == 2
+    assert run(_op(lambda b, c, fiber: b, inner)) is inner
+    assert run(_op(lambda b, c, fiber: b, inner).flat_map(lambda e: e.map(lambda x: x + 1))) == 2
 
 
 def test_op_exception_is_a_defect_and_skips_the_continuation():
-    boom = _op(lambda b, c: 1 / 0)
+    boom = _op(lambda b, c, fiber: 1 / 0)
     seen = []
     for eff in (boom, boom.flat_map(lambda x: sync(lambda: seen.append(x)))):
         defects = run_exit(eff).cause.defects()
@@ -602,7 +608,7 @@ def test_op_exception_is_a_defect_and_skips_the_continuation():
 
 
 def test_continuation_after_an_op_failing_is_a_defect():
-    eff = _op(lambda b, c: 1).flat_map(lambda _: 1 / 0)
+    eff = _op(lambda b, c, fiber: 1).flat_map(lambda _: 1 / 0)
     assert isinstance(run_exit(eff).cause.defects()[0], ZeroDivisionError)
 
 
@@ -610,7 +616,7 @@ def test_interruption_requested_by_an_op_under_flat_map_is_delivered_before_the_
     # as after a sync step: the continuation builds the next effect, which never runs
     ran = []
 
-    def interrupt_self(fiber, _):
+    def interrupt_self(fiber, _, running):
         fiber.interrupt_as("test")
         return "v"
 

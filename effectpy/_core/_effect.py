@@ -11,7 +11,7 @@ The primitive nodes (``Effect._tag``) and their fields::
     SYNC       a=thunk()                      exceptions become defects (Die)
     ATTEMPT    a=thunk()                      exceptions become typed failures (Fail)
     SUSPEND    a=thunk() -> Effect
-    OP         a=fn(b, c) -> value, or _Instead(effect): that effect runs in the node's place
+    OP         a=fn(b, c, fiber) -> value, or _Instead(effect): that effect runs in the node's place
                                           (a library operation's synchronous fast path,
                                           with a slow path; exceptions become defects;
                                           ``fn.undo(b, c, value)``, if any, gives a value

@@ -235,7 +235,7 @@ class Fiber(Generic[E, A]):
         inst = caller._runtime.instrument
         if inst is not None:
             inst.emit("fiber_joined", caller, self)
-        if self._exit is not None:
+        if self._exit is not None:  # (ended while the operation made way for this)
             resume(True, self._exit)
             return None
         cb: Callable[[Exit[Any]], None] = lambda ex: resume(True, ex)
@@ -464,13 +464,16 @@ class Fiber(Generic[E, A]):
         return None
 
 
-def _exit_now(fiber: Fiber[Any, Any], _: None) -> Any:
-    """`Fiber.await_`'s operation: the exit of a fiber that has ended, at once (while
-    nothing records a join), else wait for it."""
+def _exit_now(fiber: Fiber[Any, Any], _: None, caller: Fiber[Any, Any]) -> Any:
+    """`Fiber.await_`'s operation: the exit of a fiber that has ended, at once, else wait
+    for it."""
     exit_ = fiber._exit
-    if exit_ is not None and fiber._runtime.instrument is None:
-        return exit_
-    return _Instead(_make(CALLBACK, fiber._register_observer, "join"))
+    if exit_ is None:
+        return _Instead(_make(CALLBACK, fiber._register_observer, "join"))
+    inst = caller._runtime.instrument
+    if inst is not None:
+        inst.emit("fiber_joined", caller, fiber)
+    return exit_
 
 
 _exit_now.__qualname__ = "join / await fiber"  # as the effect trees and the repr name it

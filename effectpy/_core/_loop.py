@@ -102,7 +102,7 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
                             v = inner._a
                         else:
                             f = inner._a
-                            v = f(inner._b, inner._c)
+                            v = f(inner._b, inner._c, self)
                             if type(v) is _Instead:
                                 push(eff)
                                 eff = v.effect
@@ -156,7 +156,7 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
             elif tag == OP:
                 try:
                     f = eff._a
-                    val = f(eff._b, eff._c)
+                    val = f(eff._b, eff._c, self)
                 except BaseException as exc:  # noqa: BLE001 - every escape is a defect
                     ok = False
                     val = cause_of(exc)
