@@ -101,11 +101,38 @@ def build_left_chain(n: int) -> Effect[Any, Any, int]:
     return e
 
 
+def _recursive_step(k: int) -> Effect[Any, Any, int]:
+    return succeed(k) if k == 0 else succeed(k - 1).flat_map(_recursive_step)
+
+
 def recursive_chain(n: int) -> Effect[Any, Any, int]:
     """Right-nested: each step builds the next one as it runs."""
-    def loop(k: int) -> Effect[Any, Any, int]:
-        return succeed(k) if k == 0 else succeed(k - 1).flat_map(loop)
-    return loop(n)
+    return _recursive_step(n)
+
+
+async def left_floor(n: int) -> int:
+    """The left-nested chain's own code, with no interpreter: each step's function called
+    (its effect made and dropped)."""
+    step = _plus_one_effect
+    x = 0
+    for _ in range(n):
+        step(x)
+        x += 1
+    return x
+
+
+def _plus_one_effect(x: int) -> Effect[Any, Any, int]:
+    return succeed(x + 1)
+
+
+async def recursive_floor(n: int) -> int:
+    """The right-nested chain's own code, with no interpreter: each step's function called
+    (the next step's effect made and dropped)."""
+    k = n
+    while k:
+        _recursive_step(k)
+        k -= 1
+    return k
 
 
 async def _plus_one(x: int) -> int:
@@ -123,6 +150,8 @@ LEFT_RUN = "effectpy: run prebuilt left-nested chain"
 LEFT_BUILD = "effectpy: build left-nested chain (not run)"
 RECURSIVE = "effectpy: right-nested recursive chain"
 AWAITS = "asyncio: sequential awaits of a coroutine"
+LEFT_FLOOR = "floor: left chain's functions called, no interpreter"
+RECURSIVE_FLOOR = "floor: recursive chain's functions called, no interpreter"
 
 
 def measure_builds(n: int, samples: int) -> tuple[Row, Effect[Any, Any, int]]:
@@ -140,12 +169,17 @@ def measure_builds(n: int, samples: int) -> tuple[Row, Effect[Any, Any, int]]:
 
 
 def measure_chains(n: int, chain: Effect[Any, Any, int], build_row: Row, repeats: int,
-                   inner: int, warmup: bool) -> list[Row]:
+                   inner: int, warmup: bool, floors: bool = False) -> list[Row]:
     variants = [
         Variant(LEFT_RUN, "asyncio", make_effect=lambda: chain, check=equals(n)),
         Variant(RECURSIVE, "asyncio", make_effect=lambda: recursive_chain(n), check=equals(0)),
         Variant(AWAITS, "asyncio", op=lambda: sequential_awaits(n), check=equals(n)),
     ]
+    if floors:
+        variants += [
+            Variant(LEFT_FLOOR, "asyncio", op=lambda: left_floor(n), check=equals(n)),
+            Variant(RECURSIVE_FLOOR, "asyncio", op=lambda: recursive_floor(n), check=equals(0)),
+        ]
     rows = measure(variants, repeats=repeats, inner=inner, count=n, unit="step", warmup=warmup)
     return [rows[0], build_row, *rows[1:]]
 
@@ -165,8 +199,11 @@ def bench_flat_map_chain(cfg: Config) -> Section:
                   "of `async def f(x): return x + 1` in one asyncio loop",
                   plan_text(repeats, inner) + f"; build: {repeats * inner} build(s), outside any loop")
     build_row, chain = measure_builds(n, repeats * inner)
-    sec.rows = measure_chains(n, chain, build_row, repeats, inner, cfg.warmup)
-    sec.ratios = chain_ratios(2.0)
+    sec.rows = measure_chains(n, chain, build_row, repeats, inner, cfg.warmup, floors=True)
+    sec.ratios = chain_ratios(2.0) + [
+        Ratio(LEFT_FLOOR, AWAITS, None, "floor of the left-nested run / asyncio awaits"),
+        Ratio(RECURSIVE_FLOOR, AWAITS, None, "floor of the right-nested run / asyncio awaits"),
+    ]
     sec.notes.append("the left-nested chain is built before timing its runs; its build time "
                      "is the 'build' row (mostly CPython's cyclic GC: the chain is 2 tracked "
                      "objects per step)")
