@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._core._cause import Fail
 from ._core._effect import FAIL, OP, SYNC, WAIT, Effect, _Instead, _make
 from ._core._wait import _Offerers, _signal, _wake_all, _Waiter, _Waiters
 from ._option import NONE, Option, Some
 from ._queue import _check_maxsize
+
+if TYPE_CHECKING:
+    from ._core._fiber import Fiber
 
 __all__ = ["Channel", "ChannelClosed"]
 
@@ -139,7 +142,7 @@ class Channel(Generic[A]):
         return f"<Channel {len(self._items)}{bound} items{state}>"
 
 
-def _channel_send(ch: Channel[A], item: A, _fiber: object) -> None | _Instead:
+def _channel_send(ch: Channel[A], item: A, _fiber: Fiber[Any, Any]) -> None | _Instead:
     if ch._closed:
         return _Instead(_make(FAIL, Fail(ChannelClosed("send on a closed channel"))))
     if ch._full():  # wait for a place (claimed as it is signalled), then send
@@ -150,7 +153,7 @@ def _channel_send(ch: Channel[A], item: A, _fiber: object) -> None | _Instead:
     return None
 
 
-def _channel_send_claimed(ch: Channel[A], item: A, _fiber: object) -> None | _Instead:
+def _channel_send_claimed(ch: Channel[A], item: A, _fiber: Fiber[Any, Any]) -> None | _Instead:
     """A waiting send, signalled (or closed): send the item in the place it claimed."""
     if not ch._closed:  # (close dropped every claim)
         ch._senders.claimed -= 1
@@ -160,7 +163,7 @@ def _channel_send_claimed(ch: Channel[A], item: A, _fiber: object) -> None | _In
 _channel_send.__qualname__ = _channel_send_claimed.__qualname__ = "channel.send"
 
 
-def _channel_receive(ch: Channel[A], option: bool, _fiber: object) -> A | Option[A] | _Instead:
+def _channel_receive(ch: Channel[A], option: bool, _fiber: Fiber[Any, Any]) -> A | Option[A] | _Instead:
     if ch._items:
         item = ch._pop()
         return Some(item) if option else item

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._core._cause import Exit, Fail
 from ._core._effect import (
@@ -23,6 +23,9 @@ from ._core._effect import (
 from ._core._wait import _Offerers, _signal, _wake_all, _Waiter, _Waiters
 from ._deferred import Deferred
 from ._option import NONE, Option, Some
+
+if TYPE_CHECKING:
+    from ._core._fiber import Fiber
 
 __all__ = ["Queue", "QueueShutdown"]
 
@@ -142,14 +145,14 @@ class _Reader(Generic[A]):
         return _make(OP, _poll, self, None)
 
 
-def _take_up_to(r: _Reader[A], n: int | None, _fiber: object) -> list[A] | _Instead:
+def _take_up_to(r: _Reader[A], n: int | None, _fiber: Fiber[Any, Any]) -> list[A] | _Instead:
     ended = r._ended()
     if ended is not None:
         return _Instead(ended)
     return r._take_n(len(r._items) if n is None else n)
 
 
-def _poll(r: _Reader[A], _: None, _fiber: object) -> Option[A] | _Instead:
+def _poll(r: _Reader[A], _: None, _fiber: Fiber[Any, Any]) -> Option[A] | _Instead:
     if r._items:
         return Some(r._take_n(1)[0])
     ended = r._ended()
@@ -431,7 +434,7 @@ class Queue(_Reader[A]):
 # --- the OP functions of offer and take: the common case completes in one run-loop step ----
 
 
-def _queue_offer(q: Queue[A], item: A, _fiber: object) -> bool | _Instead:
+def _queue_offer(q: Queue[A], item: A, _fiber: Fiber[Any, Any]) -> bool | _Instead:
     if q._shutdown:
         return _Instead(q._shutdown_failure())
     if q._takers and q._takers.hand(item):  # a taker waits: the item is its
@@ -453,7 +456,7 @@ def _offer_wait(q: Queue[A], item: A) -> _Instead:
     return _Instead(_make(WAIT, q._offerers, q._claim_room, _make(OP, _queue_offer_claimed, q, item)))
 
 
-def _queue_offer_claimed(q: Queue[A], item: A, _fiber: object) -> bool | _Instead:
+def _queue_offer_claimed(q: Queue[A], item: A, _fiber: Fiber[Any, Any]) -> bool | _Instead:
     """A waiting offer, signalled: add the item in the place it claimed."""
     if q._shutdown:
         return _Instead(q._shutdown_failure())
@@ -472,7 +475,7 @@ def _queue_offer_claimed(q: Queue[A], item: A, _fiber: object) -> bool | _Instea
 _queue_offer.__qualname__ = _queue_offer_claimed.__qualname__ = "queue.offer"  # as effect trees show the node
 
 
-def _queue_take(q: Queue[A], _: None, _fiber: object) -> A | _Instead:
+def _queue_take(q: Queue[A], _: None, _fiber: Fiber[Any, Any]) -> A | _Instead:
     items = q._items
     if items:  # the common case, inlined
         item = items.popleft()

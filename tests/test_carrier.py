@@ -504,3 +504,73 @@ def test_a_body_whose_function_interrupts_its_own_fiber_never_begins():
     program = with_fiber(lambda fiber: Effect(lambda ctx: task_id()).flat_map(lambda _: then(fiber)))
     assert run_exit(program).cause.is_interrupted_only()
     assert began == []
+
+
+# --- an interruption asked for by the user's own function, between two awaits ----------
+# Each program runs the same recording (the run loop) or not (its fast paths).
+
+def after_tick_then(then):
+    """A fiber that awaits once, then runs ``then(itself)`` as a flat_map function."""
+    return with_fiber(lambda me: Effect(lambda ctx: task_id()).flat_map(lambda _: then(me)))
+
+
+def both_ways(make):
+    plain = run_exit(make())
+    with record():
+        recorded = run_exit(make())
+    return repr(plain), repr(recorded)
+
+
+def test_a_function_that_interrupts_its_fiber_stops_the_next_body_before_it_is_called():
+    called = []
+
+    def then(me):
+        me.interrupt_as("test")
+        return Effect(lambda ctx: called.append("fn") or task_id())
+
+    assert run_exit(after_tick_then(then)).cause.is_interrupted_only()
+    assert called == []
+
+
+@pytest.mark.parametrize("outcome", ["succeeds", "raises"])
+def test_a_function_that_interrupts_its_fiber_ends_the_same_whether_recorded_or_not(outcome):
+    def then(me):
+        me.interrupt_as("test")
+        if outcome == "succeeds":
+            return succeed(1)  # a value: the frames unwind before the interruption lands
+        raise ValueError("boom")
+
+    plain, recorded = both_ways(lambda: after_tick_then(then))
+    assert plain == recorded
+
+
+def test_a_body_whose_function_interrupts_its_fiber_and_gives_no_awaitable_ends_the_same_either_way():
+    def body(me):
+        def fn(ctx):
+            me.interrupt_as("test")
+            return 42
+        return Effect(fn)
+
+    plain, recorded = both_ways(lambda: after_tick_then(body))
+    assert plain == recorded
+
+
+def test_a_failure_after_a_self_interruption_still_reaches_its_handler():
+    seen = []
+
+    def then(me):
+        me.interrupt_as("test")
+        raise ValueError("boom")
+
+    def handler(cause):
+        seen.append(cause)  # (the handler's function sees the failure; its effect is interrupted)
+        return succeed("handled")
+
+    def make():
+        return after_tick_then(then).catch_all_cause(handler)
+
+    plain = run_exit(make())
+    with record():
+        recorded = run_exit(make())
+    assert repr(plain) == repr(recorded)
+    assert len(seen) == 2  # once each way

@@ -235,7 +235,7 @@ class Fiber(Generic[E, A]):
         inst = caller._runtime.instrument
         if inst is not None:
             inst.emit("fiber_joined", caller, self)
-        if self._exit is not None:  # (ended while the operation made way for this)
+        if self._exit is not None:  # (it ended meanwhile: a step budget spent let others run)
             resume(True, self._exit)
             return None
         cb: Callable[[Exit[Any]], None] = lambda ex: resume(True, ex)

@@ -10,9 +10,9 @@ chain of flat_maps only pushes frames); popping a frame never checks it. When an
 instrument records, the slice is timed as one step (`_steps.py`).
 
 A fiber in a carrier spends most of its life between two awaits. The commonest ways from
-one to the next skip the loop while nothing records and the fiber is not interrupted
-(`resume_awaited`, `start_loop`, `begin_async`): they do what the loop would do, with no
-node in between that could tell the difference.
+one to the next skip the loop while nothing records and no interruption is pending
+(`resume_awaited`, `start_loop`, `begin_async`): they do what the loop would do, looking
+for an interruption where it would, and hand anything else over to it mid-step.
 
 The fiber's states (see `_fiber` for its life) are defined here, where the loop moves it
 between them.
@@ -53,9 +53,14 @@ FINISHING: Final = 5
 DONE: Final = 6
 
 
-def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
+def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool, val: Any,
+             mid_step: bool = False) -> None:
     """Run ``self`` from ``eff`` (None: go on with ``ok``/``val``, the outcome of what
-    the fiber waited for) until it suspends, yields or ends: `Fiber._loop`."""
+    the fiber waited for) until it suspends, yields or ends: `Fiber._loop`.
+
+    A fiber that resumes is interrupted at once if it was asked to be. ``mid_step``: go on
+    from within a step instead (a fast path's hand-over, see below), where the loop itself
+    would not look: a value or a failure unwinds the frames first."""
     inst = self._runtime.instrument
     led = inst.ledger if inst is not None else None  # time the slice (`_steps.py`)
     if led is not None:
@@ -70,7 +75,7 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
     push = stack.append
     pop = stack.pop
     budget = STEP_BUDGET
-    if self._interruptor is not None and self._interruptible and not self._interrupting:
+    if self._interruptor is not None and self._interruptible and not self._interrupting and not mid_step:
         if ok and val.__class__ is _Waiter:
             val.pass_on()  # signalled in a WAIT, but interrupted before it could retry
         val = self._deliver(None if ok else val)
@@ -412,12 +417,12 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
 def resume_awaited(self: Fiber[Any, Any], ok: bool, val: Any) -> None:
     """A carried fiber's inline await has ended with ``ok``/``val``: go on (`Fiber._awaited`).
 
-    Two shapes are common enough to go on without entering the loop, doing what it would
-    do when nothing records and the fiber is not interrupted (no node could tell the
-    difference): the fiber's last await has ended (finish it), or a FLAT_MAP frame's
-    function gives the next ``Effect(async ...)`` body (``for_each``, a chain of
-    coroutines: start it, leaving its coroutine to the carrier). Anything else runs the
-    loop."""
+    Two shapes are common enough to go on without entering the loop while nothing records
+    and no interruption is pending: the fiber's last await has ended (finish it), or a
+    FLAT_MAP frame's function gives the next ``Effect(async ...)`` body (``for_each``, a
+    chain of coroutines: start it, leaving its coroutine to the carrier). Interruption is
+    looked for where the loop looks (before a node runs, not after a function returns);
+    anything else runs the loop, from the point this got to."""
     self._token += 1
     self._canceller = None
     inst = self._runtime.instrument
@@ -427,7 +432,8 @@ def resume_awaited(self: Fiber[Any, Any], ok: bool, val: Any) -> None:
     carrier.budget -= 1
     if carrier.budget == 0:
         # let the others run now and then, even when no coroutine ever suspends (as the
-        # loop does every STEP_BUDGET steps)
+        # loop does every STEP_BUDGET steps; a fiber whose awaits do suspend makes one more
+        # trip round the event loop every STEP_BUDGET awaits)
         carrier.budget = STEP_BUDGET
         self._state = READY
         if ok and isinstance(val, Effect):
@@ -436,10 +442,7 @@ def resume_awaited(self: Fiber[Any, Any], ok: bool, val: Any) -> None:
             carrier.pause(None, ok, val)
         return
     self._state = RUNNING
-    if ok and isinstance(val, Effect):  # an awaitable that gives an Effect: run it
-        self._loop(val, True, None)
-        return
-    if inst is None and self._interruptor is None:
+    if inst is None and self._interruptor is None and not (ok and isinstance(val, Effect)):
         stack = self._stack
         if not stack:
             eff = self._finish(ok, val)
@@ -453,23 +456,28 @@ def resume_awaited(self: Fiber[Any, Any], ok: bool, val: Any) -> None:
                 if eff.__class__ is not Effect:
                     eff = lift(eff, "flat_map's function")
             except BaseException as exc:  # noqa: BLE001
-                self._loop(None, False, cause_of(exc))
+                self._loop(None, False, cause_of(exc), True)  # unwinding
+                return
+            if eff._tag == SUCCEED:
+                self._loop(None, True, eff._a, True)  # unwinding
                 return
             node = eff._a if eff._tag == FLAT_MAP else eff
-            if node._tag == ASYNC and node._b:
+            if node._tag == ASYNC and node._b and self._interruptor is None:
                 if node is not eff:
                     stack.append(eff)
                 begin_async(self, node)
             else:
-                self._loop(eff, True, None)
+                self._loop(eff, True, None)  # (interrupted before the node, if asked)
             return
-    self._loop(None, ok, val)
+    self._after_await(ok, val)
 
 
 def start_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any]) -> None:
     """Run ``self`` from ``eff``, its first node (`Fiber._begin`): the loop, or, for a lone
-    ``Effect(async ...)`` body while nothing records, `begin_async`."""
+    ``Effect(async ...)`` body while nothing records and no interruption is pending,
+    `begin_async`."""
     if eff._tag == ASYNC and eff._b and self._interruptor is None and self._runtime.instrument is None:
+        self._state = RUNNING
         begin_async(self, eff)
     else:
         self._loop(eff, True, None)
@@ -477,21 +485,22 @@ def start_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any]) -> None:
 
 def begin_async(self: Fiber[Any, Any], node: Effect[Any, Any, Any]) -> None:
     """Run the ASYNC node ``node`` (``Effect(fn)``: ``fn`` takes the context) as the loop
-    does, for a fiber that is not interrupted while nothing records: call ``fn`` and leave
-    the awaitable to the fiber's carrier (made now if it has none), the fiber suspended in
-    it. A function that fails, or gives an Effect or no awaitable, goes on in the loop."""
+    does, while nothing records and once the loop would have looked for an interruption:
+    call ``fn`` and leave the awaitable to the fiber's carrier (made now if it has none),
+    the fiber suspended in it. A function that fails, or gives an Effect or no awaitable,
+    goes on in the loop from there."""
     try:
         f = node._a
         aw = f(self._ctx)
     except BaseException as exc:  # noqa: BLE001
-        self._loop(None, False, cause_of(exc))
+        self._loop(None, False, cause_of(exc), True)  # unwinding
         return
     if aw.__class__ is not _CoroutineType:
         if isinstance(aw, Effect):
             self._loop(aw, True, None)
             return
         if not _is_awaitable(aw):
-            self._loop(None, False, _not_awaitable(node, aw))
+            self._loop(None, False, _not_awaitable(node, aw), True)  # unwinding
             return
     self._token += 1
     self._state = SUSPENDED
