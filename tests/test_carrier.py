@@ -574,3 +574,13 @@ def test_a_failure_after_a_self_interruption_still_reaches_its_handler():
         recorded = run_exit(make())
     assert repr(plain) == repr(recorded)
     assert len(seen) == 2  # once each way
+
+
+def test_a_fiber_that_keeps_yielding_takes_turns_with_a_carried_fiber():
+    # the carried fiber's awaits each wait one trip round the event loop; the other fiber
+    # runs once per trip, not a whole batch of its yields (on trio as on asyncio)
+    ticks = []
+    ticker = sync(lambda: ticks.append(1)).flat_map(lambda _: yield_now).forever()
+    busy = for_each(range(200), lambda i: Effect(lambda ctx: anyio.sleep(0)), discard=True)
+    run(race(busy, ticker))
+    assert 0 < len(ticks) <= 4 * 200

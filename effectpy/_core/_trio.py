@@ -32,9 +32,10 @@ from ._runtime import RUN_ENDED, _context, _interrupt_all, _new_fiber, reraise_h
 
 __all__ = ["TrioRuntime", "run_async_trio", "trio_run"]
 
-# The driver lets other trio tasks (timers, awaited tasks) run after this many callbacks,
-# or sooner once it has run for _DRIVER_SLICE seconds (a callback may be a fiber's whole
-# 2,048-step slice: a busy fiber must not hold timers back for long).
+# The driver runs the callbacks queued when its batch began (at most this many), then lets
+# the other trio tasks (carriers, timers, awaited tasks) run; sooner once it has run for
+# _DRIVER_SLICE seconds (a callback may be a fiber's whole 2,048-step slice: a busy fiber
+# must not hold timers back for long).
 _DRIVER_BATCH = 1024
 _DRIVER_SLICE = 0.002
 
@@ -84,12 +85,12 @@ class TrioRuntime:
         with trio.CancelScope(shield=True):
             queue = self._queue
             while True:
-                ran = 0
+                # what was queued when the batch began (a fiber that queues itself again
+                # waits for the next batch, as on asyncio: the carriers run in between)
                 deadline = perf_counter() + _DRIVER_SLICE
-                while queue and ran < _DRIVER_BATCH:
+                for _ in range(min(len(queue), _DRIVER_BATCH)):
                     fn, args = queue.popleft()
                     fn(*args)
-                    ran += 1
                     if perf_counter() > deadline:
                         break
                 if queue:
