@@ -8,12 +8,12 @@ before every branch it started has ended and run its finalizers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar, overload
 
 from ._core._cause import EMPTY, Cause, Fail
 from ._core._effect import (
-    AWAIT, FAIL, MAP, SUCCEED, WITH_FIBER, Effect, Left, _check_callable, _make, _shaped, for_each,
+    AWAIT, FAIL, MAP, SUCCEED, WITH_FIBER, Effect, Left, _check_callable, _make, _shaped, _Shape, for_each,
     lift,
 )
 from ._core._fiber import Fiber
@@ -40,7 +40,8 @@ def _effects(effects: tuple[object, ...], where: str) -> list[Effect[Any, Any, A
             f"{where} takes effects as separate arguments, got one {type(effects[0]).__name__}; "
             f"unpack it: {where}(*effects)"
         )
-    return [lift(e, f"{where}'s argument #{i}") for i, e in enumerate(effects)]
+    return [e if e.__class__ is Effect else lift(e, f"{where}'s argument #{i}")
+            for i, e in enumerate(effects)]
 
 
 def _branches(effs: list[Effect[Any, Any, Any]], mode: int, label: str) -> Effect[Any, Any, Any]:
@@ -48,8 +49,22 @@ def _branches(effs: list[Effect[Any, Any, Any]], mode: int, label: str) -> Effec
         # a lifted coroutine that will never run is closed (no "never awaited" warning)
         if effs[i]._tag == AWAIT:
             effs[i]._a.discard()
-    return _shaped(group(effs.__getitem__, len(effs), None, mode, label, unstarted),
-                   label, *((f"[{i}]", e) for i, e in enumerate(effs)))
+    eff = group(effs.__getitem__, len(effs), None, mode, label, unstarted)
+    eff._c = _Shape(label, _Branches(effs))
+    return eff
+
+
+class _Branches:
+    """The parts of a zip_par or race for `effect_tree`: ``("[i]", effect)`` pairs, made
+    when a picture reads them (not for every branch of every run)."""
+
+    __slots__ = ("effs",)
+
+    def __init__(self, effs: list[Effect[Any, Any, Any]]) -> None:
+        self.effs = effs
+
+    def __iter__(self) -> Iterator[tuple[str, object]]:
+        return ((f"[{i}]", e) for i, e in enumerate(self.effs))
 
 
 @overload
@@ -198,7 +213,8 @@ def fork_all(effects: Iterable[Effect[Any, E, A]]) -> Effect[Any, Any, Fiber[E, 
     """
     if isinstance(effects, (str, bytes, Effect)) or not isinstance(effects, Iterable):
         raise TypeError(f"fork_all expects an iterable of effects, got {type(effects).__name__} {effects!r}")
-    effs = [lift(e, f"fork_all's effect #{i}") for i, e in enumerate(effects)]
+    effs = [e if e.__class__ is Effect else lift(e, f"fork_all's effect #{i}")
+            for i, e in enumerate(effects)]
     return _branches(effs, ALL, "fork_all").named("fork_all").fork()
 
 

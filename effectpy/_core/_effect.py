@@ -44,7 +44,7 @@ from __future__ import annotations
 import inspect
 from asyncio import CancelledError as _CancelledError
 from types import FunctionType as _FunctionType
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from typing import (
     TYPE_CHECKING, Any, Final, Generic, NamedTuple, NoReturn, TypeVar, cast,
 )
@@ -165,7 +165,7 @@ class _Shape(NamedTuple):
     (role, value) pairs: effects, user functions, numbers. Read by `effect_tree`."""
 
     kind: str
-    parts: tuple[tuple[str, object], ...] = ()
+    parts: Iterable[tuple[str, object]] = ()
 
 
 def _shaped(eff: Effect[R, E, A], kind: str, *parts: tuple[str, object]) -> Effect[R, E, A]:
