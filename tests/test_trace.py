@@ -192,6 +192,27 @@ def test_a_raising_instrument_is_detached_and_the_result_unchanged():
     assert len(trace.fibers()) == 3  # the healthy recorder kept recording
 
 
+@pytest.mark.parametrize("hook", ["fiber_started", "fiber_ended", "fiber_joined"])
+def test_the_only_instrument_of_a_fibers_hook_is_detached_when_it_raises(hook):
+    # these three hooks call their one instrument directly, not through Instruments.emit
+    calls = []
+
+    def broken(self, fiber, other):
+        if hook == "fiber_started" and other is None:
+            return  # the root's start is reported through emit: fail on a forked child's
+        calls.append(hook)
+        raise RuntimeError("instrument bug")
+
+    Broken = type("Broken", (Instrument,), {hook: broken})
+    program = succeed(1).fork().flat_map(lambda f: f.join()).fork().flat_map(lambda f: f.join())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with instrument(Broken()):
+            assert effectpy.run(program) == 1
+    assert calls == [hook]  # detached at its first failure
+    assert any("detached" in str(w.message) and hook in str(w.message) for w in caught)
+
+
 def test_names_default_to_the_combinator_and_named_wins():
     with record() as trace:
         effectpy.run(zip_par(succeed(1), succeed(2).named("custom")))

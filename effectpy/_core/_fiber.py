@@ -234,7 +234,10 @@ class Fiber(Generic[E, A]):
     def _register_observer(self, caller: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
         inst = caller._runtime.instrument
         if inst is not None:
-            inst.emit("fiber_joined", caller, self)
+            try:
+                inst.joined(caller, self)
+            except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
+                inst.hook_failed("fiber_joined", exc)
         if self._exit is not None:  # (it ended meanwhile: a step budget spent let others run)
             resume(True, self._exit)
             return None
@@ -385,8 +388,20 @@ class Fiber(Generic[E, A]):
             self._runtime.track_daemon(child)
         inst = self._runtime.instrument
         if inst is not None:
-            inst.emit("fiber_started", child, self)
+            try:
+                inst.started(child, self)
+            except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
+                inst.hook_failed("fiber_started", exc)
         child._state = READY
+        return child
+
+    def _fork_start(self, node: Effect[Any, Any, Any]) -> Fiber[Any, Any]:
+        """Run a FORK node: fork its effect as a child and start it."""
+        child = self._fork(node._a, node._b)
+        # forked in an uninterruptible region, it starts uninterruptible (ZIO's rule): it
+        # enters its finalizers' regions before an interruption lands
+        child._interruptible = self._interruptible
+        child._start(node._a)
         return child
 
     def _child_done(self, child: Fiber[Any, Any]) -> None:
@@ -449,7 +464,10 @@ class Fiber(Generic[E, A]):
         self._canceller = None
         inst = self._runtime.instrument
         if inst is not None:
-            inst.emit("fiber_ended", self, exit_)
+            try:
+                inst.ended(self, exit_)
+            except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
+                inst.hook_failed("fiber_ended", exc)
         parent = self.parent
         if parent is not None and not self.daemon:
             parent._child_done(self)
@@ -472,7 +490,10 @@ def _exit_now(fiber: Fiber[Any, Any], _: None, caller: Fiber[Any, Any]) -> Any:
         return _Instead(_make(CALLBACK, fiber._register_observer, "join"))
     inst = caller._runtime.instrument
     if inst is not None:
-        inst.emit("fiber_joined", caller, fiber)
+        try:
+            inst.joined(caller, fiber)
+        except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
+            inst.hook_failed("fiber_joined", exc)
     return exit_
 
 

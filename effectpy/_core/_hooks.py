@@ -7,6 +7,7 @@ Hooks receive live runtime objects (fibers, exits); they must not change them.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
@@ -90,7 +91,7 @@ def _overrides(inst: Instrument, hook: str) -> bool:
 class Instruments:
     """The instruments attached to one run; `emit` calls each one that overrides a hook."""
 
-    __slots__ = ("_by_hook", "_single", "ledger")
+    __slots__ = ("_by_hook", "_single", "ledger", "started", "ended", "joined")
 
     def __init__(self, items: tuple[Instrument, ...]) -> None:
         # hook name -> bound methods of the instruments that override it
@@ -112,6 +113,27 @@ class Instruments:
         # case: a recorder; `emit` then skips the loop, a third of its cost)
         self._single: dict[str, tuple[Instrument, Callable[..., None]]] = {
             hook: targets[0] for hook, targets in self._by_hook.items() if len(targets) == 1}
+        # The three hooks of every fiber, called as ``inst.started(fiber, parent)``,
+        # ``inst.ended(fiber, exit)``, ``inst.joined(fiber, target)``: the one instrument's
+        # method itself when one takes the hook (no dispatch: the caller passes what it
+        # raises to `hook_failed`), else `emit`
+        self.started = self._direct("fiber_started")
+        self.ended = self._direct("fiber_ended")
+        self.joined = self._direct("fiber_joined")
+
+    def _direct(self, hook: str) -> Callable[..., None]:
+        single = self._single.get(hook)
+        if single is not None:
+            return single[1]
+        return functools.partial(self.emit, hook)
+
+    def hook_failed(self, hook: str, exc: Exception) -> None:
+        """A hook called directly (`started`, `ended`, `joined`) raised ``exc``: detach
+        its instrument, as `emit` does."""
+        single = self._single.get(hook)
+        if single is None:  # (through `emit`, which never raises)
+            raise exc
+        self._failed(single[0], hook, exc)
 
     def emit(self, hook: str, *args: Any) -> None:
         single = self._single.get(hook)

@@ -96,22 +96,24 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
             if tag == FLAT_MAP:
                 inner = eff._a
                 itag = inner._tag
-                if itag == SUCCEED or itag == OP:
+                if itag == SUCCEED or itag == OP or itag == FORK:
                     # fast paths, without a frame: succeed(x).flat_map(f) calls f(x); an
-                    # operation that completes at once is run, then f, in this one step
-                    # (the frame would be popped at once, and popping a frame never
+                    # operation that completes at once (or a fork) is run, then f, in this
+                    # one step (the frame would be popped at once, and popping a frame never
                     # checks for interruption). One try block: the loop's hot path must
                     # stay small (short jumps keep their comparisons specialized)
                     try:
                         if itag == SUCCEED:
                             v = inner._a
-                        else:
+                        elif itag == OP:
                             f = inner._a
                             v = f(inner._b, inner._c, self)
                             if type(v) is _Instead:
                                 push(eff)
                                 eff = v.effect
                                 continue
+                        else:
+                            v = self._fork_start(inner)
                         f = eff._b
                         eff = f(v)
                         if eff.__class__ is not Effect:
@@ -304,18 +306,11 @@ def run_loop(self: Fiber[Any, Any], eff: Effect[Any, Any, Any] | None, ok: bool,
                 eff = eff._a
             elif tag == FORK:
                 try:
-                    child = self._fork(eff._a, eff._b)
+                    val = self._fork_start(eff)
+                    ok = True
                 except BaseException as exc:  # noqa: BLE001 - e.g. fork_in a closed scope
                     ok = False
                     val = cause_of(exc)
-                    eff = None
-                    continue
-                # forked in an uninterruptible region, it starts uninterruptible (ZIO's
-                # rule): it enters its finalizers' regions before an interruption lands
-                child._interruptible = self._interruptible
-                child._start(eff._a)
-                ok = True
-                val = child
                 eff = None
             elif tag == YIELD:
                 self._yield(None)
