@@ -213,6 +213,51 @@ def test_the_only_instrument_of_a_fibers_hook_is_detached_when_it_raises(hook):
     assert any("detached" in str(w.message) and hook in str(w.message) for w in caught)
 
 
+def test_with_warnings_as_errors_only_the_broken_instrument_is_detached():
+    # two instruments take the hook (so it goes through emit); the broken one's warning,
+    # an error here, fails the join, and the healthy one must stay attached and unblamed
+    class Broken(Instrument):
+        def fiber_joined(self, fiber, target):
+            raise RuntimeError("instrument bug")
+
+    class Healthy(Instrument):
+        joins = 0
+
+        def fiber_joined(self, fiber, target):
+            self.joins += 1
+
+    healthy = Healthy()
+    join = succeed(1).fork().flat_map(lambda f: f.join())
+    failures = []
+    program = join.catch_all_defect(lambda e: succeed(failures.append(str(e)))).flat_map(lambda _: join)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with instrument(Broken()), instrument(healthy):
+            assert effectpy.run(program) == 1
+    assert "Broken" in failures[0] and "Healthy" not in failures[0]
+    assert healthy.joins == 1  # the second join, after the broken one was detached
+
+
+def test_a_run_keeps_no_instrument_alive_once_it_has_ended():
+    import gc
+    import weakref
+
+    class Ends(Instrument):
+        def fiber_ended(self, fiber, exit):
+            pass
+
+    gc.disable()  # freed at once, not at the next collection: no reference cycle
+    try:
+        ends = Ends()
+        gone = weakref.ref(ends)
+        with instrument(ends):
+            effectpy.run(succeed(1).fork().flat_map(lambda f: f.join()))
+        del ends
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
 def test_names_default_to_the_combinator_and_named_wins():
     with record() as trace:
         effectpy.run(zip_par(succeed(1), succeed(2).named("custom")))

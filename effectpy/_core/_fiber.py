@@ -234,10 +234,11 @@ class Fiber(Generic[E, A]):
     def _register_observer(self, caller: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
         inst = caller._runtime.instrument
         if inst is not None:
+            hook = inst.joined
             try:
-                inst.joined(caller, self)
+                hook(caller, self)
             except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
-                inst.hook_failed("fiber_joined", exc)
+                inst.hook_failed(hook, "fiber_joined", exc)
         if self._exit is not None:  # (it ended meanwhile: a step budget spent let others run)
             resume(True, self._exit)
             return None
@@ -388,10 +389,11 @@ class Fiber(Generic[E, A]):
             self._runtime.track_daemon(child)
         inst = self._runtime.instrument
         if inst is not None:
+            hook = inst.started
             try:
-                inst.started(child, self)
+                hook(child, self)
             except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
-                inst.hook_failed("fiber_started", exc)
+                inst.hook_failed(hook, "fiber_started", exc)
         child._state = READY
         return child
 
@@ -464,10 +466,11 @@ class Fiber(Generic[E, A]):
         self._canceller = None
         inst = self._runtime.instrument
         if inst is not None:
+            hook = inst.ended
             try:
-                inst.ended(self, exit_)
+                hook(self, exit_)
             except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
-                inst.hook_failed("fiber_ended", exc)
+                inst.hook_failed(hook, "fiber_ended", exc)
         parent = self.parent
         if parent is not None and not self.daemon:
             parent._child_done(self)
@@ -490,10 +493,11 @@ def _exit_now(fiber: Fiber[Any, Any], _: None, caller: Fiber[Any, Any]) -> Any:
         return _Instead(_make(CALLBACK, fiber._register_observer, "join"))
     inst = caller._runtime.instrument
     if inst is not None:
+        hook = inst.joined
         try:
-            inst.joined(caller, fiber)
+            hook(caller, fiber)
         except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
-            inst.hook_failed("fiber_joined", exc)
+            inst.hook_failed(hook, "fiber_joined", exc)
     return exit_
 
 

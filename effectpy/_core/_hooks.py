@@ -7,10 +7,10 @@ Hooks receive live runtime objects (fibers, exits); they must not change them.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -91,7 +91,7 @@ def _overrides(inst: Instrument, hook: str) -> bool:
 class Instruments:
     """The instruments attached to one run; `emit` calls each one that overrides a hook."""
 
-    __slots__ = ("_by_hook", "_single", "ledger", "started", "ended", "joined")
+    __slots__ = ("_by_hook", "_single", "ledger", "started", "ended", "joined", "__weakref__")
 
     def __init__(self, items: tuple[Instrument, ...]) -> None:
         # hook name -> bound methods of the instruments that override it
@@ -115,8 +115,8 @@ class Instruments:
             hook: targets[0] for hook, targets in self._by_hook.items() if len(targets) == 1}
         # The three hooks of every fiber, called as ``inst.started(fiber, parent)``,
         # ``inst.ended(fiber, exit)``, ``inst.joined(fiber, target)``: the one instrument's
-        # method itself when one takes the hook (no dispatch: the caller passes what it
-        # raises to `hook_failed`), else `emit`
+        # method itself when one takes the hook (no dispatch: the caller hands what it
+        # raises to `hook_failed`, with the hook it called), else `emit`
         self.started = self._direct("fiber_started")
         self.ended = self._direct("fiber_ended")
         self.joined = self._direct("fiber_joined")
@@ -125,15 +125,16 @@ class Instruments:
         single = self._single.get(hook)
         if single is not None:
             return single[1]
-        return functools.partial(self.emit, hook)
+        return _Emit(self, hook)
 
-    def hook_failed(self, hook: str, exc: Exception) -> None:
-        """A hook called directly (`started`, `ended`, `joined`) raised ``exc``: detach
-        its instrument, as `emit` does."""
-        single = self._single.get(hook)
-        if single is None:  # (through `emit`, which never raises)
+    def hook_failed(self, called: Callable[..., None], hook: str, exc: Exception) -> None:
+        """``called``, the hook's direct call (`started`, `ended`, `joined`), raised
+        ``exc``: detach its instrument, as `emit` does. Through `emit` (which has dealt
+        with the instrument already), what escapes is its warning turned into an error:
+        raised on."""
+        if called.__class__ is _Emit:
             raise exc
-        self._failed(single[0], hook, exc)
+        self._failed(called.__self__, hook, exc)  # type: ignore[attr-defined]
 
     def emit(self, hook: str, *args: Any) -> None:
         single = self._single.get(hook)
@@ -166,6 +167,22 @@ class Instruments:
         self._index()
         if not self._by_hook.get("fiber_step"):
             self.ledger = None
+
+
+class _Emit:
+    """`Instruments.emit` for one hook, as that hook's direct call (holding the instruments
+    weakly: they would otherwise refer to themselves, and live until a collection)."""
+
+    __slots__ = ("ref", "hook")
+
+    def __init__(self, instruments: Instruments, hook: str) -> None:
+        self.ref = weakref.ref(instruments)
+        self.hook = hook
+
+    def __call__(self, *args: Any) -> None:
+        instruments = self.ref()
+        if instruments is not None:
+            instruments.emit(self.hook, *args)
 
 
 # The instruments that runs started in this context report to.
