@@ -238,6 +238,20 @@ def test_with_warnings_as_errors_only_the_broken_instrument_is_detached():
     assert healthy.joins == 1  # the second join, after the broken one was detached
 
 
+def test_a_fork_whose_started_hook_fails_with_warnings_as_errors_fails_and_is_not_waited_for():
+    class Broken(Instrument):
+        def fiber_started(self, fiber, parent):
+            if parent is not None:
+                raise RuntimeError("instrument bug")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the "detached" warning fails the fork
+        with instrument(Broken()):
+            exit_ = effectpy.run_exit(succeed(1).fork().flat_map(lambda f: f.join()))
+    [defect] = exit_.cause.defects()
+    assert isinstance(defect, RuntimeWarning) and "detached" in str(defect)
+
+
 def test_a_run_keeps_no_instrument_alive_once_it_has_ended():
     import gc
     import weakref

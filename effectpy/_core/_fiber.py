@@ -376,6 +376,13 @@ class Fiber(Generic[E, A]):
         child = Fiber._new(self._runtime, self._ctx, self, label, opts.daemon)
         child._named = named or opts.name is not None
         child.source = (eff._c if named else None) or opts.source or source
+        inst = self._runtime.instrument
+        if inst is not None:  # (before the child is registered: should this raise, no one waits for it)
+            hook = inst.started
+            try:
+                hook(child, self)
+            except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
+                inst.hook_failed(hook, "fiber_started", exc)
         if not opts.daemon:
             if self._children is None:
                 self._children = set()
@@ -387,13 +394,6 @@ class Fiber(Generic[E, A]):
             child._observe(lambda _exit: scope._discard(key))
         else:
             self._runtime.track_daemon(child)
-        inst = self._runtime.instrument
-        if inst is not None:
-            hook = inst.started
-            try:
-                hook(child, self)
-            except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
-                inst.hook_failed(hook, "fiber_started", exc)
         child._state = READY
         return child
 
