@@ -232,13 +232,7 @@ class Fiber(Generic[E, A]):
         return f"<Fiber #{self.id}{label} {self.state}>"
 
     def _register_observer(self, caller: Fiber[Any, Any], resume: Callable[[bool, Any], None]) -> Callable[[], None] | None:
-        inst = caller._runtime.instrument
-        if inst is not None:
-            hook = inst.joined
-            try:
-                hook(caller, self)
-            except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
-                inst.hook_failed(hook, "fiber_joined", exc)
+        # (the join was reported by `_exit_now`, which made way for this)
         if self._exit is not None:  # (it ended meanwhile: a step budget spent let others run)
             resume(True, self._exit)
             return None
@@ -486,11 +480,8 @@ class Fiber(Generic[E, A]):
 
 
 def _exit_now(fiber: Fiber[Any, Any], _: None, caller: Fiber[Any, Any]) -> Any:
-    """`Fiber.await_`'s operation: the exit of a fiber that has ended, at once, else wait
-    for it."""
-    exit_ = fiber._exit
-    if exit_ is None:
-        return _Instead(_make(CALLBACK, fiber._register_observer, "join"))
+    """`Fiber.await_`'s operation (the join is reported here, once): the exit of a fiber
+    that has ended, at once, else wait for it."""
     inst = caller._runtime.instrument
     if inst is not None:
         hook = inst.joined
@@ -498,6 +489,9 @@ def _exit_now(fiber: Fiber[Any, Any], _: None, caller: Fiber[Any, Any]) -> Any:
             hook(caller, fiber)
         except Exception as exc:  # noqa: BLE001 - a broken instrument must not break the run
             inst.hook_failed(hook, "fiber_joined", exc)
+    exit_ = fiber._exit
+    if exit_ is None:
+        return _Instead(_make(CALLBACK, fiber._register_observer, "join"))
     return exit_
 
 
