@@ -8,9 +8,8 @@ from typing import Any, Final, NoReturn, TypeVar
 from ._core._cause import Exit
 from ._core._clock import Clock
 from ._core._duration import Duration, to_seconds
-from ._core._effect import (
-    PROVIDE, Effect, _make, _shaped, exit_effect, succeed, suspend, uninterruptible_mask, with_fiber,
-)
+from ._core._effect import Effect, _make, exit_effect, succeed, suspend, uninterruptible_mask, with_fiber
+from ._core._nodes import PROVIDE, _shaped
 from ._core._fiber import Fiber
 from ._deferred import Deferred
 

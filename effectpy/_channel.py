@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._core._cause import Fail
-from ._core._effect import FAIL, OP, SYNC, WAIT, Effect, _Instead, _make
+from ._core._effect import Effect, _make
+from ._core._nodes import FAIL, OP, SYNC, WAIT, _Instead
 from ._core._wait import _Offerers, _signal, _wake_all, _Waiter, _Waiters
 from ._option import NONE, Option, Some
 from ._queue import _check_maxsize

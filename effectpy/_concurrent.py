@@ -12,10 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar, overload
 
 from ._core._cause import EMPTY, Cause, Fail
-from ._core._effect import (
-    AWAIT, FAIL, MAP, SUCCEED, WITH_FIBER, Effect, Left, _check_callable, _make, _shaped, _Shape, for_each,
-    lift,
-)
+from ._core._effect import Effect, Left, _check_callable, _make, for_each, lift
+from ._core._nodes import AWAIT, FAIL, MAP, SUCCEED, WITH_FIBER, _shaped, _Shape
 from ._core._fiber import Fiber
 from ._core._group import ALL, FIRST, FIRST_SUCCESS, group
 from ._core._refs import inherit_refs

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from ._core._cause import EMPTY, Cause, Exit, Fail, Interrupt
-from ._core._effect import (
-    CALLBACK, FLAT_MAP, SYNC, WITH_FIBER, Effect, _make, lift, uninterruptible_mask,
-)
+from ._core._effect import Effect, _make, lift, uninterruptible_mask
+from ._core._nodes import CALLBACK, FLAT_MAP, SYNC, WITH_FIBER
 from ._core._fiber import Fiber
 
 __all__ = ["Deferred"]

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._core._context import Context
-from ._core._effect import (
-    IN_SCOPE, PROVIDE, SUCCEED, SUSPEND, Effect, _make, lift, uninterruptible_mask, with_fiber,
-)
+from ._core._effect import Effect, _make, lift, uninterruptible_mask, with_fiber
+from ._core._nodes import IN_SCOPE, PROVIDE, SUCCEED, SUSPEND
 from ._core._scope import Scope
 from ._deferred import Deferred
 

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from ._core._cause import EMPTY, Cause, Exit, Fail
-from ._core._effect import CALLBACK, FAIL, FLAT_MAP, MAP, SUCCEED, SUSPEND, SYNC, Effect, _make
+from ._core._effect import Effect, _make
+from ._core._nodes import CALLBACK, FAIL, FLAT_MAP, MAP, SUCCEED, SUSPEND, SYNC
 from ._deferred import Deferred
 from ._core._wait import _signal, _wake_all, _Waiter, _Waiters
 from ._queue import (

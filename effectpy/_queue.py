@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._core._cause import Exit, Fail
-from ._core._effect import (
-    FAIL, FLAT_MAP, OP, SUCCEED, SUSPEND, SYNC, WAIT, Effect, _alloc, _Instead, _make,
-)
+from ._core._effect import Effect, _alloc, _make
+from ._core._nodes import FAIL, FLAT_MAP, OP, SUCCEED, SUSPEND, SYNC, WAIT, _Instead
 from ._core._wait import _Offerers, _signal, _wake_all, _Waiter, _Waiters
 from ._deferred import Deferred
 from ._option import NONE, Option, Some

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from ._core._effect import SUSPEND, SYNC, WITH_FIBER, Effect, _check_callable, _make, lift
+from ._core._effect import Effect, _check_callable, _make, lift
+from ._core._nodes import SUSPEND, SYNC, WITH_FIBER
 from ._core._fiber import Fiber
 from ._core._refs import FiberRefs
 from ._semaphore import Semaphore

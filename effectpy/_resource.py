@@ -7,10 +7,8 @@ from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 from ._core._cause import Die, Exit
-from ._core._effect import (
-    FLAT_MAP, IN_SCOPE, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, Effect, _make, _shaped, die, lift,
-    uninterruptible_mask,
-)
+from ._core._effect import Effect, _make, die, lift, uninterruptible_mask
+from ._core._nodes import FLAT_MAP, IN_SCOPE, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, _shaped
 from ._core._group import SCOPE_IDS
 from ._core._fiber import Fiber
 from ._core._scope import Scope, accepts_arguments

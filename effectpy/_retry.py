@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 
 from ._core._clock import Clock
 from ._core._effect import (
-    Effect, _check_callable, _shaped, fail, for_each, lift, sleep, succeed, with_fiber, yield_now,
+    Effect, _check_callable, fail, for_each, lift, sleep, succeed, with_fiber, yield_now,
 )
+from ._core._nodes import _shaped
 from ._core._fiber import Fiber
 from ._schedule import Decision, Schedule, _check_schedule
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ._core._cause import EMPTY
-from ._core._effect import CALLBACK, SUCCEED, SUSPEND, SYNC, Effect, _make, lift, uninterruptible_mask
+from ._core._effect import Effect, _make, lift, uninterruptible_mask
+from ._core._nodes import CALLBACK, SUCCEED, SUSPEND, SYNC
 from ._core._fiber import Fiber
 from ._core._wait import _cancelled_one, _waiting, _Waiters
 from ._option import NONE, Option, Some

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Final, TypeVar
 
 from ._core._duration import Duration, to_seconds
-from ._core._effect import NAMED, SUCCEED, Effect, _make, _shaped, fail, sleep, with_fiber
+from ._core._effect import Effect, _make, fail, sleep, with_fiber
+from ._core._nodes import NAMED, SUCCEED, _shaped
 from ._core._fiber import Fiber, internal_name
 from ._core._group import FIRST, group
 from ._option import NONE, Some

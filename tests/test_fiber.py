@@ -559,12 +559,13 @@ def test_self_interrupt_in_an_uninterruptible_region_is_delivered_after_it():
 
 
 def _op(fn, b=None, c=None):
-    from effectpy._core._effect import OP, _make
+    from effectpy._core._effect import _make
+    from effectpy._core._nodes import OP
     return _make(OP, fn, b, c)
 
 
 def _instead(eff):
-    from effectpy._core._effect import _Instead
+    from effectpy._core._nodes import _Instead
     return _Instead(eff)
 
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Final
 from ._cause import EMPTY
 from ._context import DEFAULT_SERVICES
 from ._duration import Duration, to_seconds
-from ._effect import CALLBACK, MAP, WITH_FIBER, Effect, _make
+from ._effect import Effect, _make
+from ._nodes import CALLBACK, MAP, WITH_FIBER
 
 if TYPE_CHECKING:
     from ._fiber import Fiber

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, TypeVar, overlo
 
 from ._cause import Cause, Die, Exit, Fail
 from ._duration import Duration, to_seconds
-from ._effect import (
-    ATTEMPT, CALLBACK, FAIL, FLAT_MAP, SUCCEED, SUSPEND, STATUS, SYNC, WITH_FIBER, YIELD, ASYNC,
-    Effect, _alloc, _check_callable, _describe, _is_awaitable, _make, _shaped, lift,
+from ._effect import Effect, _alloc, _check_callable, _make, lift
+from ._nodes import (
+    ATTEMPT, CALLBACK, FAIL, FLAT_MAP, SUCCEED, SUSPEND, STATUS, SYNC, WITH_FIBER, YIELD, ASYNC, _describe,
+    _is_awaitable, _shaped,
 )
 
 if TYPE_CHECKING:

@@ -30,9 +30,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from ._cause import EMPTY, Cause, Exit, Interrupt
-from ._effect import (
-    ASYNC, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, NAMED, OP, SUCCEED, WITH_FIBER, Effect, _ForkOptions, _Instead, _make,
-    exit_effect,
+from ._effect import Effect, _make, exit_effect
+from ._nodes import (
+    ASYNC, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, NAMED, OP, SUCCEED, WITH_FIBER, _ForkOptions, _Instead,
 )
 from ._loop import DONE, FINISHING, NEW, READY, SUSPENDED, SUSPENDING, resume_awaited, run_loop, start_loop
 from ._refs import FiberRefs, fork_refs, inherit_refs

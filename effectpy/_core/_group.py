@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ._cause import EMPTY, Cause, Exit
-from ._effect import CALLBACK, SUCCEED, Effect, _ForkOptions, _make, cause_of, lift
+from ._effect import Effect, _make, cause_of, lift
+from ._nodes import CALLBACK, SUCCEED, _ForkOptions
 from ._fiber import Fiber
 from ._hooks import user_location
 

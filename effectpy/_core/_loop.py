@@ -25,10 +25,11 @@ from types import CoroutineType as _CoroutineType
 from typing import TYPE_CHECKING, Any, Final
 
 from ._cause import Die, Fail, Failure, Interrupt
-from ._effect import (
+from ._effect import Effect, _make, cause_of, lift
+from ._nodes import (
     ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP, PROVIDE,
-    RESTORE_CONTEXT, RESTORE_SCOPE, RESTORE_STATUS, STATUS, SUCCEED, SUSPEND, SYNC, WAIT,
-    WITH_FIBER, YIELD, Effect, _Instead, _is_awaitable, _make, cause_of, lift,
+    RESTORE_CONTEXT, RESTORE_SCOPE, RESTORE_STATUS, STATUS, SUCCEED, SUSPEND, SYNC, WAIT, WITH_FIBER, YIELD,
+    _Instead, _is_awaitable,
 )
 from ._steps import STEP_FLOOR, TimedAwait
 from ._wait import _new_waiter, _Waiter

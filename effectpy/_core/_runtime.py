@@ -17,7 +17,8 @@ from typing import Any, Final, Literal, TypeVar
 from ._carrier import CARRIED, HostCarrier, TaskCarrier, carrying
 from ._cause import HOST, Exit, raise_failure
 from ._context import Context
-from ._effect import NAMED, OP, Effect, lift
+from ._effect import Effect, lift
+from ._nodes import NAMED, OP
 from ._fiber import Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
 from ._refs import inherit_refs

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any, final
 
 from ._cause import EMPTY, Cause, Exit
-from ._effect import FAIL, FOLD, STATUS, SUSPEND, UNIT, Effect, _make, cause_of, lift
+from ._effect import UNIT, Effect, _make, cause_of, lift
+from ._nodes import FAIL, FOLD, STATUS, SUSPEND
 
 __all__ = ["Scope"]
 

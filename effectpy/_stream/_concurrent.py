@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 
 from .._core._cause import Exit
-from .._core._effect import NAMED, SUCCEED, Effect, cause_of, fail_cause, lift, succeed, unit, with_fiber
+from .._core._effect import Effect, cause_of, fail_cause, lift, succeed, unit, with_fiber
+from .._core._nodes import NAMED, SUCCEED
 from .._core._fiber import Fiber, internal_name
 from .._core._group import FIRST, group
 from .._core._scope import Scope

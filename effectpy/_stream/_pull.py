@@ -21,7 +21,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .._core._cause import Cause, Exit
-from .._core._effect import IN_SCOPE, SUSPEND, SYNC, Effect, _make, fail_cause, succeed, unit
+from .._core._effect import Effect, _make, fail_cause, succeed, unit
+from .._core._nodes import IN_SCOPE, SUSPEND, SYNC
 from .._core._scope import Scope
 from .._pubsub import Subscription
 from .._queue import Queue

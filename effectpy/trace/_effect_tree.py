@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from .._core._cause import Cause
-from .._core._effect import (
-    ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP,
-    PROVIDE, STATUS, SUCCEED, SUSPEND, SYNC, WITH_FIBER, YIELD, Effect, _ForkOptions, _OneShot,
-    _Shape, _to_none,
+from .._core._effect import Effect, _to_none
+from .._core._nodes import (
+    ASYNC, ATTEMPT, AWAIT, CALLBACK, FAIL, FLAT_MAP, FOLD, FORK, IN_SCOPE, MAP, NAMED, OP, PROVIDE, STATUS,
+    SUCCEED, SUSPEND, SYNC, WITH_FIBER, YIELD, _ForkOptions, _OneShot, _Shape,
 )
 from .._timeout import TIMER
 from ._events import safe_repr
