@@ -488,6 +488,20 @@ def test_a_fiber_whose_coroutines_never_suspend_still_lets_the_others_run():
     assert len(ticks) >= 50_000 // 2048
 
 
+def test_a_coroutine_making_many_short_nested_runs_still_lets_the_others_run():
+    ticks = []
+    ticker = sync(lambda: ticks.append(1)).flat_map(lambda _: yield_now).forever()
+
+    async def body(ctx):
+        for _ in range(3 * 2048):
+            await for_each(range(3), succeed)  # a nested run that never suspends
+        return len(ticks)
+
+    # each nested run is one of the fiber's awaits: it lets the others run every
+    # STEP_BUDGET of them (without that, the ticker never ran while the body did)
+    assert run(race(Effect(body), ticker)) >= 3
+
+
 def test_a_body_whose_function_interrupts_its_own_fiber_never_begins():
     began = []
 

@@ -587,10 +587,15 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
     # --- running -----------------------------------------------------------------------
 
     async def _run(self, ctx: Context | None = None) -> A_co:
-        """Run this effect in a new root fiber and return its value (the guide's form).
+        """Run this effect in the awaiting task and return its value (the guide's form;
+        supported API despite the underscore). With ``ctx``, it sees that `Context`'s
+        services; without, an empty one, or, awaited inside a fiber's coroutine, that
+        fiber's.
 
-        Raises `Failure` when the effect fails. Cancelling the task awaiting this
-        interrupts the fiber, waits for its finalizers, and re-raises the cancellation.
+        Awaited inside a fiber's coroutine, it runs as that fiber's child (in its trace,
+        interrupted with it); anywhere else, as a root. Raises `Failure` when the effect
+        fails. Cancelling the task awaiting this interrupts the fiber, waits for its
+        finalizers, and re-raises the cancellation.
         """
         from ._cause import raise_failure
         from ._runtime import run_async
@@ -600,6 +605,7 @@ class Effect(Generic[R_co, E_co, A_co], metaclass=_EffectType):
         raise_failure(exit_._cause)
 
     async def _run_exit(self, ctx: Context | None = None) -> Exit[A_co]:
+        """`_run`, returning the effect's `Exit` instead of raising when it fails."""
         from ._runtime import run_async
         return await run_async(self, ctx)
 

@@ -21,6 +21,7 @@ from ._effect import Effect, lift
 from ._nodes import NAMED, OP
 from ._fiber import Fiber
 from ._hooks import CURRENT_INSTRUMENTS, Instruments
+from ._loop import STEP_BUDGET
 from ._refs import inherit_refs
 
 __all__ = ["RUN_ENDED", "Runtime", "run", "run_async", "run_ending_daemons", "run_exit"]
@@ -130,8 +131,9 @@ def _interrupt_all(fibers: set[Fiber[Any, Any]], reason: str, all_ended: Callabl
 
 
 async def run_async(effect: Effect[Any, Any, A], ctx: Context | None = None) -> Exit[A]:
-    """Run ``effect`` in a new root fiber on the running loop and return its `Exit`.
-    Daemon fibers it forks keep running on the loop after it returns."""
+    """Run ``effect`` in the awaiting task and return its `Exit`: as a child of the fiber
+    whose coroutine awaits it, if any, else as a root. A root's daemon fibers keep
+    running on the loop after it returns."""
     return await _run_on_loop(effect, ctx, ends_daemons=False)
 
 
@@ -154,7 +156,7 @@ async def _run_on_loop(effect: Effect[Any, Any, A], ctx: Context | None, ends_da
         return await loop.create_task(_run_on_loop(eff, ctx, ends_daemons))
     parent = carrying(task)
     if parent is not None:
-        return await run_child(parent, eff, ctx, task, HostCarrier)
+        return await run_child(parent, eff, ctx, task, HostCarrier, _sleep0)
     ctx = _context(ctx, "run")
     items = CURRENT_INSTRUMENTS.get()
     runtime = Runtime(loop, Instruments(items) if items else None, ends_daemons)
@@ -210,12 +212,21 @@ def _new_fiber(runtime: Any, eff: Effect[Any, Any, Any], ctx: Context,
 
 
 async def run_child(parent: Fiber[Any, Any], eff: Effect[Any, Any, A], ctx: Context | None,
-                    host: Any, carrier_class: Any) -> Exit[A]:
+                    host: Any, carrier_class: Any, checkpoint: Callable[[], Awaitable[None]]) -> Exit[A]:
     """Run ``eff`` as a child of ``parent`` (whose coroutine awaits it), carried by the
     awaiting task: with the parent's context unless ``ctx`` is given, in its trace, and
     interrupted with it (its cancellation reaches the awaiting task). The FiberRef values
     it changed pass back to the parent, however it ends (merged as `Fiber.join` merges
-    them: each ref's join function)."""
+    them: each ref's join function).
+
+    The run is one of the parent's awaits: every STEP_BUDGET of them, ``checkpoint()`` (the
+    backend's ``sleep(0)``) lets the others run first, so a coroutine that makes many short
+    nested runs, none of which suspends, does not hold the event loop until it ends."""
+    outer: Any = parent._carrier
+    outer.budget -= 1
+    if outer.budget <= 0:
+        outer.budget = STEP_BUDGET
+        await checkpoint()
     fiber = _new_fiber(parent._runtime, eff, parent._ctx if ctx is None else _context(ctx, "run"), parent)
     carrier = fiber._carrier = carrier_class(fiber, host, parent)
     token = CARRIED.set(fiber)
@@ -228,6 +239,11 @@ async def run_child(parent: Fiber[Any, Any], eff: Effect[Any, Any, A], ctx: Cont
     if carrier.host_cancel is not None:
         reraise_host_cancel(eff, result, carrier.host_cancel)
     return result
+
+
+def _sleep0() -> Awaitable[None]:
+    """asyncio's checkpoint: one trip round the event loop."""
+    return asyncio.sleep(0)
 
 
 def _hand_back(eff: Effect[Any, Any, Any], value: Any) -> None:

@@ -335,7 +335,7 @@ async def run_async_trio(eff: Effect[Any, Any, Any], ctx: Context | None) -> Exi
     task = trio.lowlevel.current_task()
     parent = carrying(task)
     if parent is not None:
-        return await run_child(parent, eff, ctx, task, _TrioHostCarrier)
+        return await run_child(parent, eff, ctx, task, _TrioHostCarrier, trio.lowlevel.checkpoint)
     ctx = _context(ctx, "run")
     items = CURRENT_INSTRUMENTS.get()
     async with trio.open_nursery() as nursery:
