@@ -234,6 +234,53 @@ def test_the_circuit_breaker_of_the_guide_is_one_tree():
     assert all(f.parent == roots[0].id for f in trace.fibers() if f.id != roots[0].id)
 
 
+def test_the_guides_circuit_breaker_in_a_program_is_one_tree_on_its_test_clock_and_interrupted_whole():
+    from test_guide import CircuitBreaker  # the guide's code, as the guide writes it
+
+    clock = TestClock()
+    log = []
+    second_call_waits = Deferred()
+
+    def service(i):
+        async def answer(ctx):
+            try:
+                if i == 1:
+                    await second_call_waits.succeed(None)
+                await sleep(3600)  # a nested run: on the caller's TestClock, or the test hangs
+                log.append(f"call {i} answered at {clock.now():g}s")
+                return f"response {i}"
+            finally:
+                log.append(f"call {i}'s finally")
+        return acquire_release(sync(lambda: log.append(f"call {i} connected")),
+                               lambda _: sync(lambda: log.append(f"call {i} closed")),
+                               lambda _: Effect(answer)).named(f"service {i}")
+
+    breaker = CircuitBreaker(failure_threshold=2, timeout_seconds=5)
+    calls = for_each(range(3), lambda i: breaker.call(service(i))).named("calls")
+    program = calls.fork().flat_map(lambda f: clock.adjust(3600).flat_map(
+        lambda _: second_call_waits.await_()).flat_map(lambda _: f.interrupt()))
+    with record() as trace:
+        exit_ = run(program.provide(Context().with_service(Clock, clock)))
+
+    assert exit_.is_interrupted()
+    assert log == ["call 0 connected", "call 0 answered at 3600s", "call 0's finally", "call 0 closed",
+                   "call 1 connected", "call 1's finally", "call 1 closed"]
+    fibers = trace.fibers()
+    named = {f.name: f for f in fibers if f.name}
+    (root,) = [f for f in fibers if f.parent is None]
+    assert named["calls"].parent == root.id
+    # each call's `wrapped_effect(ctx)._run(ctx)` is a child of the fiber making the calls,
+    # and the service's nested runs (the Deferred, the sleep) children of that one
+    assert named["service 0"].parent == named["calls"].id
+    assert named["service 1"].parent == named["calls"].id
+    assert "service 2" not in named
+    under_service_1 = [f for f in fibers if f.parent == named["service 1"].id]
+    assert len(under_service_1) == 2
+    cancels = {(e.fiber, e.by) for e in trace.events if e.kind == "cancel"}
+    assert (named["service 1"].id, named["calls"].id) in cancels
+    assert all(f.end is not None for f in fibers)  # every fiber of the tree ended
+
+
 def test_a_race_loser_in_an_inline_await_is_cancelled_and_cleaned_up():
     log = []
     started = Deferred()
