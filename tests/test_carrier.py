@@ -331,6 +331,38 @@ def test_cancelling_the_host_task_interrupts_the_run_and_keeps_cancelling_bookke
 
 
 @pytest.mark.asyncio_only
+@pytest.mark.asyncio_only
+@pytest.mark.parametrize("waits_on", ["sleep", "never"])
+def test_a_host_cancellation_and_a_wake_in_the_same_turn_still_run_the_finalizers(waits_on):
+    # the host's cancel() cancels the future the carrier parks on; a wake in the same
+    # turn (here: another fiber's interruption) must not be lost with it
+    log = []
+    stopper_exit = []
+
+    async def main():
+        host = asyncio.current_task()
+
+        def cancel_then_interrupt(root):
+            host.cancel()
+            root.interrupt_as("another fiber", "test")
+
+        def stopper(root):
+            return (yield_now.flat_map(lambda _: sync(lambda: cancel_then_interrupt(root)))
+                    .exit().flat_map(lambda ex: sync(lambda: stopper_exit.append(ex))).fork_daemon())
+
+        body = sleep(3600) if waits_on == "sleep" else never
+        program = with_fiber(stopper).flat_map(lambda _: body).ensuring(
+            sync(lambda: log.append("finalizer")))
+        with pytest.raises(asyncio.CancelledError):
+            await program
+        assert host.cancelling() == 1
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert log == ["finalizer"]
+    assert [ex.is_success() for ex in stopper_exit] == [True]
+
+
 def test_the_fibers_own_interruption_of_its_inline_await_is_counted_off_its_task():
     """A root interrupted by another fiber while its coroutine awaits: the carrier (the
     host task) cancels its own task to end the await, then counts that off again."""

@@ -144,10 +144,12 @@ class _Carry:
 
     def wake(self, eff: Effect[Any, Any, Any] | None, ok: bool, val: Any) -> None:
         park = self.park
-        if park is not None:
+        if park is not None and not park.done():
             self.park = None
             park.set_result((eff, ok, val))
-        else:  # not parked yet (a host cancellation is being handled): resume next
+        else:
+            # not parked yet, or the park was cancelled by the host's cancellation, which
+            # the carrier has yet to handle: it resumes with this next
             self.next = (eff, ok, val)
 
     def pause(self, eff: Effect[Any, Any, Any] | None, ok: bool = True, val: Any = None) -> None:
@@ -228,7 +230,9 @@ class _Carry:
             try:
                 step = await fut
             except asyncio.CancelledError as exc:
-                if self.park is fut:  # not woken: the host's cancellation may wake it
+                if self.park is fut or fut.cancelled():
+                    # not woken before the cancellation (a wake since then waits in
+                    # `next`): the host's cancellation may wake it
                     self.park = None
                     self._cancelled(exc)
                     continue
