@@ -194,6 +194,41 @@ def test_an_uninterruptible_await_in_a_nested_run_is_not_cut_by_the_outer_interr
     assert exit_.is_interrupted() and log == ["nested await completed"]
 
 
+class Config:
+    url = "pg://"
+
+
+def test_effects_awaited_in_an_uninterruptible_await_of_a_root_are_its_children_with_its_context():
+    # on asyncio the root's task is the host's, which others may cancel: an uninterruptible
+    # await there runs shielded in a task of its own, which still counts as the fiber's
+    clock = TestClock()
+
+    async def connect(ctx):
+        config = await service(Config)
+        await sleep(3600)  # on the root's TestClock (the live clock would hang the test)
+        return f"connected to {config.url}"
+
+    # the root acquires (uninterruptibly) while a forked fiber moves the clock
+    connection = acquire_release(Effect(connect).named("connect"), lambda _: succeed(None),
+                                 lambda conn: succeed(conn))
+    program = clock.adjust(3600).fork().flat_map(lambda _: connection)
+    with record() as trace:
+        assert run(program.provide(Context().with_service(Config, Config()).with_service(Clock, clock))) == (
+            "connected to pg://")
+    roots = [f for f in trace.fibers() if f.parent is None]
+    assert len(roots) == 1  # the nested runs (the service, the sleep) are in the tree
+
+
+def test_effects_awaited_in_an_uninterruptible_region_of_the_root_see_its_services():
+    async def read(ctx):
+        return await service(Config).map(lambda c: c.url)
+
+    program = Effect(read).uninterruptible().provide(Context().with_service(Config, Config()))
+    with record() as trace:
+        assert run(program) == "pg://"
+    assert len([f for f in trace.fibers() if f.parent is None]) == 1
+
+
 def test_a_fiber_forked_in_an_uninterruptible_region_starts_uninterruptible():
     """ZIO's rule: so a child that opts into interruption inside its own `on_interrupt`
     region is interrupted there (when its parent ends), and the handler runs."""

@@ -58,6 +58,10 @@ def carrying(task: object) -> Fiber[Any, Any] | None:
         fiber = task.fiber
         if fiber._carrier is task:
             return fiber
+    elif task.__class__ is ShieldTask:
+        fiber = task.fiber
+        if fiber._carrier is not None:
+            return fiber
     return None
 
 
@@ -244,7 +248,11 @@ class _Carry:
     async def _await_shielded(self, aw: Awaitable[Any]) -> tuple[bool, Any]:
         """Await ``aw`` to its end, whatever cancels the carrier's task meanwhile (an
         uninterruptible await in a task others may cancel)."""
-        inner = asyncio.ensure_future(aw)
+        if asyncio.isfuture(aw):
+            inner: asyncio.Future[Any] = aw
+        else:  # a coroutine (or any awaitable: one timed for the instruments, ...)
+            coro = aw if inspect.iscoroutine(aw) else _awaiting(aw)
+            inner = ShieldTask(self.fiber, coro, self._task().get_loop())
         while not inner.done():
             try:
                 await asyncio.shield(inner)
@@ -306,3 +314,19 @@ class TaskCarrier(_Carry, asyncio.Task):  # type: ignore[type-arg,misc]
 
     def _task(self) -> asyncio.Task[Any]:
         return self
+
+
+async def _awaiting(aw: Awaitable[Any]) -> Any:
+    return await aw
+
+
+class ShieldTask(asyncio.Task):  # type: ignore[type-arg]
+    """The task in which a fiber's uninterruptible await runs when others may cancel its
+    carrier's task (a host's): shielded from their cancellation as by `asyncio.shield`,
+    and still the fiber's coroutine, so effects awaited in it run as the fiber's children."""
+
+    __slots__ = ("fiber",)
+
+    def __init__(self, fiber: Fiber[Any, Any], coro: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.fiber = fiber
+        _task_init(self, coro, loop=loop)
