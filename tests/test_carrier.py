@@ -229,6 +229,26 @@ def test_effects_awaited_in_an_uninterruptible_region_of_the_root_see_its_servic
     assert len([f for f in trace.fibers() if f.parent is None]) == 1
 
 
+def test_a_host_cancellation_during_an_uninterruptible_await_comes_as_the_region_ends(each_backend):
+    log = []
+
+    async def main():
+        with anyio.CancelScope() as scope:
+            async def body(ctx):
+                scope.cancel()  # the host's cancellation, while the await is shielded
+                await anyio.sleep(0)
+                log.append("region's await done")
+
+            after = for_each(range(3), lambda i: sync(lambda: log.append(f"after the region {i}")))
+            await (Effect(body).uninterruptible().flat_map(lambda _: after)
+                   .ensuring(sync(lambda: log.append("finalizer"))))
+        log.append(f"cancelled: {scope.cancelled_caught}")
+
+    anyio.run(main, backend=each_backend)
+    # (on trio, the steps after the region ran: the cancellation waited for the next await)
+    assert log == ["region's await done", "finalizer", "cancelled: True"]
+
+
 def test_a_fiber_forked_in_an_uninterruptible_region_starts_uninterruptible():
     """ZIO's rule: so a child that opts into interruption inside its own `on_interrupt`
     region is interrupted there (when its parent ends), and the handler runs."""

@@ -278,6 +278,14 @@ class _TrioCarrier:
                                 self.awaiting = False
                                 if shield:
                                     scope.shield = False
+                            if shield and external is None and not self.abandoned:
+                                # the host's cancellation may have come during the shielded
+                                # await: take it now, so the interruption comes as the
+                                # region ends (trio would raise it only at the next await)
+                                try:
+                                    await trio.lowlevel.checkpoint_if_cancelled()
+                                except trio.Cancelled as exc:
+                                    external = exc
                             if self.sent:  # cut, but the coroutine went on to its end
                                 result = (ok, val)
                                 break
