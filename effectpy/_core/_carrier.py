@@ -10,8 +10,9 @@ a queue, ...). There are two kinds, one logic (`_Carry`):
 - `HostCarrier` is the task that awaits an effect (``await effect``): a root, or a child of
   the fiber whose coroutine is awaiting (`carrying`). Others may cancel that task: a
   cancellation the carrier did not send is the host's, and interrupts the fiber; an await
-  in an uninterruptible region then runs shielded, so that no cancellation reaches it; the
-  host's cancellation is raised once the fiber has ended.
+  in an uninterruptible region then runs shielded, in a `ShieldTask` (a task that still
+  counts as the fiber's), so that no cancellation reaches it; the host's cancellation is
+  raised once the fiber has ended.
 
 Interrupting a fiber suspended in an inline await cancels the carrier's task, which
 throws `CancelledError` into the awaited coroutine only; the carrier counts its own
