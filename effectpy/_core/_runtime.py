@@ -222,9 +222,10 @@ async def run_child(parent: Fiber[Any, Any], eff: Effect[Any, Any, A], ctx: Cont
     The run is one of the parent's awaits: every STEP_BUDGET of them, ``checkpoint()`` (the
     backend's ``sleep(0)``) lets the others run first, so a coroutine that makes many short
     nested runs, none of which suspends, does not hold the event loop until it ends."""
-    outer: Any = parent._carrier
+    outer = parent._carrier
+    assert outer is not None  # (`carrying` found the parent by its carrier)
     outer.budget -= 1
-    if outer.budget <= 0:
+    if outer.budget == 0:  # (as `resume_awaited` counts it)
         outer.budget = STEP_BUDGET
         await checkpoint()
     fiber = _new_fiber(parent._runtime, eff, parent._ctx if ctx is None else _context(ctx, "run"), parent)
